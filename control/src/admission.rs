@@ -1,0 +1,158 @@
+//! Admission to a channel's RTC room: who may join, and what they may publish.
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::now_millis;
+use crate::servers::insert_member;
+use crate::{ChannelKind, Control, ControlError, Role};
+
+/// The server that, in dev mode, admits every user as a member.
+pub(crate) const DEV_SERVER_ID: &str = "srv_harbor";
+
+/// What a user may publish in a room, per media source.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Grants {
+    /// May publish microphone audio.
+    pub microphone: bool,
+    /// May publish camera video.
+    pub camera: bool,
+    /// May publish screenshare video.
+    pub screenshare: bool,
+    /// May publish screenshare audio.
+    pub screenshare_audio: bool,
+}
+
+/// The single place that decides grants: by channel kind now, by role/permissions later.
+///
+/// Voice: microphone only. Video: microphone, camera, screenshare and screenshare audio.
+/// Text: nothing (text channels have no room).
+pub fn grants_for(kind: ChannelKind, _role: Role) -> Grants {
+    match kind {
+        ChannelKind::Text => Grants::default(),
+        ChannelKind::Voice => Grants {
+            microphone: true,
+            ..Grants::default()
+        },
+        ChannelKind::Video => Grants {
+            microphone: true,
+            camera: true,
+            screenshare: true,
+            screenshare_audio: true,
+        },
+    }
+}
+
+/// A user admitted to a channel's room, with what they may publish.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Admission {
+    /// The channel's server.
+    pub server_id: String,
+    /// The channel.
+    pub channel_id: String,
+    /// The channel's kind (the room kind).
+    pub kind: ChannelKind,
+    /// The user's role in the server.
+    pub role: Role,
+    /// What the user may publish.
+    pub grants: Grants,
+}
+
+/// Why a user was not admitted.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmissionError {
+    /// No such channel, or it is not in the server the caller named.
+    #[error("channel not found")]
+    ChannelNotFound,
+    /// The user is not a member of the channel's server.
+    #[error("not a member of the channel's server")]
+    NotAMember,
+    /// The user is banned from the channel's server.
+    #[error("banned from the channel's server")]
+    Banned,
+    /// The channel has no RTC room (text channel).
+    #[error("not a voice or video channel")]
+    NotAnRtcChannel,
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] ControlError),
+}
+
+impl AdmissionError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AdmissionError::ChannelNotFound => "channel_not_found",
+            AdmissionError::NotAMember => "not_a_member",
+            AdmissionError::Banned => "banned",
+            AdmissionError::NotAnRtcChannel => "not_an_rtc_channel",
+            AdmissionError::Storage(_) => "internal",
+        }
+    }
+}
+
+impl From<sqlx::Error> for AdmissionError {
+    fn from(e: sqlx::Error) -> Self {
+        AdmissionError::Storage(e.into())
+    }
+}
+
+impl Control {
+    /// Decides whether `user_id` may join the room of `channel_id`, and with which grants.
+    ///
+    /// In order: an unknown channel, or one outside `server_id` when given, is
+    /// `ChannelNotFound`; a text channel is `NotAnRtcChannel`; a ban in force (permanent or
+    /// ending in the future) is `Banned`; a non-member is `NotAMember` — except in dev mode on
+    /// `srv_harbor`, which makes the user a member (role member) on first admission.
+    pub async fn admit_to_channel(
+        &self,
+        user_id: &str,
+        channel_id: &str,
+        server_id: Option<&str>,
+    ) -> Result<Admission, AdmissionError> {
+        let channel = self
+            .channel(channel_id)
+            .await?
+            .ok_or(AdmissionError::ChannelNotFound)?;
+        if server_id.is_some_and(|s| s != channel.server_id) {
+            return Err(AdmissionError::ChannelNotFound);
+        }
+        if !channel.kind.is_rtc() {
+            return Err(AdmissionError::NotAnRtcChannel);
+        }
+
+        let now = now_millis();
+        let banned: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM bans WHERE server_id = $1 AND user_id = $2 \
+             AND (until IS NULL OR until > $3)",
+        )
+        .bind(&channel.server_id)
+        .bind(user_id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        if banned.is_some() {
+            return Err(AdmissionError::Banned);
+        }
+
+        let role = match self.member_role(&channel.server_id, user_id).await? {
+            Some(role) => role,
+            None if self.options().dev_mode && channel.server_id == DEV_SERVER_ID => {
+                let mut conn = self.pool().acquire().await?;
+                insert_member(&mut *conn, &channel.server_id, user_id, Role::Member, now).await?;
+                // Another request may have inserted the row first: read what is stored.
+                self.member_role(&channel.server_id, user_id)
+                    .await?
+                    .ok_or(AdmissionError::NotAMember)?
+            }
+            None => return Err(AdmissionError::NotAMember),
+        };
+
+        Ok(Admission {
+            server_id: channel.server_id,
+            channel_id: channel.id,
+            kind: channel.kind,
+            role,
+            grants: grants_for(channel.kind, role),
+        })
+    }
+}

@@ -1,0 +1,150 @@
+//! Database plumbing: connecting (SQLite file creation, WAL), migrations, ids and clocks.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+use crate::ControlError;
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Which database a URL points at; picks the migrator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub(crate) fn from_url(url: &str) -> Result<Backend, ControlError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(ControlError::UnsupportedUrl)
+        }
+    }
+}
+
+pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend), ControlError> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::from_url(url)?;
+    let pool = match backend {
+        Backend::Postgres => AnyPoolOptions::new().connect(url).await?,
+        Backend::Sqlite => {
+            let url = prepare_sqlite_url(url)?;
+            AnyPoolOptions::new()
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        // WAL is persistent per file; `foreign_keys` is per connection.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await?
+        }
+    };
+    Ok((pool, backend))
+}
+
+/// Creates the parent directory of a file-backed SQLite URL and asks SQLite to create the file
+/// (`mode=rwc`) unless the URL already chose a mode.
+fn prepare_sqlite_url(url: &str) -> Result<String, ControlError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or(ControlError::UnsupportedUrl)?;
+    let (path, params) = match rest.split_once('?') {
+        Some((path, params)) => (path, Some(params)),
+        None => (rest, None),
+    };
+    let has_mode = params.is_some_and(|p| p.split('&').any(|kv| kv.starts_with("mode=")));
+    let in_memory = path == ":memory:" || params.is_some_and(|p| p.contains("mode=memory"));
+    if path.is_empty() {
+        return Err(ControlError::UnsupportedUrl);
+    }
+    if in_memory {
+        return Ok(url.to_owned());
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(ControlError::DataDir)?;
+    }
+    Ok(match (has_mode, params) {
+        (true, _) => url.to_owned(),
+        (false, Some(_)) => format!("{url}&mode=rwc"),
+        (false, None) => format!("{url}?mode=rwc"),
+    })
+}
+
+pub(crate) async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), ControlError> {
+    let migrator = match backend {
+        Backend::Sqlite => &SQLITE_MIGRATOR,
+        Backend::Postgres => &POSTGRES_MIGRATOR,
+    };
+    migrator.run(pool).await?;
+    Ok(())
+}
+
+/// Current time as unix milliseconds (the unit of every stored timestamp).
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A fresh id `<prefix>_<16 random alphanumerics>` (about 95 bits of randomness).
+pub(crate) fn new_id(prefix: &str) -> String {
+    let suffix: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect();
+    format!("{prefix}_{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("a/b/oc.db");
+        let url = format!("sqlite://{}", file.display());
+        assert_eq!(prepare_sqlite_url(&url).expect("url"), format!("{url}?mode=rwc"));
+        assert!(file.parent().expect("parent").is_dir());
+        assert_eq!(
+            prepare_sqlite_url("sqlite::memory:").expect("url"),
+            "sqlite::memory:"
+        );
+        assert_eq!(
+            prepare_sqlite_url("sqlite://x.db?mode=ro").expect("url"),
+            "sqlite://x.db?mode=ro"
+        );
+    }
+
+    #[test]
+    fn backend_by_scheme() {
+        assert_eq!(Backend::from_url("sqlite://x").ok(), Some(Backend::Sqlite));
+        assert_eq!(Backend::from_url("postgresql://h/db").ok(), Some(Backend::Postgres));
+        assert!(Backend::from_url("mysql://h/db").is_err());
+    }
+
+    #[test]
+    fn ids_have_prefix() {
+        let id = new_id("srv");
+        assert!(id.starts_with("srv_") && id.len() == 20);
+        assert_ne!(new_id("srv"), id);
+    }
+}

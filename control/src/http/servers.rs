@@ -1,0 +1,112 @@
+//! Handlers of `/v1/servers`, its channels and members.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiJson, ApiPath, Caller};
+use crate::servers::JoinedServer;
+use crate::{Channel, ChannelKind, Control, Member, NewChannel, NewServer, Role, Server};
+
+/// Body of `POST /v1/servers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateServerBody {
+    name: String,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+/// Body of `POST /v1/servers/{server_id}/channels`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateChannelBody {
+    name: String,
+    kind: ChannelKind,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+/// Body of `POST /v1/servers/{server_id}/members`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AddMemberBody {
+    user_id: String,
+    #[serde(default)]
+    role: Option<Role>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ServerList {
+    servers: Vec<JoinedServer>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ChannelList {
+    channels: Vec<Channel>,
+}
+
+/// `POST /v1/servers`: 201 with the server; the caller becomes its owner.
+pub(crate) async fn create_server(
+    State(control): State<Control>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateServerBody>,
+) -> Result<(StatusCode, Json<Server>), ApiError> {
+    let new = NewServer {
+        id: body.id,
+        name: body.name,
+    };
+    let server = control.create_server(&caller.user_id, new).await?;
+    Ok((StatusCode::CREATED, Json(server)))
+}
+
+/// `GET /v1/servers`: the servers the caller is a member of, with their role.
+pub(crate) async fn list_servers(
+    State(control): State<Control>,
+    caller: Caller,
+) -> Result<Json<ServerList>, ApiError> {
+    let servers = control.servers_of(&caller.user_id).await?;
+    Ok(Json(ServerList { servers }))
+}
+
+/// `POST /v1/servers/{server_id}/channels`: 201 with the channel; owner or moderator only.
+pub(crate) async fn create_channel(
+    State(control): State<Control>,
+    caller: Caller,
+    ApiPath(server_id): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateChannelBody>,
+) -> Result<(StatusCode, Json<Channel>), ApiError> {
+    let new = NewChannel {
+        id: body.id,
+        name: body.name,
+        kind: body.kind,
+    };
+    let channel = control
+        .create_channel(&caller.user_id, &server_id, new)
+        .await?;
+    Ok((StatusCode::CREATED, Json(channel)))
+}
+
+/// `GET /v1/servers/{server_id}/channels`: the server's channels; members only.
+pub(crate) async fn list_channels(
+    State(control): State<Control>,
+    caller: Caller,
+    ApiPath(server_id): ApiPath<String>,
+) -> Result<Json<ChannelList>, ApiError> {
+    let channels = control.channels_of(&caller.user_id, &server_id).await?;
+    Ok(Json(ChannelList { channels }))
+}
+
+/// `POST /v1/servers/{server_id}/members`: 201 with the member; owner or moderator only.
+pub(crate) async fn add_member(
+    State(control): State<Control>,
+    caller: Caller,
+    ApiPath(server_id): ApiPath<String>,
+    ApiJson(body): ApiJson<AddMemberBody>,
+) -> Result<(StatusCode, Json<Member>), ApiError> {
+    let member = control
+        .add_member(&caller.user_id, &server_id, &body.user_id, body.role)
+        .await?;
+    Ok((StatusCode::CREATED, Json(member)))
+}
