@@ -1,0 +1,71 @@
+//! Errors and the stable codes peers see.
+
+use serde::Serialize;
+
+/// Stable, machine-readable protocol error codes raised by the sfu.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// SDP that does not parse or cannot be applied.
+    InvalidSdp,
+    /// Client offer while a server offer is outstanding.
+    NegotiationGlare,
+    /// An answer with no server offer outstanding.
+    NoPendingOffer,
+    /// The room kind forbids this media source.
+    MediaSourceNotAllowed,
+    /// The ticket lacks the grant for this source.
+    PublishNotPermitted,
+    /// No allowed codec in an m-line.
+    CodecNotAllowed,
+    /// Room participant limit reached.
+    RoomFull,
+    /// The peer lost connectivity (ICE consent / no traffic).
+    Timeout,
+    /// Internal sfu fault.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The wire form of the code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidSdp => "invalid_sdp",
+            ErrorCode::NegotiationGlare => "negotiation_glare",
+            ErrorCode::NoPendingOffer => "no_pending_offer",
+            ErrorCode::MediaSourceNotAllowed => "media_source_not_allowed",
+            ErrorCode::PublishNotPermitted => "publish_not_permitted",
+            ErrorCode::CodecNotAllowed => "codec_not_allowed",
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// Errors from sfu operations that return synchronously.
+#[derive(Debug, thiserror::Error)]
+pub enum SfuError {
+    /// Binding or configuring a UDP socket failed.
+    #[error("media socket: {0}")]
+    Socket(#[from] std::io::Error),
+    /// The configuration is unusable.
+    #[error("invalid sfu config: {0}")]
+    Config(String),
+    /// The room has reached its participant limit.
+    #[error("room is full ({0} participants)")]
+    RoomFull(usize),
+    /// The worker thread has stopped.
+    #[error("sfu worker stopped")]
+    WorkerGone,
+}
+
+impl SfuError {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            SfuError::RoomFull(_) => ErrorCode::RoomFull,
+            _ => ErrorCode::Internal,
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! OpenChat media plane.
+//!
+//! Room rule: the sfu owns UDP sockets, str0m [`Rtc`](str0m::Rtc) peers, the forwarding graph and
+//! packet-level media-policy enforcement. It never touches HTTP, the database, JWTs or the transport of
+//! SDP: it obeys typed commands ([`PeerHandle`] methods) and emits typed events ([`PeerEvent`]).
+//!
+//! Threading: each worker thread owns one UDP socket and every peer of the rooms placed on it, so the
+//! per-packet path takes no locks. A packet is decrypted once and its payload is shared by reference
+//! (`Arc<[u8]>`) with every subscriber; each subscriber gets its own header rewrite and SRTP encryption.
+#![forbid(unsafe_code)]
+
+mod config;
+mod error;
+mod events;
+mod ids;
+mod peer;
+mod policy;
+mod rewrite;
+mod room;
+mod sdp_filter;
+mod sfu;
+mod speaking;
+mod stats;
+mod stun;
+mod worker;
+
+pub use config::SfuConfig;
+pub use error::{ErrorCode, SfuError};
+pub use events::{LeaveReason, ParticipantSnapshot, PeerEvent, TrackSnapshot};
+pub use ids::{ParticipantInfo, PeerId, RoomId};
+pub use policy::{Grants, MediaKind, RoomKind, RoomPolicy, Source, TrackDeclaration};
+pub use sfu::{JoinRequest, PeerHandle, Sfu};
+pub use stats::{SfuStats, StatsSnapshot};

@@ -1,0 +1,166 @@
+//! One client connection: its str0m `Rtc`, negotiation state and subscriptions.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use str0m::change::SdpPendingOffer;
+use str0m::media::{Mid, Pt};
+use str0m::net::Transmit;
+use str0m::rtp::Ssrc;
+use str0m::{Event, Output, Rtc};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::events::PeerEvent;
+use crate::ids::{ParticipantInfo, PeerId, RoomId};
+use crate::policy::{Grants, Source};
+
+/// A published track in a room: its publisher and the publisher-side mid.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TrackKey {
+    pub publisher: PeerId,
+    pub mid: Mid,
+}
+
+/// Where one subscription (an outgoing m-line for a remote track) stands in negotiation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubState {
+    /// Needs an m-line in the next server offer.
+    ToOpen,
+    /// Offered on this mid; waiting for the answer.
+    Negotiating(Mid),
+    /// Negotiated: packets flow on this mid.
+    Open(Mid),
+    /// The remote track went away; the m-line must be stopped in the next offer.
+    ToStop(Mid),
+    /// Stop offered; waiting for the answer.
+    NegotiatingStop(Mid),
+}
+
+/// Output of draining a peer, for the worker to act on.
+#[derive(Default)]
+pub struct Drained {
+    /// Datagrams to send.
+    pub transmits: Vec<Transmit>,
+    /// str0m events, tagged with their peer.
+    pub events: Vec<(PeerId, Event)>,
+    /// Peers that failed while draining.
+    pub failed: Vec<PeerId>,
+}
+
+/// A peer and all state that belongs to it alone.
+pub struct Peer {
+    pub id: PeerId,
+    pub room: RoomId,
+    pub info: ParticipantInfo,
+    pub grants: Grants,
+    pub rtc: Rtc,
+    pub ufrag: String,
+    events: UnboundedSender<PeerEvent>,
+    pub joined_at: Instant,
+    pub last_rx: Option<Instant>,
+    pub connected: bool,
+    pub next_timeout: Option<Instant>,
+    /// Mids the client publishes on, with their sources.
+    pub publishing: HashMap<Mid, Source>,
+    /// Sources the client declared muted.
+    pub muted: HashSet<Source>,
+    /// Mids this server created (subscriptions).
+    pub server_mids: HashSet<String>,
+    /// The client's first offer has been applied: the server may offer from now on.
+    pub remote_offer_applied: bool,
+    pub pending_offer: Option<SdpPendingOffer>,
+    /// Remote tracks this peer receives, and their negotiation state.
+    pub subs: HashMap<TrackKey, SubState>,
+    /// Incoming SSRC -> publisher-side mid, cached off the hot path's str0m lookup.
+    pub ssrc_mid: HashMap<Ssrc, Mid>,
+    /// Outgoing Opus payload type per subscription mid.
+    pub out_pt: HashMap<Mid, Pt>,
+    /// Moderation mute: nothing this peer sends is forwarded.
+    pub server_muted: bool,
+}
+
+impl Peer {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: PeerId,
+        room: RoomId,
+        info: ParticipantInfo,
+        grants: Grants,
+        rtc: Rtc,
+        ufrag: String,
+        events: UnboundedSender<PeerEvent>,
+        now: Instant,
+    ) -> Peer {
+        Peer {
+            id,
+            room,
+            info,
+            grants,
+            rtc,
+            ufrag,
+            events,
+            joined_at: now,
+            last_rx: None,
+            connected: false,
+            next_timeout: None,
+            publishing: HashMap::new(),
+            muted: HashSet::new(),
+            server_mids: HashSet::new(),
+            remote_offer_applied: false,
+            pending_offer: None,
+            subs: HashMap::new(),
+            ssrc_mid: HashMap::new(),
+            out_pt: HashMap::new(),
+            server_muted: false,
+        }
+    }
+
+    /// Sends an event to this peer's session. A closed session is not an error: the session's
+    /// handle removes the peer when it drops.
+    pub fn emit(&self, event: PeerEvent) {
+        let _ = self.events.send(event);
+    }
+
+    /// Polls str0m until it asks for a timeout, collecting transmits and events.
+    /// Returns false if the peer failed and must be removed.
+    pub fn drain(&mut self, out: &mut Drained) -> bool {
+        loop {
+            if !self.rtc.is_alive() {
+                return false;
+            }
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.next_timeout = Some(t);
+                    return true;
+                }
+                Ok(Output::Transmit(t)) => out.transmits.push(t),
+                Ok(Output::Event(e)) => out.events.push((self.id, e)),
+                Err(e) => {
+                    tracing::debug!(peer = %self.id, error = %e, "peer failed");
+                    self.rtc.disconnect();
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// The publisher-side mid of an incoming SSRC.
+    pub fn mid_of_ssrc(&mut self, ssrc: Ssrc) -> Option<Mid> {
+        if let Some(mid) = self.ssrc_mid.get(&ssrc) {
+            return Some(*mid);
+        }
+        let mid = self.rtc.direct_api().stream_rx(&ssrc)?.mid();
+        self.ssrc_mid.insert(ssrc, mid);
+        Some(mid)
+    }
+
+    /// The Opus payload type negotiated on a subscription mid.
+    pub fn opus_pt(&mut self, mid: Mid) -> Option<Pt> {
+        if let Some(pt) = self.out_pt.get(&mid) {
+            return Some(*pt);
+        }
+        let pt = *self.rtc.media(mid)?.remote_pts().first()?;
+        self.out_pt.insert(mid, pt);
+        Some(pt)
+    }
+}

@@ -1,0 +1,71 @@
+//! A room: its policy, its peers and the forwarding graph of its published tracks.
+
+use std::collections::HashMap;
+
+use str0m::media::Mid;
+
+use crate::events::TrackSnapshot;
+use crate::ids::PeerId;
+use crate::peer::TrackKey;
+use crate::policy::{MediaKind, RoomPolicy, Source};
+use crate::rewrite::Rewriter;
+use crate::speaking::SpeakingDetector;
+
+/// One subscriber of a published track.
+pub struct Route {
+    /// The subscriber.
+    pub sub: PeerId,
+    /// Its m-line for this track.
+    pub mid: Mid,
+    /// Its sequence/timestamp space.
+    pub rewriter: Rewriter,
+}
+
+/// A track published into the room.
+pub struct InTrack {
+    pub track_id: String,
+    /// Publisher's participant id (the `msid` stream id).
+    pub participant_id: String,
+    pub source: Source,
+    pub kind: MediaKind,
+    pub muted: bool,
+    pub speaking: SpeakingDetector,
+    /// Subscribers whose m-line is negotiated.
+    pub routes: Vec<Route>,
+}
+
+impl InTrack {
+    /// The track as others see it.
+    pub fn snapshot(&self) -> TrackSnapshot {
+        TrackSnapshot {
+            track_id: self.track_id.clone(),
+            source: self.source,
+            kind: self.kind,
+            muted: self.muted,
+        }
+    }
+}
+
+/// The peers of one room and what they publish.
+pub struct Room {
+    pub policy: RoomPolicy,
+    /// Peers in join order.
+    pub peers: Vec<PeerId>,
+    pub tracks: HashMap<TrackKey, InTrack>,
+}
+
+impl Room {
+    /// An empty room.
+    pub fn new(policy: RoomPolicy) -> Room {
+        Room {
+            policy,
+            peers: Vec::new(),
+            tracks: HashMap::new(),
+        }
+    }
+
+    /// Tracks published by `peer`.
+    pub fn tracks_of(&self, peer: PeerId) -> impl Iterator<Item = (&TrackKey, &InTrack)> {
+        self.tracks.iter().filter(move |(k, _)| k.publisher == peer)
+    }
+}

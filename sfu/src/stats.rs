@@ -1,0 +1,88 @@
+//! Counters a benchmark or `/metrics` reads. One set per worker, so the hot path never shares a
+//! cache line across threads; a snapshot sums them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one worker. Written only by that worker.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct WorkerStats {
+    pub(crate) packets_in: AtomicU64,
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) packets_forwarded: AtomicU64,
+    pub(crate) bytes_forwarded: AtomicU64,
+    pub(crate) packets_dropped_policy: AtomicU64,
+    pub(crate) datagrams_unroutable: AtomicU64,
+    pub(crate) datagrams_rejected: AtomicU64,
+    pub(crate) datagrams_sent: AtomicU64,
+    pub(crate) send_batches: AtomicU64,
+    pub(crate) peers: AtomicU64,
+    pub(crate) rooms: AtomicU64,
+}
+
+impl WorkerStats {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        // Single writer: a relaxed load+store is enough and avoids a locked read-modify-write.
+        counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set(counter: &AtomicU64, n: u64) {
+        counter.store(n, Ordering::Relaxed);
+    }
+}
+
+/// Read side of every worker's counters.
+#[derive(Clone, Debug, Default)]
+pub struct SfuStats {
+    pub(crate) workers: Vec<Arc<WorkerStats>>,
+}
+
+/// Totals at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// RTP packets received from publishers (after SRTP decrypt).
+    pub packets_in: u64,
+    /// RTP payload bytes received.
+    pub bytes_in: u64,
+    /// RTP packets written to subscribers.
+    pub packets_forwarded: u64,
+    /// RTP payload bytes written to subscribers.
+    pub bytes_forwarded: u64,
+    /// RTP packets dropped by media policy (not permitted, muted by moderation).
+    pub packets_dropped_policy: u64,
+    /// Datagrams from addresses that belong to no peer.
+    pub datagrams_unroutable: u64,
+    /// Datagrams a peer refused (garbage, failed integrity, bad SRTP).
+    pub datagrams_rejected: u64,
+    /// UDP datagrams sent.
+    pub datagrams_sent: u64,
+    /// `sendmmsg` batches (or single sends) issued.
+    pub send_batches: u64,
+    /// Live peers.
+    pub peers: u64,
+    /// Live rooms.
+    pub rooms: u64,
+}
+
+impl SfuStats {
+    /// Sums every worker's counters.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let mut s = StatsSnapshot::default();
+        for w in &self.workers {
+            let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            s.packets_in += g(&w.packets_in);
+            s.bytes_in += g(&w.bytes_in);
+            s.packets_forwarded += g(&w.packets_forwarded);
+            s.bytes_forwarded += g(&w.bytes_forwarded);
+            s.packets_dropped_policy += g(&w.packets_dropped_policy);
+            s.datagrams_unroutable += g(&w.datagrams_unroutable);
+            s.datagrams_rejected += g(&w.datagrams_rejected);
+            s.datagrams_sent += g(&w.datagrams_sent);
+            s.send_batches += g(&w.send_batches);
+            s.peers += g(&w.peers);
+            s.rooms += g(&w.rooms);
+        }
+        s
+    }
+}

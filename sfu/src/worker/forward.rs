@@ -1,0 +1,132 @@
+//! The hot path: one decrypted RTP packet in, one rewritten and encrypted copy per subscriber out.
+//! No locks and no per-packet allocation beyond what str0m needs: the payload is shared by
+//! reference (`Arc<[u8]>`) across subscribers.
+
+use std::cmp::Reverse;
+use std::time::Instant;
+
+use str0m::Input;
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+
+use super::Worker;
+use crate::events::PeerEvent;
+use crate::ids::PeerId;
+use crate::peer::TrackKey;
+use crate::room::Room;
+use crate::speaking::SpeakingChange;
+use crate::stats::WorkerStats;
+
+impl Worker {
+    pub(super) fn forward(&mut self, from: PeerId, packet: RtpPacket, now: Instant) {
+        WorkerStats::add(&self.stats.packets_in, 1);
+        WorkerStats::add(&self.stats.bytes_in, packet.payload.len() as u64);
+        let Some(publisher) = self.peers.get_mut(&from) else {
+            return;
+        };
+        let Some(mid) = publisher.mid_of_ssrc(packet.header.ssrc) else {
+            WorkerStats::add(&self.stats.packets_dropped_policy, 1);
+            return;
+        };
+        let server_muted = publisher.server_muted;
+        let Some(room) = self.rooms.get_mut(&publisher.room) else {
+            return;
+        };
+        let Room { peers, tracks, .. } = room;
+        let Some(track) = tracks.get_mut(&TrackKey {
+            publisher: from,
+            mid,
+        }) else {
+            // Not a published track: a source the ticket may not publish, or a rejected m-line.
+            WorkerStats::add(&self.stats.packets_dropped_policy, 1);
+            return;
+        };
+        if server_muted {
+            WorkerStats::add(&self.stats.packets_dropped_policy, 1);
+            return;
+        }
+        let audio_level = packet.header.ext_vals.audio_level;
+        if let Some(level) = audio_level {
+            let level = level.unsigned_abs().min(127);
+            if let Some(change) = track.speaking.observe(now, level) {
+                announce_speaking(&self.peers, peers, &track.participant_id, change);
+            }
+        }
+        let mut ext = ExtensionValues::default();
+        ext.audio_level = audio_level;
+        ext.voice_activity = packet.header.ext_vals.voice_activity;
+        let mut forwarded = 0u64;
+        for route in &mut track.routes {
+            let Some(sub) = self.peers.get_mut(&route.sub) else {
+                continue;
+            };
+            if !sub.connected {
+                continue;
+            }
+            let Some(pt) = sub.opus_pt(route.mid) else {
+                continue;
+            };
+            let Some((seq, ts)) = route.rewriter.map(*packet.seq_no, packet.header.timestamp)
+            else {
+                continue;
+            };
+            let mut direct = sub.rtc.direct_api();
+            let Some(tx) = direct.stream_tx_by_mid(route.mid, None) else {
+                continue;
+            };
+            tx.write_rtp(
+                RtpWrite::new(pt, seq.into(), ts, packet.timestamp, packet.payload.clone())
+                    .marker(packet.header.marker)
+                    .ext_vals(ext.clone())
+                    .nackable(true),
+            );
+            if sub.rtc.handle_input(Input::Timeout(now)).is_err() {
+                continue;
+            }
+            let before = sub.next_timeout;
+            if !sub.drain(&mut self.drained) {
+                self.drained.failed.push(sub.id);
+                continue;
+            }
+            if let Some(t) = sub.next_timeout {
+                if before != Some(t) {
+                    self.timers.push(Reverse((t, sub.id)));
+                }
+            }
+            forwarded += 1;
+        }
+        WorkerStats::add(&self.stats.packets_forwarded, forwarded);
+        WorkerStats::add(
+            &self.stats.bytes_forwarded,
+            forwarded * packet.payload.len() as u64,
+        );
+    }
+
+    /// Ends speaking for sources that went quiet without sending packets.
+    pub(super) fn tick_speaking(&mut self, now: Instant) {
+        for room in self.rooms.values_mut() {
+            let Room { peers, tracks, .. } = room;
+            for track in tracks.values_mut() {
+                if let Some(change) = track.speaking.tick(now) {
+                    announce_speaking(&self.peers, peers, &track.participant_id, change);
+                }
+            }
+        }
+    }
+}
+
+fn announce_speaking(
+    all: &std::collections::HashMap<PeerId, crate::peer::Peer>,
+    room_peers: &[PeerId],
+    participant_id: &str,
+    change: SpeakingChange,
+) {
+    for id in room_peers {
+        if let Some(p) = all.get(id) {
+            p.emit(PeerEvent::Speaking {
+                participant_id: participant_id.to_string(),
+                speaking: change.speaking,
+                level: change.level,
+            });
+        }
+    }
+}

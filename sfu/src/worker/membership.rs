@@ -1,0 +1,280 @@
+//! Peers joining and leaving rooms, publishing and unpublishing tracks, mute state.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use str0m::ice::IceCreds;
+use str0m::media::Mid;
+use str0m::{Candidate, Rtc};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::Worker;
+use crate::error::ErrorCode;
+use crate::events::{LeaveReason, ParticipantSnapshot, PeerEvent};
+use crate::ids::PeerId;
+use crate::peer::{Peer, SubState, TrackKey};
+use crate::policy::{RoomKind, Source};
+use crate::room::{InTrack, Room};
+use crate::sfu::JoinRequest;
+use crate::speaking::SpeakingDetector;
+
+fn random_token(len: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+impl Worker {
+    fn new_rtc(&self, kind: RoomKind, ufrag: &str, now: Instant) -> Option<Rtc> {
+        let mut builder = Rtc::builder()
+            .set_rtp_mode(true)
+            .set_ice_lite(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .set_dtls_cert(self.cert.clone())
+            .set_local_ice_credentials(IceCreds {
+                ufrag: ufrag.to_string(),
+                pass: random_token(32),
+            });
+        if kind == RoomKind::Video {
+            builder = builder.enable_vp8(true).enable_h264(true).enable_vp9(true);
+        }
+        let mut rtc = builder.build(now);
+        let candidate = Candidate::host(self.advertised, "udp").ok()?;
+        rtc.add_local_candidate(candidate)?;
+        Some(rtc)
+    }
+
+    pub(super) fn add_peer(
+        &mut self,
+        id: PeerId,
+        request: JoinRequest,
+        events: UnboundedSender<PeerEvent>,
+        now: Instant,
+    ) {
+        let ufrag = loop {
+            let candidate = random_token(16);
+            if !self.by_ufrag.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        let Some(rtc) = self.new_rtc(request.policy.kind, &ufrag, now) else {
+            let _ = events.send(PeerEvent::Error {
+                code: ErrorCode::Internal,
+                message: "media plane could not create the connection".into(),
+                fatal: true,
+            });
+            return;
+        };
+        let room = self
+            .rooms
+            .entry(request.room.clone())
+            .or_insert_with(|| Room::new(request.policy.clone()));
+        let mut peer = Peer::new(
+            id,
+            request.room.clone(),
+            request.participant,
+            request.grants,
+            rtc,
+            ufrag.clone(),
+            events,
+            now,
+        );
+        let mut participants = Vec::new();
+        for other in &room.peers {
+            if let Some(o) = self.peers.get(other) {
+                participants.push(ParticipantSnapshot {
+                    info: o.info.clone(),
+                    tracks: room.tracks_of(*other).map(|(_, t)| t.snapshot()).collect(),
+                });
+                o.emit(PeerEvent::ParticipantJoined(ParticipantSnapshot {
+                    info: peer.info.clone(),
+                    tracks: Vec::new(),
+                }));
+            }
+        }
+        for key in room.tracks.keys() {
+            peer.subs.insert(key.clone(), SubState::ToOpen);
+        }
+        peer.emit(PeerEvent::Joined { participants });
+        room.peers.push(id);
+        tracing::debug!(peer = %id, room = %request.room, participant = %peer.info.participant_id, "peer joined");
+        self.by_ufrag.insert(ufrag, id);
+        self.peers.insert(id, peer);
+        self.drain_peer(id);
+    }
+
+    pub(super) fn remove_peer(&mut self, id: PeerId, reason: LeaveReason) {
+        let Some(mut peer) = self.peers.remove(&id) else {
+            return;
+        };
+        self.by_ufrag.remove(&peer.ufrag);
+        self.by_addr.retain(|_, p| *p != id);
+        let room_id = peer.room.clone();
+        let published: Vec<TrackKey> = self
+            .rooms
+            .get(&room_id)
+            .map(|r| r.tracks_of(id).map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default();
+        for key in published {
+            self.unpublish_track(&room_id, &key);
+        }
+        if let Some(room) = self.rooms.get_mut(&room_id) {
+            room.peers.retain(|p| *p != id);
+            for track in room.tracks.values_mut() {
+                track.routes.retain(|r| r.sub != id);
+            }
+            for other in &room.peers {
+                if let Some(o) = self.peers.get(other) {
+                    o.emit(PeerEvent::ParticipantLeft {
+                        participant_id: peer.info.participant_id.clone(),
+                        reason,
+                    });
+                }
+            }
+            if room.peers.is_empty() {
+                tracing::debug!(room = %room_id, "room closed");
+                self.rooms.remove(&room_id);
+            }
+        }
+        if reason == LeaveReason::Timeout {
+            peer.emit(PeerEvent::Error {
+                code: ErrorCode::Timeout,
+                message: "media connection timed out".into(),
+                fatal: true,
+            });
+        }
+        peer.emit(PeerEvent::Closed { reason });
+        peer.rtc.disconnect();
+        tracing::debug!(peer = %id, room = %room_id, reason = reason.as_str(), "peer left");
+    }
+
+    /// Makes the publishing set of `id` equal to `wanted`, publishing and unpublishing tracks.
+    pub(super) fn reconcile_publishing(&mut self, id: PeerId, wanted: HashMap<Mid, Source>) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let old = std::mem::replace(&mut peer.publishing, wanted.clone());
+        let room_id = peer.room.clone();
+        for (mid, source) in &wanted {
+            if old.get(mid) != Some(source) {
+                if old.contains_key(mid) {
+                    self.unpublish_track(
+                        &room_id,
+                        &TrackKey {
+                            publisher: id,
+                            mid: *mid,
+                        },
+                    );
+                }
+                self.publish_track(id, *mid, *source);
+            }
+        }
+        for mid in old.keys().filter(|m| !wanted.contains_key(*m)) {
+            self.unpublish_track(
+                &room_id,
+                &TrackKey {
+                    publisher: id,
+                    mid: *mid,
+                },
+            );
+        }
+    }
+
+    fn publish_track(&mut self, id: PeerId, mid: Mid, source: Source) {
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
+        let Some(room) = self.rooms.get_mut(&peer.room) else {
+            return;
+        };
+        let key = TrackKey { publisher: id, mid };
+        let participant_id = peer.info.participant_id.clone();
+        room.tracks.insert(
+            key.clone(),
+            InTrack {
+                track_id: format!("{participant_id}-{mid}"),
+                participant_id,
+                source,
+                kind: source.kind(),
+                muted: peer.muted.contains(&source),
+                speaking: SpeakingDetector::default(),
+                routes: Vec::new(),
+            },
+        );
+        let others: Vec<PeerId> = room.peers.iter().copied().filter(|p| *p != id).collect();
+        for other in others {
+            if let Some(o) = self.peers.get_mut(&other) {
+                o.subs.insert(key.clone(), SubState::ToOpen);
+            }
+            self.negotiate(other);
+        }
+    }
+
+    pub(super) fn unpublish_track(&mut self, room_id: &crate::ids::RoomId, key: &TrackKey) {
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return;
+        };
+        let Some(track) = room.tracks.remove(key) else {
+            return;
+        };
+        let others: Vec<PeerId> = room
+            .peers
+            .iter()
+            .copied()
+            .filter(|p| *p != key.publisher)
+            .collect();
+        for other in others {
+            let Some(o) = self.peers.get_mut(&other) else {
+                continue;
+            };
+            match o.subs.get(key).copied() {
+                Some(SubState::ToOpen) => {
+                    o.subs.remove(key);
+                }
+                Some(SubState::Negotiating(m) | SubState::Open(m)) => {
+                    o.subs.insert(key.clone(), SubState::ToStop(m));
+                }
+                _ => {}
+            }
+            o.emit(PeerEvent::TrackUnpublished {
+                participant_id: track.participant_id.clone(),
+                track_id: track.track_id.clone(),
+            });
+            self.negotiate(other);
+        }
+    }
+
+    pub(super) fn set_muted(&mut self, id: PeerId, source: Source, muted: bool) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if muted {
+            peer.muted.insert(source);
+        } else {
+            peer.muted.remove(&source);
+        }
+        let participant_id = peer.info.participant_id.clone();
+        let Some(room) = self.rooms.get_mut(&peer.room) else {
+            return;
+        };
+        for (key, track) in room.tracks.iter_mut() {
+            if key.publisher == id && track.source == source {
+                track.muted = muted;
+            }
+        }
+        for other in room.peers.iter().filter(|p| **p != id) {
+            if let Some(o) = self.peers.get(other) {
+                o.emit(PeerEvent::Muted {
+                    participant_id: participant_id.clone(),
+                    source,
+                    muted,
+                });
+            }
+        }
+    }
+}

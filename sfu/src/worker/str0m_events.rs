@@ -1,0 +1,111 @@
+//! Socket input, str0m events and output flushing.
+
+use std::time::Instant;
+
+use str0m::net::{Protocol, Receive};
+use str0m::{Event, IceConnectionState, Input};
+
+use super::Worker;
+use crate::events::{LeaveReason, PeerEvent};
+use crate::ids::PeerId;
+use crate::stats::WorkerStats;
+use crate::stun;
+
+impl Worker {
+    /// Reads datagrams until the socket is empty or the budget is spent. Returns true if more may
+    /// be waiting.
+    pub(super) fn read_datagrams(&mut self, buf: &mut [u8]) -> bool {
+        for _ in 0..super::READ_BUDGET {
+            let (n, source) = match self.socket.recv_from(buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // ICMP errors surface here (ECONNREFUSED from a departed client): not fatal.
+                    tracing::trace!(error = %e, "udp recv error");
+                    continue;
+                }
+            };
+            let now = Instant::now();
+            self.on_datagram(&buf[..n], source, now);
+            self.process_drained(now);
+        }
+        true
+    }
+
+    fn on_datagram(&mut self, data: &[u8], source: std::net::SocketAddr, now: Instant) {
+        let by_ufrag = stun::local_ufrag(data).and_then(|u| self.by_ufrag.get(u).copied());
+        let Some(id) = by_ufrag.or_else(|| self.by_addr.get(&source).copied()) else {
+            WorkerStats::add(&self.stats.datagrams_unroutable, 1);
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let Ok(receive) = Receive::new(Protocol::Udp, source, self.advertised, data) else {
+            WorkerStats::add(&self.stats.datagrams_rejected, 1);
+            return;
+        };
+        let input = Input::Receive(now, receive);
+        if !peer.rtc.accepts(&input) {
+            WorkerStats::add(&self.stats.datagrams_rejected, 1);
+            return;
+        }
+        if let Err(e) = peer.rtc.handle_input(input) {
+            tracing::debug!(peer = %id, error = %e, "datagram refused");
+            WorkerStats::add(&self.stats.datagrams_rejected, 1);
+        }
+        peer.last_rx = Some(now);
+        if by_ufrag.is_some() {
+            self.by_addr.insert(source, id);
+        }
+        self.drain_peer(id);
+    }
+
+    /// Handles everything the last drains produced, until nothing is left.
+    pub(super) fn process_drained(&mut self, now: Instant) {
+        loop {
+            self.sender.extend(self.drained.transmits.drain(..));
+            if self.drained.events.is_empty() && self.drained.failed.is_empty() {
+                return;
+            }
+            std::mem::swap(&mut self.drained.events, &mut self.scratch_events);
+            let mut events = std::mem::take(&mut self.scratch_events);
+            for (id, event) in events.drain(..) {
+                self.on_rtc_event(id, event, now);
+            }
+            self.scratch_events = events;
+            let failed: Vec<PeerId> = self.drained.failed.drain(..).collect();
+            for id in failed {
+                self.remove_peer(id, LeaveReason::Timeout);
+            }
+        }
+    }
+
+    fn on_rtc_event(&mut self, id: PeerId, event: Event, now: Instant) {
+        match event {
+            Event::RtpPacket(packet) => self.forward(id, packet, now),
+            Event::Connected => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.connected = true;
+                    peer.emit(PeerEvent::Connected);
+                    tracing::debug!(peer = %id, "media connected");
+                }
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.drained.failed.push(id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends every queued datagram.
+    pub(super) fn flush(&mut self) {
+        if self.sender.is_empty() {
+            return;
+        }
+        let outcome = self.sender.flush(&self.socket);
+        WorkerStats::add(&self.stats.datagrams_sent, outcome.sent);
+        WorkerStats::add(&self.stats.send_batches, outcome.calls);
+    }
+}

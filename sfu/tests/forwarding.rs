@@ -1,0 +1,147 @@
+//! Audio forwarding between real str0m clients over UDP on loopback.
+
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use harness::*;
+use sfu::{ErrorCode, Grants, PeerEvent, RoomKind};
+use str0m::media::{Direction, MediaKind};
+
+#[test]
+fn audio_reaches_others_but_never_its_sender() {
+    let sfu = start_sfu();
+    let mut a = Client::new("a", join(&sfu, "room1", "alice", mic(), RoomKind::Voice));
+    let mut b = Client::new("b", join(&sfu, "room1", "bob", mic(), RoomKind::Voice));
+    a.offer(&[(MediaKind::Audio, Direction::SendRecv)]);
+    b.offer(&[(MediaKind::Audio, Direction::SendRecv)]);
+    assert!(
+        pump_until(&mut [&mut a, &mut b], Duration::from_secs(10), |c| c
+            .iter()
+            .all(|c| c.connected)),
+        "both connect"
+    );
+    // Both learn of the other's track and renegotiate.
+    assert!(pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        |c| {
+            c.iter()
+                .all(|c| c.saw(|e| matches!(e, PeerEvent::TrackPublished { .. })))
+        }
+    ));
+    let start = Instant::now();
+    let mut n = 0u64;
+    // Send 50 frames each, paced at 20 ms, pumping between.
+    while n < 50 {
+        a.send_frame(n, &[0xa0; 40]);
+        b.send_frame(n, &[0xb0; 40]);
+        n += 1;
+        let until = start + Duration::from_millis(20 * n);
+        pump_until(
+            &mut [&mut a, &mut b],
+            until.saturating_duration_since(Instant::now()),
+            |_| false,
+        );
+    }
+    assert!(pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(5),
+        |c| c.iter().all(|c| c.media.len() >= 40)
+    ));
+    assert!(
+        a.media.iter().all(|m| m.data.iter().all(|b| *b == 0xb0)),
+        "a hears only b"
+    );
+    assert!(
+        b.media.iter().all(|m| m.data.iter().all(|b| *b == 0xa0)),
+        "b hears only a"
+    );
+    let stats = sfu.stats().snapshot();
+    assert!(stats.packets_forwarded >= 80, "{stats:?}");
+    assert_eq!(stats.rooms, 1);
+}
+
+#[test]
+fn video_in_voice_room_is_rejected_with_code() {
+    let sfu = start_sfu();
+    let mut a = Client::new("a", join(&sfu, "room2", "alice", mic(), RoomKind::Voice));
+    a.offer(&[
+        (MediaKind::Audio, Direction::SendRecv),
+        (MediaKind::Video, Direction::SendRecv),
+    ]);
+    assert!(pump_until(&mut [&mut a], Duration::from_secs(10), |c| c[0].connected));
+    assert!(a.saw(|e| matches!(
+        e,
+        PeerEvent::Error {
+            code: ErrorCode::MediaSourceNotAllowed,
+            fatal: false,
+            ..
+        }
+    )));
+    let answer = a.events.iter().find_map(|e| match e {
+        PeerEvent::Answer { sdp } => Some(sdp.clone()),
+        _ => None,
+    });
+    let answer = answer.expect("answered");
+    assert!(
+        answer.contains("m=video 0 "),
+        "video m-line rejected in the answer:\n{answer}"
+    );
+}
+
+#[test]
+fn listener_without_grant_is_not_forwarded() {
+    let sfu = start_sfu();
+    let mut a = Client::new(
+        "a",
+        join(&sfu, "room3", "alice", Grants::default(), RoomKind::Voice),
+    );
+    let mut b = Client::new("b", join(&sfu, "room3", "bob", mic(), RoomKind::Voice));
+    a.offer(&[(MediaKind::Audio, Direction::SendRecv)]);
+    b.offer(&[(MediaKind::Audio, Direction::RecvOnly)]);
+    assert!(pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        |c| c.iter().all(|c| c.connected)
+    ));
+    assert!(a.saw(|e| matches!(
+        e,
+        PeerEvent::Error {
+            code: ErrorCode::PublishNotPermitted,
+            ..
+        }
+    )));
+    for n in 0..25 {
+        a.send_frame(n, &[1; 20]);
+        pump_until(&mut [&mut a, &mut b], Duration::from_millis(20), |_| false);
+    }
+    assert!(b.media.is_empty());
+    assert!(!b.saw(|e| matches!(e, PeerEvent::TrackPublished { .. })));
+}
+
+#[test]
+fn garbage_datagrams_are_counted_not_fatal() {
+    let sfu = start_sfu();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    for junk in [
+        &b""[..],
+        &[0u8; 1],
+        &[0xff; 100],
+        &[0x80; 40],
+        &[
+            0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ][..],
+    ] {
+        socket.send_to(junk, sfu_addr(&sfu)).expect("send");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sfu.stats().snapshot().datagrams_unroutable < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(sfu.stats().snapshot().datagrams_unroutable >= 4);
+    // Still serving.
+    let mut a = Client::new("a", join(&sfu, "room4", "alice", mic(), RoomKind::Voice));
+    a.offer(&[(MediaKind::Audio, Direction::SendRecv)]);
+    assert!(pump_until(&mut [&mut a], Duration::from_secs(10), |c| c[0].connected));
+}
