@@ -1,1 +1,68 @@
-fn main() {}
+//! `rtc-joiner`: one joiner from the command line. See the library docs for the details.
+
+use anyhow::Context;
+use clap::Parser;
+use rtc_joiner::{Cli, Joiner};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    if let Err(err) = init_logging(&cli.log_level) {
+        eprintln!("error: invalid --log-level: {err:#}");
+        return ExitCode::from(2);
+    }
+    // Flag errors print clap's message and exit with status 2.
+    let config = cli.into_config().unwrap_or_else(|err| err.exit());
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shutdown = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tracing::info!("interrupted; leaving");
+    };
+    match runtime.block_on(Joiner::new(config).run(shutdown)) {
+        Ok(summary) => {
+            if json {
+                println!("{}", summary.to_json());
+            } else {
+                print!("{summary}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            // e.g. "error: not_a_member: you are not a member of srv_harbor"
+            eprintln!("error: {err}");
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"error": {"code": err.code(), "message": err.to_string()}})
+                );
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A bare level (`info`, `debug`...) applies to this tool; other crates (webrtc-rs logs a lot)
+/// stay at `warn`. Full tracing directives (`info,webrtc=debug`) are used as given.
+fn init_logging(level: &str) -> anyhow::Result<()> {
+    let directives = match level.trim().to_ascii_lowercase().as_str() {
+        bare @ ("info" | "debug" | "trace") => format!("warn,rtc_joiner={bare}"),
+        _ => level.to_owned(),
+    };
+    let filter = EnvFilter::try_new(&directives).with_context(|| format!("{level:?}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init()
+        .map_err(|err| anyhow::anyhow!(err))
+}

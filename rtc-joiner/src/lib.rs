@@ -1,0 +1,37 @@
+//! `rtc-joiner`: joins OpenChat RTC rooms like a real client and streams test audio.
+//!
+//! **Room rule:** this crate is a *pure client of the documented public protocol*
+//! (`docs/protocol.md`: HTTP join tickets and the signaling WebSocket, version 1).
+//! It never links the `sfu`, `signaling` or `control` crates and relies on nothing
+//! that is not written in that document.
+//!
+//! The crate is a library so that a load-test mode can run many [`Joiner`]s in one
+//! process: every joiner owns all of its state (HTTP client, WebSocket, peer
+//! connection, receivers) and there is no global state.
+//!
+//! Module map:
+//! - [`cli`]: command-line flags and their validation into a [`JoinerConfig`].
+//! - [`audio_source`]: PCM sources (decoded files, tones) and the resampler.
+//! - [`opus_codec`]: 48 kHz mono Opus encoder/decoder wrappers.
+//! - [`signaling_client`]: protocol message types, the HTTP API and the WebSocket session.
+//! - [`peer`]: the webrtc-rs peer connection and the paced Opus sender.
+//! - [`receiver`]: per-remote-track statistics (loss, jitter) and WAV recording.
+//! - [`summary`]: the end-of-run report (text or JSON).
+//! - [`joiner`]: the [`Joiner`] that ties everything together.
+#![forbid(unsafe_code)]
+
+pub mod audio_source;
+pub mod cli;
+mod error;
+pub mod joiner;
+pub mod opus_codec;
+pub mod peer;
+pub mod receiver;
+pub mod signaling_client;
+pub mod summary;
+
+pub use audio_source::dominant_frequency;
+pub use cli::{Cli, JoinerConfig};
+pub use error::JoinerError;
+pub use joiner::Joiner;
+pub use summary::Summary;

@@ -1,0 +1,303 @@
+//! The joiner's WebRTC side, built on webrtc-rs 0.21.
+//!
+//! One [`PeerSession`] per joiner: an Opus-only media engine, one audio transceiver
+//! (`sendrecv` with a local track when publishing, `recvonly` when listening), and
+//! non-trickle ICE (the offer is sent once gathering is complete; the server is ICE-lite).
+
+mod handler;
+pub mod sdp;
+mod sender;
+
+pub use handler::PeerEvent;
+pub use sender::{SenderReport, run_sender};
+
+use crate::JoinerError;
+use handler::EventForwarder;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{PayloadType, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, RTCConfigurationBuilder, RTCIceCandidateInit,
+    RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+/// Dynamic payload type we offer for Opus (the answer may pick another).
+const OPUS_PAYLOAD_TYPE: PayloadType = 111;
+/// RFC 6464 client-to-mixer audio level.
+const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+/// The `msid` stream id of the published track (the server identifies us by session anyway).
+const LOCAL_STREAM_ID: &str = "rtc-joiner";
+
+/// How a [`PeerSession`] is set up.
+#[derive(Debug, Clone)]
+pub struct PeerOptions {
+    /// Publish a microphone track (`sendrecv`), or only listen (`recvonly`).
+    pub publish: bool,
+    /// Local UDP addresses to bind (`ip:port`; a wildcard binds every non-loopback interface).
+    pub udp_addrs: Vec<String>,
+    /// How long to wait for ICE gathering before sending the offer anyway.
+    pub gather_timeout: Duration,
+}
+
+/// The local audio track and its sender, present when publishing.
+#[derive(Clone)]
+pub struct LocalAudio {
+    /// The track samples are written to.
+    pub track: Arc<TrackLocalStaticSample>,
+    /// The track's SSRC.
+    pub ssrc: u32,
+    /// Its `msid` track id.
+    pub track_id: String,
+    sender: Arc<dyn RtpSender>,
+}
+
+impl LocalAudio {
+    /// The payload type negotiated for the sender (known once an answer is applied).
+    pub async fn payload_type(&self) -> Result<PayloadType, JoinerError> {
+        self.sender
+            .get_parameters()
+            .await?
+            .rtp_parameters
+            .codecs
+            .first()
+            .map(|codec| codec.payload_type)
+            .ok_or_else(|| JoinerError::Protocol("no codec negotiated for the microphone".into()))
+    }
+}
+
+/// One joiner's peer connection.
+pub struct PeerSession {
+    pc: Arc<dyn PeerConnection>,
+    local_audio: Option<LocalAudio>,
+    connection: watch::Receiver<RTCPeerConnectionState>,
+    gathering: watch::Receiver<RTCIceGatheringState>,
+    gather_timeout: Duration,
+}
+
+fn opus_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.to_owned(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+impl PeerSession {
+    /// Builds the peer connection and its audio transceiver.
+    ///
+    /// Returns the session and the stream of [`PeerEvent`]s.
+    pub async fn new(
+        options: PeerOptions,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<PeerEvent>), JoinerError> {
+        let mut media_engine = MediaEngine::default();
+        media_engine.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: opus_codec(),
+                payload_type: OPUS_PAYLOAD_TYPE,
+            },
+            RtpCodecKind::Audio,
+        )?;
+        media_engine.register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: AUDIO_LEVEL_URI.to_owned(),
+            },
+            RtpCodecKind::Audio,
+            None,
+        )?;
+        let registry =
+            register_default_interceptors(rtc::interceptor::Registry::new(), &mut media_engine)?;
+
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (connection_tx, connection) = watch::channel(RTCPeerConnectionState::New);
+        let (gathering_tx, gathering) = watch::channel(RTCIceGatheringState::New);
+        let handler = Arc::new(EventForwarder {
+            events: events_tx,
+            connection: connection_tx,
+            gathering: gathering_tx,
+        });
+
+        let pc: Arc<dyn PeerConnection> = Arc::new(
+            PeerConnectionBuilder::new()
+                .with_configuration(RTCConfigurationBuilder::new().build())
+                .with_media_engine(media_engine)
+                .with_interceptor_registry(registry)
+                .with_handler(handler)
+                .with_udp_addrs(options.udp_addrs.clone())
+                .build()
+                .await?,
+        );
+
+        let local_audio = if options.publish {
+            let ssrc = rand::random::<u32>();
+            let track_id = format!("mic-{:08x}", rand::random::<u32>());
+            let track = Arc::new(TrackLocalStaticSample::new(
+                Instant::now(),
+                MediaStreamTrack::new(
+                    LOCAL_STREAM_ID.to_owned(),
+                    track_id.clone(),
+                    "microphone".to_owned(),
+                    RtpCodecKind::Audio,
+                    vec![RTCRtpEncodingParameters {
+                        rtp_coding_parameters: RTCRtpCodingParameters {
+                            ssrc: Some(ssrc),
+                            ..Default::default()
+                        },
+                        codec: opus_codec(),
+                        ..Default::default()
+                    }],
+                ),
+            )?);
+            let sender = pc
+                .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+                .await?;
+            Some(LocalAudio {
+                track,
+                ssrc,
+                track_id,
+                sender,
+            })
+        } else {
+            pc.add_transceiver_from_kind(
+                RtpCodecKind::Audio,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Recvonly,
+                    ..Default::default()
+                }),
+            )
+            .await?;
+            None
+        };
+
+        Ok((
+            Self {
+                pc,
+                local_audio,
+                connection,
+                gathering,
+                gather_timeout: options.gather_timeout,
+            },
+            events_rx,
+        ))
+    }
+
+    /// The published track, if any.
+    pub fn local_audio(&self) -> Option<&LocalAudio> {
+        self.local_audio.as_ref()
+    }
+
+    /// Watches the connection state.
+    pub fn connection_state(&self) -> watch::Receiver<RTCPeerConnectionState> {
+        self.connection.clone()
+    }
+
+    /// Creates an offer, applies it locally, waits for ICE gathering and returns the SDP
+    /// (with candidates).
+    pub async fn create_offer(&self) -> Result<String, JoinerError> {
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer).await?;
+        self.local_sdp_after_gathering().await
+    }
+
+    /// Applies the server's answer to our offer.
+    pub async fn apply_answer(&self, sdp: String) -> Result<(), JoinerError> {
+        let answer = RTCSessionDescription::answer(sdp)?;
+        self.pc.set_remote_description(answer).await?;
+        Ok(())
+    }
+
+    /// Applies a server offer and returns our answer's SDP.
+    pub async fn answer_offer(&self, sdp: String) -> Result<String, JoinerError> {
+        let offer = RTCSessionDescription::offer(sdp)?;
+        self.pc.set_remote_description(offer).await?;
+        let answer = self.pc.create_answer(None).await?;
+        self.pc.set_local_description(answer).await?;
+        self.local_sdp_after_gathering().await
+    }
+
+    /// Whether our own offer is waiting for an answer (signaling state `have-local-offer`).
+    pub async fn has_pending_local_offer(&self) -> bool {
+        self.pc.pending_local_description().await.is_some()
+    }
+
+    /// Rolls back our pending offer (glare: the server's offer wins).
+    pub async fn rollback(&self) -> Result<(), JoinerError> {
+        let rollback = RTCSessionDescription::rollback(None)?;
+        self.pc.set_local_description(rollback).await?;
+        Ok(())
+    }
+
+    /// Adds a trickled server candidate (`""` means end of candidates and is skipped).
+    pub async fn add_remote_candidate(
+        &self,
+        candidate: String,
+        sdp_mid: Option<String>,
+    ) -> Result<(), JoinerError> {
+        if candidate.is_empty() {
+            return Ok(());
+        }
+        self.pc
+            .add_ice_candidate(RTCIceCandidateInit {
+                candidate,
+                sdp_mid,
+                ..Default::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The current remote SDP, if any.
+    pub async fn remote_sdp(&self) -> Option<String> {
+        self.pc.remote_description().await.map(|d| d.sdp)
+    }
+
+    /// The mid of our published microphone m-line in the current local description.
+    pub async fn local_publish_mid(&self) -> Option<String> {
+        let audio = self.local_audio.as_ref()?;
+        let sdp = self.pc.local_description().await?.sdp;
+        sdp::media_sections(&sdp)
+            .into_iter()
+            .find(|s| {
+                s.msid
+                    .as_ref()
+                    .is_some_and(|(_, track)| *track == audio.track_id)
+            })
+            .and_then(|s| s.mid)
+    }
+
+    /// Closes the peer connection; remote tracks end and the driver stops.
+    pub async fn close(&self) {
+        if let Err(err) = self.pc.close().await {
+            tracing::debug!(%err, "closing the peer connection");
+        }
+    }
+
+    async fn local_sdp_after_gathering(&self) -> Result<String, JoinerError> {
+        let mut gathering = self.gathering.clone();
+        let complete = tokio::time::timeout(
+            self.gather_timeout,
+            gathering.wait_for(|state| *state == RTCIceGatheringState::Complete),
+        )
+        .await;
+        if complete.is_err() {
+            tracing::warn!("ICE gathering did not complete in time; sending what we have");
+        }
+        self.pc
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or_else(|| JoinerError::Protocol("no local description after offer".into()))
+    }
+}
