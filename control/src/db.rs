@@ -76,7 +76,10 @@ fn prepare_sqlite_url(url: &str) -> Result<String, ControlError> {
     if in_memory {
         return Ok(url.to_owned());
     }
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent).map_err(ControlError::DataDir)?;
     }
     Ok(match (has_mode, params) {
@@ -122,7 +125,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("a/b/oc.db");
         let url = format!("sqlite://{}", file.display());
-        assert_eq!(prepare_sqlite_url(&url).expect("url"), format!("{url}?mode=rwc"));
+        assert_eq!(
+            prepare_sqlite_url(&url).expect("url"),
+            format!("{url}?mode=rwc")
+        );
         assert!(file.parent().expect("parent").is_dir());
         assert_eq!(
             prepare_sqlite_url("sqlite::memory:").expect("url"),
@@ -137,7 +143,10 @@ mod tests {
     #[test]
     fn backend_by_scheme() {
         assert_eq!(Backend::from_url("sqlite://x").ok(), Some(Backend::Sqlite));
-        assert_eq!(Backend::from_url("postgresql://h/db").ok(), Some(Backend::Postgres));
+        assert_eq!(
+            Backend::from_url("postgresql://h/db").ok(),
+            Some(Backend::Postgres)
+        );
         assert!(Backend::from_url("mysql://h/db").is_err());
     }
 

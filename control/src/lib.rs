@@ -64,7 +64,10 @@ impl Control {
     /// For SQLite, the database file and its parent directory are created if missing, and every
     /// connection uses WAL journaling with foreign keys enforced. This does not run migrations:
     /// call [`Control::migrate`].
-    pub async fn connect(database_url: &str, opts: ControlOptions) -> Result<Control, ControlError> {
+    pub async fn connect(
+        database_url: &str,
+        opts: ControlOptions,
+    ) -> Result<Control, ControlError> {
         let (pool, backend) = db::connect(database_url).await?;
         Ok(Control {
             pool,

@@ -118,7 +118,14 @@ impl Control {
         if inserted.rows_affected() == 0 {
             return Err(ServersError::IdTaken);
         }
-        insert_member(&mut *tx, &server.id, owner_user_id, Role::Owner, server.created_at).await?;
+        insert_member(
+            &mut tx,
+            &server.id,
+            owner_user_id,
+            Role::Owner,
+            server.created_at,
+        )
+        .await?;
         tx.commit().await?;
         Ok(server)
     }
@@ -171,7 +178,8 @@ impl Control {
         }
         let name = check_name(&mut errors, "name", &new.name);
         errors.into_result().map_err(ServersError::Invalid)?;
-        self.require_role(actor, server_id, Role::can_manage).await?;
+        self.require_role(actor, server_id, Role::can_manage)
+            .await?;
 
         let channel = Channel {
             id: new.id.unwrap_or_else(|| new_id("ch")),
@@ -219,12 +227,11 @@ impl Control {
 
     /// The channel `channel_id`, whoever asks (no visibility check).
     pub async fn channel(&self, channel_id: &str) -> Result<Option<Channel>, ControlError> {
-        let row = sqlx::query(
-            "SELECT id, server_id, name, kind, created_at FROM channels WHERE id = $1",
-        )
-        .bind(channel_id)
-        .fetch_optional(self.pool())
-        .await?;
+        let row =
+            sqlx::query("SELECT id, server_id, name, kind, created_at FROM channels WHERE id = $1")
+                .bind(channel_id)
+                .fetch_optional(self.pool())
+                .await?;
         row.as_ref().map(channel_from_row).transpose()
     }
 
@@ -246,14 +253,16 @@ impl Control {
             errors.add("role", "must be member or moderator");
         }
         errors.into_result().map_err(ServersError::Invalid)?;
-        let actor_role = self.require_role(actor, server_id, Role::can_manage).await?;
+        let actor_role = self
+            .require_role(actor, server_id, Role::can_manage)
+            .await?;
         if role == Role::Moderator && actor_role != Role::Owner {
             return Err(ServersError::Forbidden);
         }
 
         let mut conn = self.pool().acquire().await?;
         let joined_at = now_millis();
-        if !insert_member(&mut *conn, server_id, user_id, role, joined_at).await? {
+        if !insert_member(&mut conn, server_id, user_id, role, joined_at).await? {
             return Err(ServersError::AlreadyAMember);
         }
         Ok(Member {

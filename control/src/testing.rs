@@ -91,15 +91,16 @@ impl Drop for PgDbGuard {
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         // Drop cannot await; run the DROP on a thread with its own runtime and wait for it, so
         // nothing is left behind even when the test panicked.
-        let dropper = std::thread::spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(drop_database(&admin_url, &name)),
-                Err(e) => eprintln!("cannot drop test database {name}: {e}"),
-            }
-        });
+        let dropper =
+            std::thread::spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(drop_database(&admin_url, &name)),
+                    Err(e) => eprintln!("cannot drop test database {name}: {e}"),
+                }
+            });
         if dropper.join().is_err() {
             eprintln!("test database cleanup thread panicked");
         }
@@ -174,7 +175,9 @@ async fn drop_database(admin_url: &str, name: &str) {
 fn with_database(url: &str, name: &str) -> String {
     let authority_start = url.find("://").map_or(0, |i| i + 3);
     let rest = &url[authority_start..];
-    let authority_end = rest.find(['/', '?']).map_or(url.len(), |i| authority_start + i);
+    let authority_end = rest
+        .find(['/', '?'])
+        .map_or(url.len(), |i| authority_start + i);
     let query = url[authority_end..]
         .find('?')
         .map_or("", |i| &url[authority_end + i..]);

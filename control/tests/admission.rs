@@ -105,7 +105,10 @@ async fn non_member_is_refused(ctl: Control) {
 
 async fn dev_mode_admits_anyone_to_harbor(ctl: Control) {
     ctl.seed_dev().await.expect("seed");
-    assert_eq!(ctl.member_role("srv_harbor", "zed").await.expect("role"), None);
+    assert_eq!(
+        ctl.member_role("srv_harbor", "zed").await.expect("role"),
+        None
+    );
 
     let a = ctl
         .admit_to_channel("zed", "vc_general", Some("srv_harbor"))
@@ -132,7 +135,10 @@ async fn production_mode_has_no_harbor_shortcut(ctl: Control) {
         .await
         .expect_err("refused");
     assert!(matches!(err, AdmissionError::NotAMember), "{err:?}");
-    assert_eq!(ctl.member_role("srv_harbor", "zed").await.expect("role"), None);
+    assert_eq!(
+        ctl.member_role("srv_harbor", "zed").await.expect("role"),
+        None
+    );
 }
 
 async fn dev_mode_shortcut_is_only_for_harbor(ctl: Control) {
@@ -251,12 +257,15 @@ async fn seed_is_idempotent(ctl: Control) {
     assert_eq!(servers.len(), 1);
     assert_eq!(servers[0].server.id, "srv_harbor");
     assert_eq!(servers[0].server.name, "Harbor");
-    let channels = ctl.channels_of("zed", "srv_harbor").await.expect("channels");
+    let channels = ctl
+        .channels_of("zed", "srv_harbor")
+        .await
+        .expect("channels");
     let mut got: Vec<_> = channels
         .iter()
         .map(|c| (c.id.as_str(), c.name.as_str(), c.kind))
         .collect();
-    got.sort();
+    got.sort_by_key(|c| c.0);
     assert_eq!(
         got,
         [
@@ -300,5 +309,8 @@ async fn unsupported_url_is_an_error() {
     let err = Control::connect("mysql://localhost/db", common::prod())
         .await
         .expect_err("unsupported");
-    assert!(matches!(err, control::ControlError::UnsupportedUrl), "{err:?}");
+    assert!(
+        matches!(err, control::ControlError::UnsupportedUrl),
+        "{err:?}"
+    );
 }

@@ -54,9 +54,8 @@ async fn send(ctl: &Control, user: Option<&str>, request: Request<Body>) -> (Sta
     let json = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!("non-JSON body ({e}): {}", String::from_utf8_lossy(&bytes))
-        })
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("non-JSON body ({e}): {}", String::from_utf8_lossy(&bytes)))
     };
     (status, json)
 }
@@ -151,7 +150,11 @@ async fn channels_need_membership_and_role(ctl: Control) {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{generated}");
-    assert!(generated["id"].as_str().is_some_and(|id| id.starts_with("ch_")));
+    assert!(
+        generated["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("ch_"))
+    );
 
     // Same channel id again: conflict.
     let (status, body) = call(
@@ -279,7 +282,10 @@ async fn members_rules(ctl: Control) {
     let (status, body) = add("alice", json!({"user_id": "dave", "role": "owner"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body), "invalid_request");
-    assert!(body["error"]["details"]["fields"]["role"].is_string(), "{body}");
+    assert!(
+        body["error"]["details"]["fields"]["role"].is_string(),
+        "{body}"
+    );
 
     let (status, list) = call(&ctl, Some("carol"), Method::GET, "/v1/servers", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -292,8 +298,16 @@ async fn validation_errors_are_400_with_fields(ctl: Control) {
     let cases = [
         ("/v1/servers", json!({"name": ""}), Some("name")),
         ("/v1/servers", json!({"name": "   "}), Some("name")),
-        ("/v1/servers", json!({"name": "x".repeat(101)}), Some("name")),
-        ("/v1/servers", json!({"name": "ok", "id": "bad id!"}), Some("id")),
+        (
+            "/v1/servers",
+            json!({"name": "x".repeat(101)}),
+            Some("name"),
+        ),
+        (
+            "/v1/servers",
+            json!({"name": "ok", "id": "bad id!"}),
+            Some("id"),
+        ),
         (
             "/v1/servers",
             json!({"name": "ok", "id": "x".repeat(65)}),
@@ -330,7 +344,8 @@ async fn validation_errors_are_400_with_fields(ctl: Control) {
         ),
     ];
     for (uri, body, field) in cases {
-        let (status, answer) = call(&ctl, Some("alice"), Method::POST, uri, Some(body.clone())).await;
+        let (status, answer) =
+            call(&ctl, Some("alice"), Method::POST, uri, Some(body.clone())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri} {body}: {answer}");
         assert_eq!(error_code(&answer), "invalid_request");
         let details = &answer["error"]["details"];

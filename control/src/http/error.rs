@@ -126,7 +126,13 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -165,11 +171,9 @@ impl From<ServersError> for ApiError {
             ServersError::IdTaken => {
                 ApiError::new(StatusCode::CONFLICT, code, "this id is already taken")
             }
-            ServersError::AlreadyAMember => ApiError::new(
-                StatusCode::CONFLICT,
-                code,
-                "the user is already a member",
-            ),
+            ServersError::AlreadyAMember => {
+                ApiError::new(StatusCode::CONFLICT, code, "the user is already a member")
+            }
             ServersError::Storage(e) => ApiError::internal(e),
         }
     }

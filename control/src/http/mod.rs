@@ -29,4 +29,3 @@ pub(crate) fn router(control: Control) -> Router {
         .route("/v1/servers/{server_id}/members", post(servers::add_member))
         .with_state(control)
 }
-

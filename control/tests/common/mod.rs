@@ -24,8 +24,8 @@ macro_rules! on_both_databases {
                 #[tokio::test]
                 async fn $name() {
                     let (ctl, _guard) =
-                        ::control::testing::sqlite_temp_with(crate::common::$mode()).await;
-                    crate::$name(ctl).await;
+                        ::control::testing::sqlite_temp_with($crate::common::$mode()).await;
+                    $crate::$name(ctl).await;
                 }
             )*
         }
@@ -34,11 +34,11 @@ macro_rules! on_both_databases {
                 #[tokio::test]
                 async fn $name() {
                     let Some((ctl, guard)) =
-                        ::control::testing::postgres_fresh_with(crate::common::$mode()).await
+                        ::control::testing::postgres_fresh_with($crate::common::$mode()).await
                     else {
                         return;
                     };
-                    crate::$name(ctl.clone()).await;
+                    $crate::$name(ctl.clone()).await;
                     ctl.close().await;
                     guard.cleanup().await;
                 }
