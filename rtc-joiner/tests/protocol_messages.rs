@@ -1,0 +1,230 @@
+//! Signaling frames against the examples and tables in `docs/protocol.md` §4.
+
+use rtc_joiner::signaling_client::messages::{
+    ClientMessage, Joined, MediaSource, OfferedTrack, Participant, ServerMessage, TrackKind,
+};
+use serde_json::{Value, json};
+
+fn to_value(message: &ClientMessage) -> Value {
+    serde_json::from_str(&message.to_json()).expect("valid JSON")
+}
+
+fn parse(value: Value) -> ServerMessage {
+    ServerMessage::from_json(&value.to_string()).expect("parses")
+}
+
+#[test]
+fn client_frames_serialize_as_documented() {
+    assert_eq!(
+        to_value(&ClientMessage::Join {
+            protocol: 1,
+            ticket: "<jwt>".into()
+        }),
+        json!({"type": "join", "protocol": 1, "ticket": "<jwt>"})
+    );
+    assert_eq!(
+        to_value(&ClientMessage::Offer {
+            sdp: "v=0".into(),
+            tracks: Some(vec![OfferedTrack {
+                mid: "0".into(),
+                source: MediaSource::Microphone
+            }]),
+        }),
+        json!({"type": "offer", "sdp": "v=0", "tracks": [{"mid": "0", "source": "microphone"}]})
+    );
+    assert_eq!(
+        to_value(&ClientMessage::Offer {
+            sdp: "v=0".into(),
+            tracks: None
+        }),
+        json!({"type": "offer", "sdp": "v=0"})
+    );
+    assert_eq!(
+        to_value(&ClientMessage::Answer { sdp: "v=0".into() }),
+        json!({"type": "answer", "sdp": "v=0"})
+    );
+    assert_eq!(
+        to_value(&ClientMessage::Candidate {
+            candidate: String::new(),
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0)
+        }),
+        json!({"type": "candidate", "candidate": "", "sdp_mid": "0", "sdp_mline_index": 0})
+    );
+    assert_eq!(
+        to_value(&ClientMessage::Mute {
+            source: MediaSource::ScreenshareAudio,
+            muted: true
+        }),
+        json!({"type": "mute", "source": "screenshare_audio", "muted": true})
+    );
+    assert_eq!(
+        to_value(&ClientMessage::Ping { nonce: None }),
+        json!({"type": "ping"})
+    );
+    assert_eq!(
+        to_value(&ClientMessage::Ping {
+            nonce: Some("7".into())
+        }),
+        json!({"type": "ping", "nonce": "7"})
+    );
+    assert_eq!(to_value(&ClientMessage::Leave), json!({"type": "leave"}));
+}
+
+#[test]
+fn joined_with_documented_objects() {
+    let message = parse(json!({
+        "type": "joined",
+        "protocol": 1,
+        "participant_id": "p_self",
+        "room": {"channel_id": "vc_general", "server_id": "srv_harbor", "kind": "voice"},
+        "self": {"user_id": "carol", "device_id": "laptop",
+                 "grants": {"microphone": true, "camera": false, "screenshare": false, "screenshare_audio": false}},
+        "participants": [{"participant_id": "p_...", "user_id": "alice", "device_id": "laptop",
+                          "tracks": [{"track_id": "...", "source": "microphone", "kind": "audio", "muted": false}]}],
+        "keepalive_interval_ms": 15000
+    }));
+    let ServerMessage::Joined(Joined {
+        protocol,
+        participant_id,
+        room,
+        self_info,
+        participants,
+        keepalive_interval_ms,
+    }) = message
+    else {
+        panic!("not joined: {message:?}");
+    };
+    assert_eq!(protocol, 1);
+    assert_eq!(participant_id, "p_self");
+    assert_eq!(room.kind, "voice");
+    assert_eq!(self_info.grants.get("microphone"), Some(&true));
+    assert_eq!(participants[0].user_id, "alice");
+    assert_eq!(participants[0].tracks[0].source, MediaSource::Microphone);
+    assert_eq!(participants[0].tracks[0].kind, TrackKind::Audio);
+    assert_eq!(keepalive_interval_ms, 15_000);
+}
+
+#[test]
+fn every_server_frame_type_parses() {
+    assert_eq!(
+        parse(json!({"type": "answer", "sdp": "v=0"})),
+        ServerMessage::Answer { sdp: "v=0".into() }
+    );
+    assert_eq!(
+        parse(json!({"type": "offer", "sdp": "v=0"})),
+        ServerMessage::Offer { sdp: "v=0".into() }
+    );
+    assert_eq!(
+        parse(
+            json!({"type": "candidate", "candidate": "candidate:1 1 udp 2130706431 127.0.0.1 3478 typ host", "sdp_mid": "0"})
+        ),
+        ServerMessage::Candidate {
+            candidate: "candidate:1 1 udp 2130706431 127.0.0.1 3478 typ host".into(),
+            sdp_mid: Some("0".into())
+        }
+    );
+    assert_eq!(
+        parse(json!({"type": "participant_joined", "participant":
+            {"participant_id": "p_2", "user_id": "bob", "device_id": "phone", "tracks": []}})),
+        ServerMessage::ParticipantJoined {
+            participant: Participant {
+                participant_id: "p_2".into(),
+                user_id: "bob".into(),
+                device_id: "phone".into(),
+                tracks: vec![]
+            }
+        }
+    );
+    for reason in ["left", "timeout", "kicked"] {
+        assert_eq!(
+            parse(json!({"type": "participant_left", "participant_id": "p_2", "reason": reason})),
+            ServerMessage::ParticipantLeft {
+                participant_id: "p_2".into(),
+                reason: reason.into()
+            }
+        );
+    }
+    assert_eq!(
+        parse(
+            json!({"type": "track_published", "participant_id": "p_2", "track_id": "t_1",
+                     "source": "microphone", "kind": "audio", "mid": "1"})
+        ),
+        ServerMessage::TrackPublished {
+            participant_id: "p_2".into(),
+            track_id: "t_1".into(),
+            source: MediaSource::Microphone,
+            kind: TrackKind::Audio,
+            mid: "1".into()
+        }
+    );
+    assert_eq!(
+        parse(json!({"type": "track_unpublished", "participant_id": "p_2", "track_id": "t_1"})),
+        ServerMessage::TrackUnpublished {
+            participant_id: "p_2".into(),
+            track_id: "t_1".into()
+        }
+    );
+    assert_eq!(
+        parse(json!({"type": "speaking", "participant_id": "p_2", "speaking": true, "level": 30})),
+        ServerMessage::Speaking {
+            participant_id: "p_2".into(),
+            speaking: true,
+            level: 30
+        }
+    );
+    assert_eq!(
+        parse(json!({"type": "muted", "participant_id": "p_2", "source": "camera", "muted": true})),
+        ServerMessage::Muted {
+            participant_id: "p_2".into(),
+            source: MediaSource::Camera,
+            muted: true
+        }
+    );
+    assert_eq!(
+        parse(
+            json!({"type": "error", "code": "negotiation_glare", "message": "answer first", "fatal": false})
+        ),
+        ServerMessage::Error {
+            code: "negotiation_glare".into(),
+            message: "answer first".into(),
+            fatal: false
+        }
+    );
+    assert_eq!(
+        parse(json!({"type": "pong", "nonce": "7"})),
+        ServerMessage::Pong {
+            nonce: Some(json!("7"))
+        }
+    );
+    assert_eq!(
+        parse(json!({"type": "pong"})),
+        ServerMessage::Pong { nonce: None }
+    );
+}
+
+#[test]
+fn unknown_types_and_sources_are_tolerated() {
+    assert_eq!(
+        parse(json!({"type": "room_renamed", "name": "x"})),
+        ServerMessage::Unknown
+    );
+    let ServerMessage::Muted { source, .. } = parse(
+        json!({"type": "muted", "participant_id": "p", "source": "hologram", "muted": false}),
+    ) else {
+        panic!("not muted");
+    };
+    assert_eq!(source, MediaSource::Unknown);
+}
+
+#[test]
+fn badly_typed_frames_are_errors() {
+    for bad in [
+        json!({"type": "speaking", "participant_id": "p", "speaking": "yes"}),
+        json!({"type": "answer"}),
+        json!({"sdp": "v=0"}),
+        json!([1, 2]),
+    ] {
+        assert!(ServerMessage::from_json(&bad.to_string()).is_err(), "{bad}");
+    }
+}
