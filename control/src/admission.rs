@@ -137,8 +137,7 @@ impl Control {
         let role = match self.member_role(&channel.server_id, user_id).await? {
             Some(role) => role,
             None if self.options().dev_mode && channel.server_id == DEV_SERVER_ID => {
-                let mut conn = self.pool().acquire().await?;
-                insert_member(&mut conn, &channel.server_id, user_id, Role::Member, now).await?;
+                insert_member(self.pool(), &channel.server_id, user_id, Role::Member, now).await?;
                 // Another request may have inserted the row first: read what is stored.
                 self.member_role(&channel.server_id, user_id)
                     .await?

@@ -39,8 +39,18 @@ pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend), ControlErro
     let pool = match backend {
         Backend::Postgres => AnyPoolOptions::new().connect(url).await?,
         Backend::Sqlite => {
-            let url = prepare_sqlite_url(url)?;
-            AnyPoolOptions::new()
+            let SqliteUrl { url, in_memory } = prepare_sqlite_url(url)?;
+            let mut options = AnyPoolOptions::new();
+            if in_memory {
+                // Through `sqlx::any`, every new connection to `:memory:` opens a database of its
+                // own: keep exactly one connection, forever.
+                options = options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            }
+            options
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
                         // WAL is persistent per file; `foreign_keys` is per connection.
@@ -57,9 +67,16 @@ pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend), ControlErro
     Ok((pool, backend))
 }
 
+/// A SQLite URL ready to connect to.
+#[derive(Debug, PartialEq, Eq)]
+struct SqliteUrl {
+    url: String,
+    in_memory: bool,
+}
+
 /// Creates the parent directory of a file-backed SQLite URL and asks SQLite to create the file
 /// (`mode=rwc`) unless the URL already chose a mode.
-fn prepare_sqlite_url(url: &str) -> Result<String, ControlError> {
+fn prepare_sqlite_url(url: &str) -> Result<SqliteUrl, ControlError> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -74,7 +91,10 @@ fn prepare_sqlite_url(url: &str) -> Result<String, ControlError> {
         return Err(ControlError::UnsupportedUrl);
     }
     if in_memory {
-        return Ok(url.to_owned());
+        return Ok(SqliteUrl {
+            url: url.to_owned(),
+            in_memory,
+        });
     }
     if let Some(parent) = Path::new(path)
         .parent()
@@ -82,10 +102,14 @@ fn prepare_sqlite_url(url: &str) -> Result<String, ControlError> {
     {
         std::fs::create_dir_all(parent).map_err(ControlError::DataDir)?;
     }
-    Ok(match (has_mode, params) {
+    let url = match (has_mode, params) {
         (true, _) => url.to_owned(),
         (false, Some(_)) => format!("{url}&mode=rwc"),
         (false, None) => format!("{url}?mode=rwc"),
+    };
+    Ok(SqliteUrl {
+        url,
+        in_memory: false,
     })
 }
 
@@ -126,16 +150,21 @@ mod tests {
         let file = dir.path().join("a/b/oc.db");
         let url = format!("sqlite://{}", file.display());
         assert_eq!(
-            prepare_sqlite_url(&url).expect("url"),
+            prepare_sqlite_url(&url).expect("url").url,
             format!("{url}?mode=rwc")
         );
         assert!(file.parent().expect("parent").is_dir());
         assert_eq!(
             prepare_sqlite_url("sqlite::memory:").expect("url"),
-            "sqlite::memory:"
+            SqliteUrl {
+                url: "sqlite::memory:".into(),
+                in_memory: true
+            }
         );
         assert_eq!(
-            prepare_sqlite_url("sqlite://x.db?mode=ro").expect("url"),
+            prepare_sqlite_url("sqlite://x.db?mode=ro")
+                .expect("url")
+                .url,
             "sqlite://x.db?mode=ro"
         );
     }

@@ -29,7 +29,7 @@ impl Control {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        insert_member(&mut tx, DEV_SERVER_ID, DEV_OWNER, Role::Owner, now).await?;
+        insert_member(&mut *tx, DEV_SERVER_ID, DEV_OWNER, Role::Owner, now).await?;
         for (id, name, kind) in DEV_CHANNELS {
             sqlx::query(
                 "INSERT INTO channels (id, server_id, name, kind, created_at) \

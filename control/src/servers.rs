@@ -119,7 +119,7 @@ impl Control {
             return Err(ServersError::IdTaken);
         }
         insert_member(
-            &mut tx,
+            &mut *tx,
             &server.id,
             owner_user_id,
             Role::Owner,
@@ -260,9 +260,8 @@ impl Control {
             return Err(ServersError::Forbidden);
         }
 
-        let mut conn = self.pool().acquire().await?;
         let joined_at = now_millis();
-        if !insert_member(&mut conn, server_id, user_id, role, joined_at).await? {
+        if !insert_member(self.pool(), server_id, user_id, role, joined_at).await? {
             return Err(ServersError::AlreadyAMember);
         }
         Ok(Member {
@@ -324,8 +323,8 @@ impl Control {
 }
 
 /// Inserts a member row unless one exists; returns whether it inserted.
-pub(crate) async fn insert_member(
-    conn: &mut sqlx::AnyConnection,
+pub(crate) async fn insert_member<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
     server_id: &str,
     user_id: &str,
     role: Role,
@@ -339,7 +338,7 @@ pub(crate) async fn insert_member(
     .bind(user_id)
     .bind(role.as_str())
     .bind(joined_at)
-    .execute(conn)
+    .execute(db)
     .await?;
     Ok(done.rows_affected() > 0)
 }

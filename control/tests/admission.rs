@@ -314,3 +314,17 @@ async fn unsupported_url_is_an_error() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn in_memory_sqlite_keeps_one_database() {
+    let ctl = Control::connect("sqlite::memory:", common::dev())
+        .await
+        .expect("connect");
+    ctl.migrate().await.expect("migrate");
+    ctl.seed_dev().await.expect("seed");
+    let a = ctl
+        .admit_to_channel("zed", "vc_general", None)
+        .await
+        .expect("admitted");
+    assert_eq!(a.role, Role::Member);
+}

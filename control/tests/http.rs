@@ -17,6 +17,7 @@ on_both_databases! {
     validation_errors_are_400_with_fields => prod,
     malformed_json_is_400_invalid_request => prod,
     missing_caller_is_401 => prod,
+    storage_failure_is_an_opaque_500 => prod,
 }
 
 /// Sends one request as `user` (no `Caller` at all when `None`); returns status and JSON body.
@@ -423,4 +424,15 @@ async fn missing_caller_is_401(ctl: Control) {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}: {body}");
         assert_eq!(error_code(&body), "missing_token");
     }
+}
+
+async fn storage_failure_is_an_opaque_500(ctl: Control) {
+    create_server(&ctl, "alice", "srv_den").await;
+    ctl.close().await;
+    let (status, body) = call(&ctl, Some("alice"), Method::GET, "/v1/servers", None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(error_code(&body), "internal");
+    assert_eq!(body["error"]["message"], "internal error");
+    assert_eq!(body["error"]["details"], json!({}));
+    assert!(ctl.ping().await.is_err());
 }
