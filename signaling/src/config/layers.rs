@@ -1,0 +1,195 @@
+//! Merging the configuration layers.
+
+use std::path::{Path, PathBuf};
+
+use toml::{Table, Value};
+
+use super::Config;
+
+/// Why the configuration cannot be used. Each message names the key or file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a value has the wrong type or an unknown key.
+    #[error("config {origin}: {message}")]
+    Parse {
+        /// File name or layer.
+        origin: String,
+        /// Parser message (with line and column for files).
+        message: String,
+    },
+    /// An `OPENCHAT_*` variable or flag names no known key.
+    #[error("unknown setting {0} (see openchatd.sample.toml for every key)")]
+    UnknownKey(String),
+    /// A value is out of range or inconsistent.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Str,
+    Int,
+}
+
+/// Every key, as a dotted path, with its type. The sample config documents the same keys (a test
+/// checks it).
+const KEYS: &[(&str, Kind)] = &[
+    ("mode", Kind::Str),
+    ("data_dir", Kind::Str),
+    ("http.listen", Kind::Str),
+    ("http.max_body_bytes", Kind::Int),
+    ("database.url", Kind::Str),
+    ("auth.algorithm", Kind::Str),
+    ("auth.secret", Kind::Str),
+    ("auth.public_key_file", Kind::Str),
+    ("auth.issuer", Kind::Str),
+    ("auth.audience", Kind::Str),
+    ("auth.dev_token_ttl_secs", Kind::Int),
+    ("rtc.ticket_ttl_secs", Kind::Int),
+    ("rtc.ticket_secret", Kind::Str),
+    ("rtc.node_id", Kind::Str),
+    ("rtc.max_participants_per_room", Kind::Int),
+    ("rtc.keepalive_interval_ms", Kind::Int),
+    ("media.bind_ip", Kind::Str),
+    ("media.port", Kind::Int),
+    ("media.workers", Kind::Int),
+    ("media.advertised_ip", Kind::Str),
+    ("media.peer_timeout_secs", Kind::Int),
+    ("log.level", Kind::Str),
+    ("log.format", Kind::Str),
+];
+
+/// Environment variables that are not settings.
+const RESERVED_ENV: &[&str] = &["OPENCHAT_CONFIG"];
+
+/// The dotted keys every layer may set.
+pub fn known_keys() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().map(|(k, _)| *k)
+}
+
+fn env_name(key: &str) -> String {
+    format!("OPENCHAT_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+fn set_path(root: &mut Table, key: &str, value: Value) {
+    let mut table = root;
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            table.insert(part.to_string(), value);
+            return;
+        }
+        let entry = table
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
+        if !entry.is_table() {
+            *entry = Value::Table(Table::new());
+        }
+        let Value::Table(next) = entry else { return };
+        table = next;
+    }
+}
+
+fn merge(base: &mut Table, over: Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn typed(key: &str, raw: &str, origin: &str) -> Result<Value, ConfigError> {
+    let kind = KEYS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, kind)| *kind)
+        .ok_or_else(|| ConfigError::UnknownKey(origin.to_string()))?;
+    match kind {
+        Kind::Str => Ok(Value::String(raw.to_string())),
+        Kind::Int => {
+            raw.trim()
+                .parse::<i64>()
+                .map(Value::Integer)
+                .map_err(|_| ConfigError::Parse {
+                    origin: origin.to_string(),
+                    message: format!("{key} must be an integer, got {raw:?}"),
+                })
+        }
+    }
+}
+
+/// Builds the configuration from its layers, lowest first: defaults, `file`, `env` (pairs of
+/// `OPENCHAT_*` name and value), then `flags` (pairs of dotted key and value).
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    flags: &[(String, String)],
+) -> Result<Config, ConfigError> {
+    let defaults = Value::try_from(Config::default()).map_err(|e| ConfigError::Parse {
+        origin: "defaults".into(),
+        message: e.to_string(),
+    })?;
+    let Value::Table(mut merged) = defaults else {
+        return Err(ConfigError::Invalid("defaults are not a table".into()));
+    };
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let table: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                origin: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        merge(&mut merged, table);
+    }
+    let mut env: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("OPENCHAT_") && !RESERVED_ENV.contains(&k.as_str()))
+        .collect();
+    env.sort();
+    for (name, raw) in env {
+        let direct = KEYS.iter().find(|(k, _)| env_name(k) == name);
+        let (key, value) = match direct {
+            Some((key, _)) => (*key, raw),
+            None => {
+                let Some((key, _)) = name
+                    .strip_suffix("_FILE")
+                    .and_then(|stem| KEYS.iter().find(|(k, _)| env_name(k) == stem))
+                else {
+                    return Err(ConfigError::UnknownKey(name));
+                };
+                let secret = std::fs::read_to_string(&raw).map_err(|source| ConfigError::Read {
+                    path: PathBuf::from(&raw),
+                    source,
+                })?;
+                (*key, secret.trim_end_matches(['\r', '\n']).to_string())
+            }
+        };
+        set_path(&mut merged, key, typed(key, &value, &name)?);
+    }
+    for (key, raw) in flags {
+        set_path(&mut merged, key, typed(key, raw, &format!("--{key}"))?);
+    }
+    let config: Config = Value::Table(merged)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            origin: file.map_or("settings".into(), |p| p.display().to_string()),
+            message: e.to_string(),
+        })?;
+    config.validate()?;
+    Ok(config)
+}

@@ -1,0 +1,273 @@
+//! Process configuration: defaults -> TOML file -> `OPENCHAT_*` environment (`*_FILE` reads a
+//! secret from a file) -> command-line flags. Validated once at start; unknown keys are errors.
+
+mod layers;
+mod secret;
+
+pub use layers::{ConfigError, known_keys, load};
+pub use secret::Secret;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Development or production behaviour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Dev token route, `srv_harbor` seed that admits anyone, generated signing keys.
+    Development,
+    /// None of the development shortcuts; keys must be configured.
+    Production,
+}
+
+/// Access-token signature algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenAlgorithm {
+    /// Shared secret.
+    HS256,
+    /// Ed25519 public key (tokens minted by an identity provider).
+    EdDSA,
+    /// RSA public key (tokens minted by an identity provider).
+    RS256,
+}
+
+/// Everything `openchatd` reads from its configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `development` or `production`.
+    pub mode: Mode,
+    /// Directory for the SQLite database, generated keys and uploads.
+    pub data_dir: PathBuf,
+    /// HTTP listener.
+    pub http: HttpConfig,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// Access tokens.
+    pub auth: AuthConfig,
+    /// Join tickets and rooms.
+    pub rtc: RtcConfig,
+    /// Media plane (UDP).
+    pub media: MediaConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// HTTP listener settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address and port of the HTTP API, signaling WebSocket and demo client.
+    pub listen: SocketAddr,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+/// Database settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://...` or `postgres://...`; empty means SQLite under `data_dir`.
+    pub url: Secret,
+}
+
+/// Access-token settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `HS256`, `EdDSA` or `RS256`.
+    pub algorithm: TokenAlgorithm,
+    /// HS256 shared secret. Empty in development: generated under `data_dir`.
+    pub secret: Secret,
+    /// PEM public key file for EdDSA / RS256.
+    pub public_key_file: Option<PathBuf>,
+    /// Required `iss` claim.
+    pub issuer: String,
+    /// Required `aud` claim.
+    pub audience: String,
+    /// Lifetime of development tokens minted by `POST /v1/dev/token` and `openchatd token`.
+    pub dev_token_ttl_secs: u64,
+}
+
+/// Join-ticket and room settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RtcConfig {
+    /// Ticket lifetime.
+    pub ticket_ttl_secs: u64,
+    /// HMAC key for tickets. Empty: generated under `data_dir` (development) or per process.
+    pub ticket_secret: Secret,
+    /// This node's id, written into tickets.
+    pub node_id: String,
+    /// Most participants in one room.
+    pub max_participants_per_room: usize,
+    /// Keepalive interval announced to clients; 3 missed intervals close the session.
+    pub keepalive_interval_ms: u64,
+}
+
+/// Media-plane settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Address the UDP sockets bind to.
+    pub bind_ip: IpAddr,
+    /// First UDP port (worker `i` uses `port + i`); 0 for ephemeral ports.
+    pub port: u16,
+    /// Worker threads, each with its own UDP port.
+    pub workers: usize,
+    /// Address advertised in ICE candidates (default: `bind_ip`).
+    pub advertised_ip: Option<IpAddr>,
+    /// Drop a peer after this many seconds without traffic.
+    pub peer_timeout_secs: u64,
+}
+
+/// Logging settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info` or `signaling=debug,sfu=debug`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mode: Mode::Development,
+            data_dir: PathBuf::from("data"),
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            rtc: RtcConfig::default(),
+            media: MediaConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: Secret::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            algorithm: TokenAlgorithm::HS256,
+            secret: Secret::default(),
+            public_key_file: None,
+            issuer: "openchat".into(),
+            audience: "openchat".into(),
+            dev_token_ttl_secs: 86_400,
+        }
+    }
+}
+
+impl Default for RtcConfig {
+    fn default() -> Self {
+        RtcConfig {
+            ticket_ttl_secs: 60,
+            ticket_secret: Secret::default(),
+            node_id: "local".into(),
+            max_participants_per_room: 100,
+            keepalive_interval_ms: 15_000,
+        }
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            bind_ip: IpAddr::from([127, 0, 0, 1]),
+            port: 7882,
+            workers: 1,
+            advertised_ip: None,
+            peer_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Checks values that cannot work, with a message naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        if self.rtc.ticket_ttl_secs == 0 || self.rtc.ticket_ttl_secs > 3600 {
+            return bad("rtc.ticket_ttl_secs", "must be 1..=3600");
+        }
+        if self.rtc.max_participants_per_room == 0 {
+            return bad("rtc.max_participants_per_room", "must be at least 1");
+        }
+        if self.rtc.keepalive_interval_ms < 1000 {
+            return bad("rtc.keepalive_interval_ms", "must be at least 1000");
+        }
+        if self.media.workers == 0 || self.media.workers > 256 {
+            return bad("media.workers", "must be 1..=256");
+        }
+        if self.media.peer_timeout_secs < 2 {
+            return bad("media.peer_timeout_secs", "must be at least 2");
+        }
+        if self.media.bind_ip.is_unspecified() && self.media.advertised_ip.is_none() {
+            return bad(
+                "media.advertised_ip",
+                "required when media.bind_ip is 0.0.0.0 or ::",
+            );
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return bad("log.format", "must be text or json");
+        }
+        if self.http.max_body_bytes < 1024 {
+            return bad("http.max_body_bytes", "must be at least 1024");
+        }
+        match (self.mode, self.auth.algorithm) {
+            (Mode::Production, TokenAlgorithm::HS256) if self.auth.secret.is_empty() => {
+                return bad("auth.secret", "required in production with HS256");
+            }
+            (_, TokenAlgorithm::EdDSA | TokenAlgorithm::RS256)
+                if self.auth.public_key_file.is_none() =>
+            {
+                return bad("auth.public_key_file", "required for EdDSA and RS256");
+            }
+            _ => {}
+        }
+        if self.mode == Mode::Production && self.database.url.is_empty() {
+            tracing::warn!("production mode with the embedded SQLite database");
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to SQLite under `data_dir`.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("openchat.db").display())
+        } else {
+            self.database.url.expose().to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

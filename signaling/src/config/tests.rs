@@ -1,0 +1,98 @@
+use std::io::Write;
+
+use super::*;
+
+const SAMPLE: &str = include_str!("../../../openchatd.sample.toml");
+
+fn write(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().expect("temp file");
+    f.write_all(text.as_bytes()).expect("write");
+    f
+}
+
+#[test]
+fn defaults_are_valid() {
+    let c = load(None, [], &[]).expect("defaults load");
+    assert_eq!(c.mode, Mode::Development);
+    assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
+    assert!(c.database_url().starts_with("sqlite://"));
+}
+
+#[test]
+fn sample_config_parses_and_documents_every_key() {
+    let f = write(SAMPLE);
+    load(Some(f.path()), [], &[]).expect("sample loads");
+    for key in layers::known_keys() {
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        assert!(
+            SAMPLE.contains(&format!("{leaf} =")) || SAMPLE.contains(&format!("# {leaf} =")),
+            "sample config does not document {key}"
+        );
+    }
+}
+
+#[test]
+fn later_layers_win() {
+    let f = write("[http]\nlisten = \"127.0.0.1:9000\"\n[media]\nport = 9100\n");
+    let env = [
+        ("OPENCHAT_MEDIA_PORT".to_string(), "9200".to_string()),
+        ("OPENCHAT_RTC_NODE_ID".to_string(), "edge-a".to_string()),
+    ];
+    let flags = [("rtc.node_id".to_string(), "edge-b".to_string())];
+    let c = load(Some(f.path()), env, &flags).expect("loads");
+    assert_eq!(c.http.listen.port(), 9000);
+    assert_eq!(c.media.port, 9200);
+    assert_eq!(c.rtc.node_id, "edge-b");
+}
+
+#[test]
+fn file_suffix_reads_secrets() {
+    let secret = write("s3cret-from-file\n");
+    let env = [(
+        "OPENCHAT_AUTH_SECRET_FILE".to_string(),
+        secret.path().display().to_string(),
+    )];
+    let c = load(None, env, &[]).expect("loads");
+    assert_eq!(c.auth.secret.expose(), "s3cret-from-file");
+    assert!(
+        !format!("{c:?}").contains("s3cret"),
+        "Debug redacts secrets"
+    );
+}
+
+#[test]
+fn unknown_keys_fail() {
+    let f = write("[http]\nlisten = \"127.0.0.1:9000\"\nlisen = 1\n");
+    let e = load(Some(f.path()), [], &[]).expect_err("unknown key");
+    assert!(e.to_string().contains("lisen"), "{e}");
+    let e = load(None, [("OPENCHAT_HTTP_LISEN".into(), "x".into())], &[]).expect_err("unknown env");
+    assert!(e.to_string().contains("OPENCHAT_HTTP_LISEN"), "{e}");
+}
+
+#[test]
+fn bad_values_are_explained() {
+    let e =
+        load(None, [("OPENCHAT_MEDIA_PORT".into(), "eighty".into())], &[]).expect_err("bad int");
+    assert!(e.to_string().contains("media.port"), "{e}");
+    let f = write("mode = \"staging\"\n");
+    assert!(load(Some(f.path()), [], &[]).is_err());
+    let f = write("[rtc]\nticket_ttl_secs = 0\n");
+    let e = load(Some(f.path()), [], &[]).expect_err("range");
+    assert!(e.to_string().contains("rtc.ticket_ttl_secs"), "{e}");
+    let f = write("not toml at all [");
+    assert!(matches!(
+        load(Some(f.path()), [], &[]),
+        Err(ConfigError::Parse { .. })
+    ));
+    assert!(matches!(
+        load(Some(std::path::Path::new("/nonexistent/x.toml")), [], &[]),
+        Err(ConfigError::Read { .. })
+    ));
+}
+
+#[test]
+fn production_requires_a_key() {
+    let f = write("mode = \"production\"\n");
+    let e = load(Some(f.path()), [], &[]).expect_err("needs secret");
+    assert!(e.to_string().contains("auth.secret"), "{e}");
+}

@@ -1,0 +1,32 @@
+//! `GET /v1/client/capabilities`: what this server supports, for clients to adapt.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+use crate::ws::protocol::{MAX_FRAME_BYTES, PROTOCOL_VERSION};
+
+/// Server version, protocol version, RTC and E2EE features, codecs and limits.
+pub async fn capabilities(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "server_version": env!("CARGO_PKG_VERSION"),
+        "protocol_version": PROTOCOL_VERSION,
+        "rtc": {
+            "enabled": true,
+            "audio_codecs": ["opus"],
+            "video_codecs": [],
+            "room_kinds": ["voice"],
+            "sources": ["microphone"],
+            "ice_lite": true,
+            "max_participants_per_room": state.config.rtc.max_participants_per_room,
+        },
+        "e2ee": {"envelopes": false, "epochs": false},
+        "limits": {
+            "ticket_ttl_secs": state.config.rtc.ticket_ttl_secs,
+            "max_ws_frame_bytes": MAX_FRAME_BYTES,
+            "max_body_bytes": state.config.http.max_body_bytes,
+        },
+        "development_mode": state.config.mode == crate::config::Mode::Development,
+    }))
+}

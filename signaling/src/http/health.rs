@@ -1,0 +1,36 @@
+//! Liveness, readiness and metrics.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use control::ApiError;
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// Liveness: the process answers.
+pub async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// Readiness: the database answers and the media plane runs.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    state.control.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "readiness: database unavailable");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the database is unavailable",
+        )
+    })?;
+    Ok(Json(
+        json!({"status": "ready", "media_ports": state.sfu.local_addrs().iter().map(|a| a.port()).collect::<Vec<_>>()}),
+    ))
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = state.metrics.render(&state.sfu.stats().snapshot());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}

@@ -1,0 +1,78 @@
+//! `POST /v1/rtc/channels/{channel_id}/join-ticket`: asks control whether the caller may join and
+//! what they may publish, and answers a signed single-use ticket.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use control::{ApiError, Caller};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct JoinTicketRequest {
+    #[serde(default)]
+    server_id: Option<String>,
+}
+
+fn grants(g: control::Grants) -> sfu::Grants {
+    sfu::Grants {
+        microphone: g.microphone,
+        camera: g.camera,
+        screenshare: g.screenshare,
+        screenshare_audio: g.screenshare_audio,
+    }
+}
+
+/// Issues a join ticket.
+pub async fn issue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(channel_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: JoinTicketRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        JoinTicketRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid_request(format!("body: {e}")))?
+    };
+    if !control::is_valid_id(&channel_id) {
+        state.metrics.join_refused("channel_not_found");
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "channel_not_found",
+            "no such channel",
+        ));
+    }
+    let admission = state
+        .control
+        .admit_to_channel(&caller.user_id, &channel_id, request.server_id.as_deref())
+        .await
+        .inspect_err(|e| state.metrics.join_refused(e.code()))?;
+    let grants = grants(admission.grants);
+    let (ticket, claims) = state
+        .tickets
+        .mint(
+            &caller.user_id,
+            &caller.device_id,
+            &admission.channel_id,
+            &admission.server_id,
+            admission.kind.as_str(),
+            grants,
+            &state.config.rtc.node_id,
+        )
+        .map_err(ApiError::internal)?;
+    state.metrics.ticket_issued();
+    Ok(Json(json!({
+        "ticket": ticket,
+        "expires_at": claims.exp,
+        "signaling_url": "/v1/rtc/signaling",
+        "channel_id": admission.channel_id,
+        "server_id": admission.server_id,
+        "room_kind": admission.kind.as_str(),
+        "grants": grants,
+    })))
+}

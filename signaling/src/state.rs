@@ -1,0 +1,28 @@
+//! Shared application state handed to every handler.
+
+use std::sync::Arc;
+
+use control::Control;
+use sfu::Sfu;
+
+use crate::auth::AccessTokens;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::tickets::Tickets;
+
+/// What handlers need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Validated configuration.
+    pub config: Arc<Config>,
+    /// Access-token verifier.
+    pub tokens: Arc<AccessTokens>,
+    /// Join-ticket authority.
+    pub tickets: Arc<Tickets>,
+    /// Control plane.
+    pub control: Control,
+    /// Media plane.
+    pub sfu: Sfu,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}

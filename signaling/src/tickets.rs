@@ -1,0 +1,214 @@
+//! Join tickets: short-lived, single-use JWTs that admit one device to one room.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::unix_now;
+use crate::config::Secret;
+
+/// Audience of every ticket.
+pub const TICKET_AUDIENCE: &str = "openchat-rtc";
+
+/// What a ticket admits to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketClaims {
+    /// User.
+    pub sub: String,
+    /// Device.
+    pub did: String,
+    /// Channel (room).
+    pub chn: String,
+    /// Server (community).
+    pub srv: String,
+    /// Room kind.
+    pub knd: String,
+    /// Grants per media source.
+    pub grt: sfu::Grants,
+    /// sfu node.
+    pub node: String,
+    /// Unique id, consumed on first use.
+    pub jti: String,
+    /// Expiry.
+    pub exp: u64,
+    /// Issued at.
+    pub iat: u64,
+    /// Audience.
+    pub aud: String,
+}
+
+/// Why a ticket was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TicketError {
+    /// Forged, malformed, or for another audience.
+    #[error("the join ticket is not valid")]
+    Invalid,
+    /// Past its expiry.
+    #[error("the join ticket has expired")]
+    Expired,
+    /// Already used.
+    #[error("the join ticket was already used")]
+    Replayed,
+}
+
+impl TicketError {
+    /// Stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            TicketError::Invalid => "ticket_invalid",
+            TicketError::Expired => "ticket_expired",
+            TicketError::Replayed => "ticket_replayed",
+        }
+    }
+}
+
+/// Mints and redeems tickets. Redeemed ids are remembered until the ticket would have expired.
+pub struct Tickets {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl_secs: u64,
+    used: Mutex<HashMap<String, u64>>,
+}
+
+impl Tickets {
+    /// A ticket authority with `secret` and ticket lifetime `ttl_secs`.
+    pub fn new(secret: &Secret, ttl_secs: u64) -> Tickets {
+        let bytes = secret.expose().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[TICKET_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "aud", "sub", "jti"]);
+        validation.leeway = 0;
+        Tickets {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            validation,
+            ttl_secs,
+            used: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Ticket lifetime.
+    pub fn ttl_secs(&self) -> u64 {
+        self.ttl_secs
+    }
+
+    /// Signs a ticket; fills in `jti`, `iat`, `exp` and `aud`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mint(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        channel_id: &str,
+        server_id: &str,
+        kind: &str,
+        grants: sfu::Grants,
+        node: &str,
+    ) -> Result<(String, TicketClaims), jsonwebtoken::errors::Error> {
+        let now = unix_now();
+        let claims = TicketClaims {
+            sub: user_id.into(),
+            did: device_id.into(),
+            chn: channel_id.into(),
+            srv: server_id.into(),
+            knd: kind.into(),
+            grt: grants,
+            node: node.into(),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            exp: now + self.ttl_secs,
+            iat: now,
+            aud: TICKET_AUDIENCE.into(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok((token, claims))
+    }
+
+    /// Verifies a ticket and consumes it: a second redemption is refused.
+    pub fn redeem(&self, ticket: &str) -> Result<TicketClaims, TicketError> {
+        if ticket.len() > 4096 {
+            return Err(TicketError::Invalid);
+        }
+        let claims = jsonwebtoken::decode::<TicketClaims>(ticket, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TicketError::Expired,
+                _ => TicketError::Invalid,
+            })?
+            .claims;
+        let now = unix_now();
+        if claims.exp <= now {
+            return Err(TicketError::Expired);
+        }
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        used.retain(|_, exp| *exp > now);
+        if used.insert(claims.jti.clone(), claims.exp).is_some() {
+            return Err(TicketError::Replayed);
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authority(ttl: u64) -> Tickets {
+        Tickets::new(&Secret::new("test-ticket-secret"), ttl)
+    }
+
+    fn mint(t: &Tickets) -> String {
+        t.mint(
+            "alice",
+            "laptop",
+            "vc_general",
+            "srv_harbor",
+            "voice",
+            sfu::Grants::default(),
+            "local",
+        )
+        .expect("mint")
+        .0
+    }
+
+    #[test]
+    fn single_use() {
+        let t = authority(60);
+        let ticket = mint(&t);
+        let claims = t.redeem(&ticket).expect("first use");
+        assert_eq!(claims.chn, "vc_general");
+        assert_eq!(t.redeem(&ticket), Err(TicketError::Replayed));
+    }
+
+    #[test]
+    fn forged_and_garbage_are_invalid() {
+        let t = authority(60);
+        let other = Tickets::new(&Secret::new("another-secret"), 60);
+        assert_eq!(t.redeem(&mint(&other)), Err(TicketError::Invalid));
+        assert_eq!(t.redeem("not.a.jwt"), Err(TicketError::Invalid));
+        assert_eq!(t.redeem(""), Err(TicketError::Invalid));
+        assert_eq!(t.redeem(&"x".repeat(10_000)), Err(TicketError::Invalid));
+    }
+
+    #[test]
+    fn expired_is_refused() {
+        let t = authority(60);
+        let now = unix_now();
+        let claims = TicketClaims {
+            sub: "a".into(),
+            did: "d".into(),
+            chn: "c".into(),
+            srv: "s".into(),
+            knd: "voice".into(),
+            grt: sfu::Grants::default(),
+            node: "n".into(),
+            jti: "j".into(),
+            exp: now - 10,
+            iat: now - 70,
+            aud: TICKET_AUDIENCE.into(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &t.encoding)
+            .expect("encode");
+        assert_eq!(t.redeem(&token), Err(TicketError::Expired));
+    }
+}

@@ -1,0 +1,418 @@
+//! Signaling protocol v1 messages (see `docs/protocol.md`), and their validation.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The protocol version this server speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest accepted text frame.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// A frame from the client.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// First frame: redeem a ticket.
+    Join {
+        /// Protocol version the client speaks.
+        protocol: u32,
+        /// The join ticket.
+        ticket: String,
+    },
+    /// The client's SDP offer.
+    Offer {
+        /// SDP text.
+        sdp: String,
+        /// Which source each publishing m-line carries.
+        #[serde(default)]
+        tracks: Vec<sfu::TrackDeclaration>,
+    },
+    /// Answer to a server offer.
+    Answer {
+        /// SDP text.
+        sdp: String,
+    },
+    /// A trickled ICE candidate.
+    Candidate {
+        /// `candidate:...` line; empty for end of candidates.
+        candidate: String,
+        /// m-line id.
+        #[serde(default)]
+        sdp_mid: Option<String>,
+        /// m-line index.
+        #[serde(default)]
+        sdp_mline_index: Option<u32>,
+    },
+    /// The client (un)muted a source.
+    Mute {
+        /// Which source.
+        source: sfu::Source,
+        /// Muted now.
+        muted: bool,
+    },
+    /// Keepalive.
+    Ping {
+        /// Echoed in the pong.
+        #[serde(default)]
+        nonce: Option<Value>,
+    },
+    /// Leave the room.
+    Leave {},
+}
+
+impl ClientMessage {
+    /// Parses and validates one text frame.
+    pub fn parse(text: &str) -> Result<ClientMessage, String> {
+        if text.len() > MAX_FRAME_BYTES {
+            return Err(format!("frame exceeds {MAX_FRAME_BYTES} bytes"));
+        }
+        let message: ClientMessage = serde_json::from_str(text).map_err(|e| {
+            let e = e.to_string();
+            // serde's messages name the field and position but never echo large input.
+            e.chars().take(200).collect::<String>()
+        })?;
+        message.validate()?;
+        Ok(message)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            ClientMessage::Offer { sdp, tracks } => {
+                if sdp.is_empty() {
+                    return Err("offer.sdp must not be empty".into());
+                }
+                if tracks.len() > 16 || tracks.iter().any(|t| t.mid.is_empty() || t.mid.len() > 32)
+                {
+                    return Err("offer.tracks: at most 16 entries with mids of 1-32 chars".into());
+                }
+            }
+            ClientMessage::Answer { sdp } if sdp.is_empty() => {
+                return Err("answer.sdp must not be empty".into());
+            }
+            ClientMessage::Candidate { candidate, .. } if candidate.len() > 1024 => {
+                return Err("candidate is too long".into());
+            }
+            ClientMessage::Ping { nonce: Some(n) } if n.to_string().len() > 128 => {
+                return Err("ping.nonce is too long".into());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A track as sent to clients.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackInfo {
+    /// Stable track id.
+    pub track_id: String,
+    /// Source.
+    pub source: sfu::Source,
+    /// `audio` or `video`.
+    pub kind: sfu::MediaKind,
+    /// Muted by its publisher.
+    pub muted: bool,
+}
+
+/// A participant as sent to clients.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParticipantInfo {
+    /// Participant id (the msid stream id of its tracks).
+    pub participant_id: String,
+    /// User id.
+    pub user_id: String,
+    /// Device id.
+    pub device_id: String,
+    /// Published tracks.
+    pub tracks: Vec<TrackInfo>,
+}
+
+/// The room a session is in.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomInfo {
+    /// Channel id.
+    pub channel_id: String,
+    /// Server id.
+    pub server_id: String,
+    /// Room kind.
+    pub kind: String,
+}
+
+/// The joined participant itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct SelfInfo {
+    /// User id.
+    pub user_id: String,
+    /// Device id.
+    pub device_id: String,
+    /// Publish grants.
+    pub grants: sfu::Grants,
+}
+
+/// A frame to the client.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Join accepted.
+    Joined {
+        /// Protocol version.
+        protocol: u32,
+        /// This session's participant id.
+        participant_id: String,
+        /// The room.
+        room: RoomInfo,
+        /// This participant.
+        #[serde(rename = "self")]
+        self_: SelfInfo,
+        /// Who else is there.
+        participants: Vec<ParticipantInfo>,
+        /// Send a ping at least this often.
+        keepalive_interval_ms: u64,
+    },
+    /// Answer to the client's offer.
+    Answer {
+        /// SDP text.
+        sdp: String,
+    },
+    /// Server renegotiation.
+    Offer {
+        /// SDP text.
+        sdp: String,
+    },
+    /// Someone joined.
+    ParticipantJoined {
+        /// Who.
+        participant: ParticipantInfo,
+    },
+    /// Someone left.
+    ParticipantLeft {
+        /// Who.
+        participant_id: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A remote track arrives on `mid`.
+    TrackPublished {
+        /// Publisher.
+        participant_id: String,
+        /// Track id.
+        track_id: String,
+        /// Source.
+        source: sfu::Source,
+        /// Kind.
+        kind: sfu::MediaKind,
+        /// Subscriber-side m-line.
+        mid: String,
+    },
+    /// A remote track went away.
+    TrackUnpublished {
+        /// Publisher.
+        participant_id: String,
+        /// Track id.
+        track_id: String,
+    },
+    /// Speaking changed.
+    Speaking {
+        /// Who.
+        participant_id: String,
+        /// Speaking now.
+        speaking: bool,
+        /// 0 loudest ... 127.
+        level: u8,
+    },
+    /// Mute changed.
+    Muted {
+        /// Who.
+        participant_id: String,
+        /// Source.
+        source: sfu::Source,
+        /// Muted now.
+        muted: bool,
+    },
+    /// A protocol error.
+    Error {
+        /// Stable code.
+        code: &'static str,
+        /// Detail.
+        message: String,
+        /// The server closes the socket after a fatal error.
+        fatal: bool,
+    },
+    /// Keepalive answer.
+    Pong {
+        /// Echo of the ping's nonce.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<Value>,
+    },
+}
+
+impl ServerMessage {
+    /// An error frame.
+    pub fn error(code: &'static str, message: impl Into<String>, fatal: bool) -> ServerMessage {
+        ServerMessage::Error {
+            code,
+            message: message.into(),
+            fatal,
+        }
+    }
+
+    /// JSON text of the frame.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"type":"error","code":"internal","message":"encoding failed","fatal":true}"#.into()
+        })
+    }
+}
+
+/// Converts an sfu participant snapshot.
+pub fn participant(p: &sfu::ParticipantSnapshot) -> ParticipantInfo {
+    ParticipantInfo {
+        participant_id: p.info.participant_id.clone(),
+        user_id: p.info.user_id.clone(),
+        device_id: p.info.device_id.clone(),
+        tracks: p.tracks.iter().map(track).collect(),
+    }
+}
+
+fn track(t: &sfu::TrackSnapshot) -> TrackInfo {
+    TrackInfo {
+        track_id: t.track_id.clone(),
+        source: t.source,
+        kind: t.kind,
+        muted: t.muted,
+    }
+}
+
+/// Converts an sfu event to a frame, if clients see it.
+pub fn from_peer_event(event: &sfu::PeerEvent) -> Option<ServerMessage> {
+    use sfu::PeerEvent as E;
+    Some(match event {
+        E::Answer { sdp } => ServerMessage::Answer { sdp: sdp.clone() },
+        E::Offer { sdp } => ServerMessage::Offer { sdp: sdp.clone() },
+        E::ParticipantJoined(p) => ServerMessage::ParticipantJoined {
+            participant: participant(p),
+        },
+        E::ParticipantLeft {
+            participant_id,
+            reason,
+        } => ServerMessage::ParticipantLeft {
+            participant_id: participant_id.clone(),
+            reason: reason.as_str(),
+        },
+        E::TrackPublished {
+            participant_id,
+            track,
+            mid,
+        } => ServerMessage::TrackPublished {
+            participant_id: participant_id.clone(),
+            track_id: track.track_id.clone(),
+            source: track.source,
+            kind: track.kind,
+            mid: mid.clone(),
+        },
+        E::TrackUnpublished {
+            participant_id,
+            track_id,
+        } => ServerMessage::TrackUnpublished {
+            participant_id: participant_id.clone(),
+            track_id: track_id.clone(),
+        },
+        E::Speaking {
+            participant_id,
+            speaking,
+            level,
+        } => ServerMessage::Speaking {
+            participant_id: participant_id.clone(),
+            speaking: *speaking,
+            level: *level,
+        },
+        E::Muted {
+            participant_id,
+            source,
+            muted,
+        } => ServerMessage::Muted {
+            participant_id: participant_id.clone(),
+            source: *source,
+            muted: *muted,
+        },
+        E::Error {
+            code,
+            message,
+            fatal,
+        } => ServerMessage::error(code.as_str(), message.clone(), *fatal),
+        E::Joined { .. } | E::Connected | E::Closed { .. } => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_documented_examples() {
+        let m =
+            ClientMessage::parse(r#"{"type":"join","protocol":1,"ticket":"abc"}"#).expect("join");
+        assert_eq!(
+            m,
+            ClientMessage::Join {
+                protocol: 1,
+                ticket: "abc".into()
+            }
+        );
+        let m = ClientMessage::parse(
+            r#"{"type":"offer","sdp":"v=0","tracks":[{"mid":"0","source":"microphone"}]}"#,
+        )
+        .expect("offer");
+        assert!(matches!(m, ClientMessage::Offer { tracks, .. } if tracks.len() == 1));
+        assert!(ClientMessage::parse(r#"{"type":"leave"}"#).is_ok());
+        assert!(ClientMessage::parse(r#"{"type":"ping","nonce":7}"#).is_ok());
+        assert!(
+            ClientMessage::parse(r#"{"type":"mute","source":"microphone","muted":true}"#).is_ok()
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_frames() {
+        for bad in [
+            "",
+            "null",
+            "[]",
+            "{}",
+            r#"{"type":"dance"}"#,
+            r#"{"type":"join","protocol":"1","ticket":"x"}"#,
+            r#"{"type":"offer","sdp":""}"#,
+            r#"{"type":"mute","source":"nose","muted":true}"#,
+            r#"{"type":"offer","sdp":"v=0","tracks":[{"mid":"","source":"microphone"}]}"#,
+        ] {
+            assert!(ClientMessage::parse(bad).is_err(), "accepted {bad:?}");
+        }
+        let huge = format!(
+            r#"{{"type":"answer","sdp":"{}"}}"#,
+            "a".repeat(MAX_FRAME_BYTES)
+        );
+        assert!(ClientMessage::parse(&huge).is_err());
+    }
+
+    #[test]
+    fn serializes_self_field() {
+        let m = ServerMessage::Joined {
+            protocol: 1,
+            participant_id: "p".into(),
+            room: RoomInfo {
+                channel_id: "c".into(),
+                server_id: "s".into(),
+                kind: "voice".into(),
+            },
+            self_: SelfInfo {
+                user_id: "u".into(),
+                device_id: "d".into(),
+                grants: sfu::Grants::default(),
+            },
+            participants: vec![],
+            keepalive_interval_ms: 15000,
+        };
+        let v: Value = serde_json::from_str(&m.to_text()).expect("json");
+        assert_eq!(v["type"], "joined");
+        assert_eq!(v["self"]["user_id"], "u");
+    }
+}

@@ -1,0 +1,296 @@
+//! One signaling session: redeem a ticket, join the sfu room, then relay frames and events until
+//! either side leaves. Generic over the frame stream and sink so tests can drive it with channels.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use tokio::time::{Instant, sleep_until, timeout};
+
+use super::protocol::{
+    ClientMessage, PROTOCOL_VERSION, RoomInfo, SelfInfo, ServerMessage, from_peer_event,
+    participant,
+};
+use crate::state::AppState;
+use crate::tickets::TicketClaims;
+
+/// Time allowed between the upgrade and the `join` frame.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Invalid frames tolerated before the session is closed.
+pub const MAX_INVALID_FRAMES: u32 = 20;
+
+enum Frame {
+    Message(ClientMessage),
+    Invalid(String),
+    Ignore,
+    Closed,
+}
+
+fn classify(message: Option<Result<Message, impl std::fmt::Display>>) -> Frame {
+    match message {
+        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Frame::Closed,
+        Some(Ok(Message::Text(text))) => match ClientMessage::parse(text.as_str()) {
+            Ok(m) => Frame::Message(m),
+            Err(e) => Frame::Invalid(e),
+        },
+        Some(Ok(Message::Binary(_))) => {
+            Frame::Invalid("binary frames are not part of the protocol".into())
+        }
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Frame::Ignore,
+    }
+}
+
+struct Out<S> {
+    sink: S,
+}
+
+impl<S: Sink<Message> + Unpin> Out<S> {
+    async fn send(&mut self, message: &ServerMessage) -> bool {
+        self.sink
+            .send(Message::Text(message.to_text().into()))
+            .await
+            .is_ok()
+    }
+
+    async fn fail(&mut self, code: &'static str, message: impl Into<String>) {
+        let message = message.into();
+        tracing::debug!(code, %message, "closing signaling session");
+        let _ = self.send(&ServerMessage::error(code, message, true)).await;
+        let _ = self
+            .sink
+            .send(Message::Close(Some(CloseFrame {
+                code: 4000,
+                reason: code.into(),
+            })))
+            .await;
+    }
+}
+
+/// Runs a session to its end.
+pub async fn run<S, R, E>(state: AppState, sink: S, mut stream: R)
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut out = Out { sink };
+    let metrics = state.metrics.clone();
+    let _live = metrics.session_started();
+    let Some(claims) = await_join(&state, &mut out, &mut stream).await else {
+        return;
+    };
+    let span = tracing::info_span!("session", user = %claims.sub, room = %claims.chn);
+    tracing::Instrument::instrument(relay(state, out, stream, claims), span).await;
+}
+
+async fn await_join<S, R, E>(
+    state: &AppState,
+    out: &mut Out<S>,
+    stream: &mut R,
+) -> Option<TicketClaims>
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let deadline = Instant::now() + JOIN_TIMEOUT;
+    let mut invalid = 0;
+    loop {
+        let Ok(next) = timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            stream.next(),
+        )
+        .await
+        else {
+            out.fail("join_required", "no join frame within 10 s").await;
+            return None;
+        };
+        match classify(next) {
+            Frame::Closed => return None,
+            Frame::Ignore => {}
+            Frame::Invalid(why) => {
+                invalid += 1;
+                if invalid > MAX_INVALID_FRAMES {
+                    out.fail("invalid_message", "too many invalid frames").await;
+                    return None;
+                }
+                out.send(&ServerMessage::error("invalid_message", why, false))
+                    .await;
+            }
+            Frame::Message(ClientMessage::Join { protocol, ticket }) => {
+                if protocol != PROTOCOL_VERSION {
+                    out.fail(
+                        "unsupported_protocol",
+                        format!("this server speaks protocol {PROTOCOL_VERSION}, not {protocol}"),
+                    )
+                    .await;
+                    return None;
+                }
+                return match state.tickets.redeem(&ticket) {
+                    Ok(claims) => Some(claims),
+                    Err(e) => {
+                        state.metrics.join_refused(e.code());
+                        out.fail(e.code(), e.to_string()).await;
+                        None
+                    }
+                };
+            }
+            Frame::Message(_) => {
+                out.fail("join_required", "the first frame must be join")
+                    .await;
+                return None;
+            }
+        }
+    }
+}
+
+fn room_kind(kind: &str) -> sfu::RoomKind {
+    match kind {
+        "video" => sfu::RoomKind::Video,
+        _ => sfu::RoomKind::Voice,
+    }
+}
+
+async fn relay<S, R, E>(state: AppState, mut out: Out<S>, mut stream: R, claims: TicketClaims)
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let participant_id = format!(
+        "p_{}",
+        rand::rng()
+            .sample_iter(&Alphanumeric)
+            .take(12)
+            .map(char::from)
+            .collect::<String>()
+    );
+    let kind = room_kind(&claims.knd);
+    let mut policy = sfu::RoomPolicy::for_kind(kind);
+    policy.max_participants = state.config.rtc.max_participants_per_room;
+    let request = sfu::JoinRequest {
+        room: sfu::RoomId(claims.chn.clone()),
+        policy,
+        participant: sfu::ParticipantInfo {
+            participant_id: participant_id.clone(),
+            user_id: claims.sub.clone(),
+            device_id: claims.did.clone(),
+        },
+        grants: claims.grt,
+    };
+    let mut handle = match state.sfu.join(request) {
+        Ok(h) => h,
+        Err(e) => {
+            let code = e.code().as_str();
+            state.metrics.join_refused(code);
+            out.fail(code, e.to_string()).await;
+            return;
+        }
+    };
+    let participants = match handle.next_event().await {
+        Some(sfu::PeerEvent::Joined { participants }) => participants,
+        Some(sfu::PeerEvent::Error { code, message, .. }) => {
+            out.fail(code.as_str(), message).await;
+            return;
+        }
+        _ => {
+            out.fail("internal", "the media plane did not accept the peer")
+                .await;
+            return;
+        }
+    };
+    let keepalive = Duration::from_millis(state.config.rtc.keepalive_interval_ms);
+    let joined = ServerMessage::Joined {
+        protocol: PROTOCOL_VERSION,
+        participant_id,
+        room: RoomInfo {
+            channel_id: claims.chn.clone(),
+            server_id: claims.srv.clone(),
+            kind: kind.as_str().into(),
+        },
+        self_: SelfInfo {
+            user_id: claims.sub.clone(),
+            device_id: claims.did.clone(),
+            grants: claims.grt,
+        },
+        participants: participants.iter().map(participant).collect(),
+        keepalive_interval_ms: keepalive.as_millis() as u64,
+    };
+    if !out.send(&joined).await {
+        return;
+    }
+    tracing::info!(user = %claims.sub, room = %claims.chn, "joined room");
+    let mut invalid = 0;
+    let mut last_rx = Instant::now();
+    loop {
+        let silence_deadline = last_rx + keepalive * 3;
+        tokio::select! {
+            next = stream.next() => {
+                last_rx = Instant::now();
+                let message = match classify(next) {
+                    Frame::Closed => break,
+                    Frame::Ignore => continue,
+                    Frame::Invalid(why) => {
+                        invalid += 1;
+                        if invalid > MAX_INVALID_FRAMES {
+                            out.fail("invalid_message", "too many invalid frames").await;
+                            break;
+                        }
+                        out.send(&ServerMessage::error("invalid_message", why, false)).await;
+                        continue;
+                    }
+                    Frame::Message(m) => m,
+                };
+                let sent = match message {
+                    ClientMessage::Join { .. } => {
+                        out.send(&ServerMessage::error("already_joined", "this session already joined", false)).await;
+                        Ok(())
+                    }
+                    ClientMessage::Offer { sdp, tracks } => handle.offer(sdp, tracks),
+                    ClientMessage::Answer { sdp } => handle.answer(sdp),
+                    ClientMessage::Candidate { candidate, .. } => handle.add_candidate(candidate),
+                    ClientMessage::Mute { source, muted } => handle.set_muted(source, muted),
+                    ClientMessage::Ping { nonce } => {
+                        out.send(&ServerMessage::Pong { nonce }).await;
+                        Ok(())
+                    }
+                    ClientMessage::Leave {} => {
+                        let _ = out.sink.send(Message::Close(None)).await;
+                        break;
+                    }
+                };
+                if sent.is_err() {
+                    out.fail("internal", "the media plane stopped").await;
+                    break;
+                }
+            }
+            event = handle.next_event() => {
+                let Some(event) = event else { break };
+                match &event {
+                    sfu::PeerEvent::Closed { reason: sfu::LeaveReason::Kicked } => {
+                        out.fail("kicked", "removed from the room by a moderator").await;
+                        break;
+                    }
+                    sfu::PeerEvent::Closed { .. } => {
+                        let _ = out.sink.send(Message::Close(None)).await;
+                        break;
+                    }
+                    _ => {}
+                }
+                if let Some(message) = from_peer_event(&event) {
+                    let fatal = matches!(message, ServerMessage::Error { fatal: true, .. });
+                    if !out.send(&message).await || fatal {
+                        break;
+                    }
+                }
+            }
+            _ = sleep_until(silence_deadline) => {
+                out.fail("keepalive_timeout", "no frame for three keepalive intervals").await;
+                break;
+            }
+        }
+    }
+    tracing::info!(user = %claims.sub, room = %claims.chn, "left room");
+}
