@@ -53,11 +53,20 @@ impl fmt::Display for Summary {
             writeln!(f, "media: never connected")?;
         }
         match &self.sent {
-            Some(sent) => writeln!(
-                f,
-                "sent: {} packets ({} bytes, {:.1}s of audio, {} errors)",
-                sent.packets_sent, sent.payload_bytes_sent, sent.audio_seconds, sent.send_errors
-            )?,
+            Some(sent) => {
+                write!(
+                    f,
+                    "sent: {} packets ({} bytes, {:.1}s of audio, {} errors)",
+                    sent.packets_sent,
+                    sent.payload_bytes_sent,
+                    sent.audio_seconds,
+                    sent.send_errors
+                )?;
+                match sent.transport_packets_sent {
+                    Some(on_wire) => writeln!(f, ", {on_wire} on the wire")?,
+                    None => writeln!(f)?,
+                }
+            }
             None => writeln!(f, "sent: nothing (listen only)")?,
         }
         if self.received.is_empty() {

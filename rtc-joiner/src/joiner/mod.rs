@@ -469,8 +469,8 @@ impl Session {
         {
             tracing::debug!(%err, "could not send leave");
         }
+        // Stop the sender first so it can read its transport stats before the close.
         self.stop_tx.send_replace(true);
-        self.peer.close().await;
 
         let sent = match self.sender.take() {
             Some(mut handle) => match tokio::time::timeout(SHUTDOWN_GRACE, &mut handle).await {
@@ -490,6 +490,7 @@ impl Session {
             },
             None => self.sent.take(),
         };
+        self.peer.close().await;
 
         let mut received = Vec::new();
         for mut handle in self.receivers.drain(..) {

@@ -63,16 +63,38 @@ pub struct LocalAudio {
 }
 
 impl LocalAudio {
-    /// The payload type negotiated for the sender (known once an answer is applied).
-    pub async fn payload_type(&self) -> Result<PayloadType, JoinerError> {
-        self.sender
-            .get_parameters()
-            .await?
-            .rtp_parameters
+    /// What the answer negotiated for the sender: the payload type, and whether the
+    /// RFC 6464 audio-level extension may be sent (packets carrying a header extension the
+    /// answer did not accept are dropped by webrtc-rs).
+    pub async fn negotiated(&self) -> Result<(PayloadType, bool), JoinerError> {
+        let parameters = self.sender.get_parameters().await?.rtp_parameters;
+        let payload_type = parameters
             .codecs
             .first()
             .map(|codec| codec.payload_type)
-            .ok_or_else(|| JoinerError::Protocol("no codec negotiated for the microphone".into()))
+            .ok_or_else(|| {
+                JoinerError::Protocol("no codec negotiated for the microphone".into())
+            })?;
+        let audio_level = parameters
+            .header_extensions
+            .iter()
+            .any(|ext| ext.uri == AUDIO_LEVEL_URI);
+        Ok((payload_type, audio_level))
+    }
+
+    /// Packets and bytes webrtc-rs reports as actually sent for this track's SSRC
+    /// (`outbound-rtp` stats), which excludes packets the driver dropped.
+    pub async fn transport_sent(&self) -> Option<(u64, u64)> {
+        let report = self.sender.get_stats(Instant::now()).await.ok()?;
+        report
+            .outbound_rtp_streams()
+            .find(|s| s.sent_rtp_stream_stats.rtp_stream_stats.ssrc == self.ssrc)
+            .map(|s| {
+                (
+                    s.sent_rtp_stream_stats.packets_sent,
+                    s.sent_rtp_stream_stats.bytes_sent,
+                )
+            })
     }
 }
 

@@ -17,8 +17,12 @@ const VOICE_LEVEL_THRESHOLD: u8 = 60;
 /// What the sender did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SenderReport {
-    /// RTP packets handed to the transport (one per 20 ms frame).
+    /// RTP packets handed to webrtc-rs (one per 20 ms frame).
     pub packets_sent: u64,
+    /// RTP packets webrtc-rs reports as sent on the wire (its `outbound-rtp` stats).
+    pub transport_packets_sent: Option<u64>,
+    /// RTP payload bytes webrtc-rs reports as sent.
+    pub transport_bytes_sent: Option<u64>,
     /// Opus payload bytes sent.
     pub payload_bytes_sent: u64,
     /// Frames that could not be written.
@@ -58,12 +62,17 @@ pub async fn run_sender(
         _ = stop.wait_for(|stopped| *stopped) => return Ok(report),
     }
 
-    let payload_type = local.payload_type().await?;
+    let (payload_type, audio_level) = local.negotiated().await?;
     let mut encoder = OpusEncoder::new()?;
     let mut frame = vec![0.0f32; FRAME_SAMPLES];
     let mut ticker = tokio::time::interval(FRAME_DURATION);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    tracing::info!(ssrc = local.ssrc, payload_type, "publishing audio");
+    tracing::info!(
+        ssrc = local.ssrc,
+        payload_type,
+        audio_level,
+        "publishing audio"
+    );
 
     loop {
         tokio::select! {
@@ -85,15 +94,14 @@ pub async fn run_sender(
             duration: FRAME_DURATION,
             ..Sample::new(Instant::now())
         };
-        let written = local
-            .track
-            .sample_writer(local.ssrc, payload_type)
-            .with_audio_level(AudioLevelExtension {
+        let mut writer = local.track.sample_writer(local.ssrc, payload_type);
+        if audio_level {
+            writer = writer.with_audio_level(AudioLevelExtension {
                 level,
                 voice: level < VOICE_LEVEL_THRESHOLD,
-            })
-            .write_sample(&sample)
-            .await;
+            });
+        }
+        let written = writer.write_sample(&sample).await;
         match written {
             Ok(()) => {
                 report.packets_sent += 1;
@@ -109,6 +117,18 @@ pub async fn run_sender(
             }
         }
         report.audio_seconds += FRAME_DURATION.as_secs_f64();
+    }
+    if let Some((packets, bytes)) = local.transport_sent().await {
+        report.transport_packets_sent = Some(packets);
+        report.transport_bytes_sent = Some(bytes);
+        // The driver works asynchronously: the last frame or two may still be queued.
+        if packets + 2 < report.packets_sent {
+            tracing::warn!(
+                written = report.packets_sent,
+                sent = packets,
+                "webrtc-rs sent fewer packets than were written"
+            );
+        }
     }
     Ok(report)
 }
