@@ -1,0 +1,660 @@
+// OpenChat demo web client: joins a voice channel over signaling protocol v1 (docs/protocol.md).
+//
+// Flow: access token (pasted, or minted by POST /v1/dev/token) -> join ticket -> signaling WebSocket
+// -> `join` -> `joined` -> RTCPeerConnection offer/answer with the sfu -> remote audio, each track
+// in its own <audio autoplay> element.
+//
+// Test hook: `window.openchat` ({ state, error, participants, log, stats(), join(opts), leave() }),
+// and auto-join with `?autojoin=1&user=NAME&server=ID&channel=ID&listen=1`.
+"use strict";
+
+(() => {
+  const PROTOCOL_VERSION = 1;
+  /** Longest wait for ICE gathering before the first offer goes out (later candidates trickle). */
+  const ICE_GATHERING_TIMEOUT_MS = 3000;
+  /** Lines kept in `window.openchat.log`. */
+  const LOG_LINES = 200;
+
+  const $ = (id) => document.getElementById(id);
+
+  /** An error with a stable machine-readable code, shown as "code: message". */
+  class ClientError extends Error {
+    constructor(code, message) {
+      super(message);
+      this.code = code;
+    }
+  }
+
+  /** Page-wide state, read by the UI and by `window.openchat`. */
+  const page = {
+    state: "idle",
+    error: null,
+    log: [],
+    /** @type {Session | null} */
+    session: null,
+  };
+
+  function log(...parts) {
+    const line = `${new Date().toISOString().slice(11, 23)} ${parts.join(" ")}`;
+    page.log.push(line);
+    if (page.log.length > LOG_LINES) page.log.shift();
+    console.log("[openchat]", ...parts);
+  }
+
+  function setState(next) {
+    if (page.state === next) return;
+    page.state = next;
+    log("state", next);
+    const el = $("state");
+    el.textContent = next;
+    el.dataset.state = next;
+    const active = ["joining", "negotiating", "connected", "reconnecting"].includes(next);
+    for (const input of $("join-form").querySelectorAll("input")) input.disabled = active;
+    $("join").disabled = active;
+    $("leave").disabled = !active;
+    $("mute").disabled = !active || !page.session || !page.session.localStream;
+  }
+
+  function showError(code, message) {
+    page.error = { code, message };
+    log("error", code, message);
+    const el = $("error");
+    el.textContent = `${code}: ${message}`;
+    el.hidden = false;
+  }
+
+  function clearError() {
+    page.error = null;
+    $("error").hidden = true;
+    $("error").textContent = "";
+  }
+
+  /** POSTs JSON to this origin; resolves to the JSON body or rejects with the server's error code. */
+  async function postJson(path, body, token) {
+    const headers = { "Content-Type": "application/json" };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let response;
+    try {
+      response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
+    } catch (e) {
+      throw new ClientError("network_error", `cannot reach ${path}: ${e.message}`);
+    }
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch {
+      payload = null;
+    }
+    if (!response.ok) {
+      const err = payload && typeof payload.error === "object" ? payload.error : {};
+      throw new ClientError(
+        typeof err.code === "string" ? err.code : `http_${response.status}`,
+        typeof err.message === "string" ? err.message : `${path} answered ${response.status}`,
+      );
+    }
+    if (!payload || typeof payload !== "object") {
+      throw new ClientError("bad_response", `${path} did not answer a JSON object`);
+    }
+    return payload;
+  }
+
+  /** Resolves once ICE gathering completes, or after `ms` (remaining candidates are trickled). */
+  function iceGatheringDone(pc, ms) {
+    if (pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        pc.removeEventListener("icegatheringstatechange", check);
+        resolve();
+      };
+      const check = () => {
+        if (pc.iceGatheringState === "complete") finish();
+      };
+      const timer = setTimeout(finish, ms);
+      pc.addEventListener("icegatheringstatechange", check);
+    });
+  }
+
+  /** Builds the signaling WebSocket URL from the ticket's (usually relative) `signaling_url`. */
+  function signalingUrl(relative) {
+    const url = new URL(typeof relative === "string" ? relative : "/v1/rtc/signaling", location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    return url.toString();
+  }
+
+  /** Opens a WebSocket; resolves when open, rejects if it closes first. */
+  function openSocket(url) {
+    return new Promise((resolve, reject) => {
+      let ws;
+      try {
+        ws = new WebSocket(url);
+      } catch (e) {
+        reject(new ClientError("network_error", `cannot open ${url}: ${e.message}`));
+        return;
+      }
+      ws.onopen = () => {
+        ws.onopen = ws.onclose = null;
+        resolve(ws);
+      };
+      ws.onclose = (ev) => {
+        reject(new ClientError("network_error", `signaling socket closed before opening (${ev.code})`));
+      };
+    });
+  }
+
+  /** One join: signaling socket, peer connection, participants and remote audio. */
+  class Session {
+    constructor(opts) {
+      this.opts = opts;
+      this.ws = null;
+      this.pc = null;
+      this.localStream = null;
+      this.selfId = null;
+      this.participants = new Map(); // participant_id -> {user_id, speaking, muted:Set, tracks:Map}
+      this.midOwner = new Map(); // mid -> participant_id (from track_published)
+      this.trackMid = new Map(); // track_id -> mid
+      this.audio = new Map(); // mid -> <audio>
+      this.queue = Promise.resolve(); // serializes frame handling
+      this.pingTimer = null;
+      this.pingNonce = 0;
+      this.firstOfferSent = false;
+      this.reofferNeeded = false;
+      this.muted = false;
+      this.closed = false;
+    }
+
+    async start() {
+      const { user, token, server, channel, listenOnly } = this.opts;
+      if (!listenOnly) {
+        if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+          throw new ClientError("microphone_unavailable", "this page cannot use a microphone (needs https or localhost)");
+        }
+        try {
+          this.localStream = await navigator.mediaDevices.getUserMedia({ audio: true });
+        } catch (e) {
+          throw new ClientError("microphone_unavailable", `${e.name}: ${e.message}`);
+        }
+      }
+      let accessToken = token;
+      if (!accessToken) {
+        const minted = await postJson("/v1/dev/token", { user_id: user });
+        if (typeof minted.access_token !== "string") {
+          throw new ClientError("bad_response", "the dev token answer has no access_token");
+        }
+        accessToken = minted.access_token;
+      }
+      const ticket = await postJson(
+        `/v1/rtc/channels/${encodeURIComponent(channel)}/join-ticket`,
+        server ? { server_id: server } : {},
+        accessToken,
+      );
+      if (typeof ticket.ticket !== "string") {
+        throw new ClientError("bad_response", "the join-ticket answer has no ticket");
+      }
+      if (this.closed) return;
+      this.ws = await openSocket(signalingUrl(ticket.signaling_url));
+      if (this.closed) {
+        this.ws.close(1000);
+        return;
+      }
+      this.ws.onmessage = (ev) => this.enqueue(() => this.onFrame(ev.data));
+      this.ws.onclose = (ev) => this.onSocketClosed(ev);
+      this.send({ type: "join", protocol: PROTOCOL_VERSION, ticket: ticket.ticket });
+    }
+
+    send(frame) {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+      this.ws.send(JSON.stringify(frame));
+    }
+
+    /** Runs frame handlers one at a time; any failure ends the session with its error shown. */
+    enqueue(task) {
+      this.queue = this.queue.then(task).catch((e) => {
+        const code = e instanceof ClientError ? e.code : "client_error";
+        this.fail(code, e && e.message ? e.message : String(e));
+      });
+    }
+
+    async onFrame(data) {
+      if (this.closed) return;
+      let frame;
+      try {
+        frame = JSON.parse(data);
+      } catch {
+        log("ignored a frame that is not JSON");
+        return;
+      }
+      if (!frame || typeof frame !== "object" || typeof frame.type !== "string") {
+        log("ignored a frame without a type");
+        return;
+      }
+      switch (frame.type) {
+        case "joined":
+          return this.onJoined(frame);
+        case "answer":
+          return this.onAnswer(frame.sdp);
+        case "offer":
+          return this.onServerOffer(frame.sdp);
+        case "candidate":
+          return this.onServerCandidate(frame);
+        case "participant_joined":
+          if (frame.participant) this.addParticipant(frame.participant);
+          return this.render();
+        case "participant_left":
+          return this.removeParticipant(frame.participant_id);
+        case "track_published":
+          return this.onTrackPublished(frame);
+        case "track_unpublished":
+          return this.onTrackUnpublished(frame);
+        case "speaking":
+          return this.update(frame.participant_id, (p) => (p.speaking = frame.speaking === true));
+        case "muted":
+          return this.update(frame.participant_id, (p) => {
+            if (frame.muted === true) p.muted.add(frame.source);
+            else p.muted.delete(frame.source);
+          });
+        case "error":
+          return this.onError(frame);
+        case "pong":
+          this.lastPong = Date.now();
+          return;
+        default:
+          log("ignored unknown frame", frame.type);
+      }
+    }
+
+    async onJoined(frame) {
+      if (this.pc) return; // a second `joined` is a server bug; keep the first
+      this.selfId = frame.participant_id;
+      const self = frame.self || {};
+      this.addParticipant({ participant_id: this.selfId, user_id: self.user_id || this.opts.user, tracks: [] });
+      for (const p of Array.isArray(frame.participants) ? frame.participants : []) this.addParticipant(p);
+      this.render();
+      const interval = Number(frame.keepalive_interval_ms) > 0 ? Number(frame.keepalive_interval_ms) : 15000;
+      this.pingTimer = setInterval(() => this.send({ type: "ping", nonce: ++this.pingNonce }), interval);
+      setState("negotiating");
+      this.createPeerConnection();
+      await this.sendOffer();
+    }
+
+    createPeerConnection() {
+      const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+      this.pc = pc;
+      if (this.localStream) {
+        for (const track of this.localStream.getAudioTracks()) pc.addTrack(track, this.localStream);
+      } else {
+        pc.addTransceiver("audio", { direction: "recvonly" });
+      }
+      pc.onicecandidate = (ev) => {
+        // Candidates found before the first offer went out are in its SDP; trickle the rest.
+        if (!this.firstOfferSent) return;
+        const c = ev.candidate;
+        this.send({
+          type: "candidate",
+          candidate: c ? c.candidate : "",
+          sdp_mid: c ? c.sdpMid : null,
+          sdp_mline_index: c ? c.sdpMLineIndex : null,
+        });
+      };
+      pc.ontrack = (ev) => this.onRemoteTrack(ev);
+      pc.onconnectionstatechange = () => {
+        if (this.closed) return;
+        log("connection", pc.connectionState);
+        switch (pc.connectionState) {
+          case "connected":
+            setState("connected");
+            break;
+          case "disconnected":
+            setState("reconnecting");
+            break;
+          case "failed":
+            this.fail("media_failed", "the media connection (ICE/DTLS) failed");
+            break;
+        }
+      };
+    }
+
+    /** Sends an offer with our own tracks (the first one, or again after glare). */
+    async sendOffer() {
+      const pc = this.pc;
+      this.reofferNeeded = false;
+      await pc.setLocalDescription(await pc.createOffer());
+      if (!this.firstOfferSent) await iceGatheringDone(pc, ICE_GATHERING_TIMEOUT_MS);
+      if (this.closed) return;
+      const tracks = pc
+        .getTransceivers()
+        .filter((t) => t.mid !== null && t.sender.track && t.sender.track.kind === "audio")
+        .map((t) => ({ mid: t.mid, source: "microphone" }));
+      this.send({ type: "offer", sdp: pc.localDescription.sdp, tracks });
+      this.firstOfferSent = true;
+    }
+
+    async onAnswer(sdp) {
+      if (typeof sdp !== "string" || this.pc.signalingState !== "have-local-offer") {
+        log("ignored an answer while", this.pc ? this.pc.signalingState : "not negotiating");
+        return;
+      }
+      await this.pc.setRemoteDescription({ type: "answer", sdp });
+      if (this.reofferNeeded) await this.sendOffer();
+    }
+
+    /** Server renegotiation. In glare the server wins: roll ours back (it gets `negotiation_glare`). */
+    async onServerOffer(sdp) {
+      if (typeof sdp !== "string" || !this.pc) throw new ClientError("protocol_error", "server offer without sdp or before joined");
+      if (this.pc.signalingState === "have-local-offer") {
+        log("glare: rolling back our offer");
+        await this.pc.setLocalDescription({ type: "rollback" });
+      }
+      await this.pc.setRemoteDescription({ type: "offer", sdp });
+      await this.pc.setLocalDescription(await this.pc.createAnswer());
+      this.send({ type: "answer", sdp: this.pc.localDescription.sdp });
+      if (this.reofferNeeded) await this.sendOffer();
+    }
+
+    async onServerCandidate(frame) {
+      if (!this.pc || typeof frame.candidate !== "string" || frame.candidate === "") return;
+      try {
+        await this.pc.addIceCandidate({ candidate: frame.candidate, sdpMid: frame.sdp_mid ?? "0" });
+      } catch (e) {
+        log("ignored server candidate:", e.message); // the same candidates are in the SDP
+      }
+    }
+
+    async onError(frame) {
+      const code = typeof frame.code === "string" ? frame.code : "unknown_error";
+      const message = typeof frame.message === "string" ? frame.message : "";
+      if (frame.fatal === true) {
+        this.fail(code, message);
+        return;
+      }
+      if (code === "negotiation_glare") {
+        log("glare: will offer again after answering the server");
+        this.reofferNeeded = true;
+        if (this.pc && this.pc.signalingState === "stable") await this.sendOffer();
+        return;
+      }
+      showError(code, message);
+    }
+
+    onTrackPublished(frame) {
+      if (typeof frame.mid !== "string") return;
+      this.midOwner.set(frame.mid, frame.participant_id);
+      this.trackMid.set(frame.track_id, frame.mid);
+      this.update(frame.participant_id, (p) => p.tracks.set(frame.track_id, frame.source));
+      const el = this.audio.get(frame.mid);
+      if (el) el.dataset.participant = frame.participant_id;
+    }
+
+    onTrackUnpublished(frame) {
+      const mid = this.trackMid.get(frame.track_id);
+      this.trackMid.delete(frame.track_id);
+      if (mid !== undefined) {
+        this.midOwner.delete(mid);
+        this.removeAudio(mid);
+      }
+      this.update(frame.participant_id, (p) => p.tracks.delete(frame.track_id));
+    }
+
+    onRemoteTrack(ev) {
+      const mid = ev.transceiver ? ev.transceiver.mid : null;
+      if (mid === null || ev.track.kind !== "audio") return;
+      this.removeAudio(mid);
+      const el = document.createElement("audio");
+      el.autoplay = true;
+      el.srcObject = new MediaStream([ev.track]);
+      el.dataset.mid = mid;
+      el.dataset.participant = this.midOwner.get(mid) || (ev.streams[0] ? ev.streams[0].id : "");
+      $("remote-audio").append(el);
+      this.audio.set(mid, el);
+      ev.track.addEventListener("ended", () => {
+        if (this.audio.get(mid) === el) this.removeAudio(mid);
+      });
+      el.play().catch((e) => showError("autoplay_blocked", `click the page to hear audio (${e.message})`));
+      log("remote audio on mid", mid, "from", el.dataset.participant);
+    }
+
+    removeAudio(mid) {
+      const el = this.audio.get(mid);
+      if (!el) return;
+      el.srcObject = null;
+      el.remove();
+      this.audio.delete(mid);
+    }
+
+    addParticipant(p) {
+      if (!p || typeof p.participant_id !== "string") return;
+      const entry = {
+        user_id: typeof p.user_id === "string" ? p.user_id : p.participant_id,
+        speaking: false,
+        muted: new Set(),
+        tracks: new Map(),
+      };
+      for (const t of Array.isArray(p.tracks) ? p.tracks : []) {
+        entry.tracks.set(t.track_id, t.source);
+        if (t.muted === true) entry.muted.add(t.source);
+      }
+      this.participants.set(p.participant_id, entry);
+    }
+
+    removeParticipant(id) {
+      this.participants.delete(id);
+      for (const [mid, owner] of this.midOwner) {
+        if (owner === id) {
+          this.midOwner.delete(mid);
+          this.removeAudio(mid);
+        }
+      }
+      this.render();
+    }
+
+    update(id, change) {
+      const p = this.participants.get(id);
+      if (!p) return;
+      change(p);
+      this.render();
+    }
+
+    setMuted(muted) {
+      if (!this.localStream) return;
+      this.muted = muted;
+      for (const track of this.localStream.getAudioTracks()) track.enabled = !muted;
+      this.send({ type: "mute", source: "microphone", muted });
+      this.update(this.selfId, (p) => (muted ? p.muted.add("microphone") : p.muted.delete("microphone")));
+    }
+
+    render() {
+      if (page.session !== this) return;
+      const list = $("participants");
+      list.replaceChildren();
+      for (const [id, p] of this.participants) {
+        const li = document.createElement("li");
+        li.dataset.participant = id;
+        li.classList.toggle("speaking", p.speaking);
+        const name = document.createElement("span");
+        name.className = "name";
+        name.textContent = id === this.selfId ? `${p.user_id} (you)` : p.user_id;
+        li.append(name);
+        if (p.speaking) li.append(badge("speaking", "speaking"));
+        if (p.muted.has("microphone")) li.append(badge("muted", "muted"));
+        list.append(li);
+      }
+    }
+
+    onSocketClosed(ev) {
+      if (this.closed) return;
+      this.fail("connection_closed", `the signaling connection closed (${ev.code}${ev.reason ? " " + ev.reason : ""})`);
+    }
+
+    /** Ends the session showing an error (unless one is already shown for it). */
+    fail(code, message) {
+      if (this.closed) return;
+      showError(code, message);
+      this.close();
+      if (page.session === this) setState("failed");
+    }
+
+    /** Sends `leave` if possible and releases everything. */
+    leave() {
+      this.send({ type: "leave" });
+      this.close();
+    }
+
+    close() {
+      if (this.closed) return;
+      this.closed = true;
+      clearInterval(this.pingTimer);
+      if (this.ws) {
+        this.ws.onmessage = this.ws.onclose = null;
+        if (this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000);
+      }
+      if (this.pc) {
+        this.pc.ontrack = this.pc.onicecandidate = this.pc.onconnectionstatechange = null;
+        this.pc.close();
+      }
+      if (this.localStream) for (const track of this.localStream.getTracks()) track.stop();
+      for (const mid of [...this.audio.keys()]) this.removeAudio(mid);
+    }
+  }
+
+  function badge(text, cls) {
+    const el = document.createElement("span");
+    el.className = `badge ${cls}`;
+    el.textContent = text;
+    return el;
+  }
+
+  /** Joins with `opts` ({user, token, server, channel, listenOnly}); leaves any current session. */
+  async function join(opts = {}) {
+    if (page.session) page.session.leave();
+    clearError();
+    $("participants").replaceChildren();
+    const session = new Session({
+      user: opts.user || $("user").value || randomGuest(),
+      token: opts.token || "",
+      server: opts.server || "srv_harbor",
+      channel: opts.channel || "vc_general",
+      listenOnly: opts.listenOnly === true,
+    });
+    page.session = session;
+    setState("joining");
+    $("mute").textContent = "Mute";
+    $("mute").setAttribute("aria-pressed", "false");
+    try {
+      await session.start();
+    } catch (e) {
+      session.fail(e instanceof ClientError ? e.code : "client_error", e && e.message ? e.message : String(e));
+      throw e;
+    }
+  }
+
+  function leave() {
+    const session = page.session;
+    if (!session) return;
+    session.leave();
+    setState("left");
+  }
+
+  function toggleMute() {
+    const session = page.session;
+    if (!session || !session.localStream) return;
+    session.setMuted(!session.muted);
+    $("mute").textContent = session.muted ? "Unmute" : "Mute";
+    $("mute").setAttribute("aria-pressed", String(session.muted));
+  }
+
+  /** Audio RTP counters of the current peer connection (zeros before one exists). */
+  async function stats() {
+    const session = page.session;
+    const out = {
+      state: page.state,
+      error: page.error,
+      connectionState: session && session.pc ? session.pc.connectionState : "none",
+      participants: session ? session.participants.size : 0,
+      audioElements: session ? session.audio.size : 0,
+      inboundAudioPackets: 0,
+      inboundAudioBytes: 0,
+      inboundAudioTracks: 0,
+      totalSamplesReceived: 0,
+      outboundAudioPackets: 0,
+      outboundAudioBytes: 0,
+    };
+    if (!session || !session.pc || session.closed) return out;
+    const report = await session.pc.getStats();
+    report.forEach((s) => {
+      if (s.kind !== "audio") return;
+      if (s.type === "inbound-rtp") {
+        out.inboundAudioTracks += 1;
+        out.inboundAudioPackets += s.packetsReceived || 0;
+        out.inboundAudioBytes += s.bytesReceived || 0;
+        out.totalSamplesReceived += s.totalSamplesReceived || 0;
+      } else if (s.type === "outbound-rtp") {
+        out.outboundAudioPackets += s.packetsSent || 0;
+        out.outboundAudioBytes += s.bytesSent || 0;
+      }
+    });
+    return out;
+  }
+
+  function randomGuest() {
+    return `guest-${Math.floor(1000 + Math.random() * 9000)}`;
+  }
+
+  function formOptions() {
+    return {
+      user: $("user").value.trim(),
+      token: $("token").value.trim(),
+      server: $("server").value.trim(),
+      channel: $("channel").value.trim(),
+      listenOnly: $("listen-only").checked,
+    };
+  }
+
+  function init() {
+    const query = new URLSearchParams(location.search);
+    $("user").value = query.get("user") || randomGuest();
+    if (query.get("server")) $("server").value = query.get("server");
+    if (query.get("channel")) $("channel").value = query.get("channel");
+    if (query.get("token")) $("token").value = query.get("token");
+    $("listen-only").checked = query.get("listen") === "1";
+    const swallow = () => {}; // join() already shows its error
+    $("join-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      join(formOptions()).catch(swallow);
+    });
+    $("leave").addEventListener("click", leave);
+    $("mute").addEventListener("click", toggleMute);
+    window.addEventListener("pagehide", () => page.session && page.session.leave());
+    if (query.get("autojoin") === "1") join(formOptions()).catch(swallow);
+  }
+
+  window.openchat = {
+    get state() {
+      return page.state;
+    },
+    get error() {
+      return page.error;
+    },
+    get participants() {
+      const s = page.session;
+      if (!s) return [];
+      return [...s.participants].map(([id, p]) => ({
+        participant_id: id,
+        user_id: p.user_id,
+        self: id === s.selfId,
+        speaking: p.speaking,
+        muted: [...p.muted],
+      }));
+    },
+    get log() {
+      return page.log.slice();
+    },
+    stats,
+    join,
+    leave,
+    setMuted: (muted) => {
+      if (page.session && page.session.muted !== muted) toggleMute();
+    },
+  };
+
+  init();
+})();
