@@ -1,0 +1,212 @@
+//! HTTP API: health, capabilities, metrics, access tokens and join-ticket refusals, on both databases.
+
+mod common;
+
+use common::*;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+
+fn token_signed_with(secret: &str, sub: &str, exp_offset: i64) -> String {
+    let now = signaling::auth::unix_now() as i64;
+    let claims = json!({"sub": sub, "iss": "openchat", "aud": "openchat", "exp": now + exp_offset, "iat": now});
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("encode")
+}
+
+async fn public_endpoints(s: &TestServer) {
+    assert_eq!(s.get("/healthz").await.0, 200);
+    assert_eq!(s.get("/readyz").await.0, 200);
+    let (status, caps) = s.get("/v1/client/capabilities").await;
+    assert_eq!(status, 200);
+    let caps: serde_json::Value = serde_json::from_str(&caps).expect("json");
+    assert_eq!(caps["protocol_version"], 1);
+    assert_eq!(caps["rtc"]["audio_codecs"][0], "opus");
+    let (status, metrics) = s.get("/metrics").await;
+    assert_eq!(status, 200);
+    for name in [
+        "openchat_sfu_packets_forwarded_total",
+        "openchat_sfu_peers",
+        "process_cpu_seconds_total",
+    ] {
+        assert!(metrics.contains(name), "metrics lack {name}");
+    }
+    let (status, body) = s.get("/v1/nope").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("not_found"));
+}
+on_both_databases!(public_endpoints_answer, public_endpoints);
+
+async fn ticket_rules(s: &TestServer) {
+    let alice = s.dev_token("alice").await;
+    // A member of srv_harbor (development mode admits anyone) gets a voice ticket.
+    let (status, body) = s
+        .post(
+            "/v1/rtc/channels/vc_general/join-ticket",
+            Some(&alice),
+            json!({"server_id": "srv_harbor"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["room_kind"], "voice");
+    assert_eq!(body["grants"]["microphone"], true);
+    assert_eq!(body["grants"]["camera"], false);
+    // Unknown channel, wrong server, text channel.
+    let (status, body) = s
+        .post(
+            "/v1/rtc/channels/vc_nope/join-ticket",
+            Some(&alice),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("channel_not_found"))
+    );
+    let (status, body) = s
+        .post(
+            "/v1/rtc/channels/vc_general/join-ticket",
+            Some(&alice),
+            json!({"server_id": "srv_other"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("channel_not_found"))
+    );
+    let (status, body) = s
+        .post(
+            "/v1/rtc/channels/tc_lobby/join-ticket",
+            Some(&alice),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_an_rtc_channel"))
+    );
+    // Non-member of a private server.
+    let (status, _) = s
+        .post(
+            "/v1/servers",
+            Some(&alice),
+            json!({"name": "Private", "id": "srv_private"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = s
+        .post(
+            "/v1/servers/srv_private/channels",
+            Some(&alice),
+            json!({"name": "Talk", "kind": "voice", "id": "vc_private"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let bob = s.dev_token("bob").await;
+    let (status, body) = s
+        .post(
+            "/v1/rtc/channels/vc_private/join-ticket",
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("not_a_member"))
+    );
+    let (status, _) = s
+        .post(
+            "/v1/rtc/channels/vc_private/join-ticket",
+            Some(&alice),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Malformed body.
+    let (status, body) = s
+        .post(
+            "/v1/rtc/channels/vc_general/join-ticket",
+            Some(&alice),
+            json!({"server": 1}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+}
+on_both_databases!(join_ticket_rules, ticket_rules);
+
+async fn token_refusals(s: &TestServer) {
+    let path = "/v1/rtc/channels/vc_general/join-ticket";
+    let (status, body) = s.post(path, None, json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("missing_token"))
+    );
+    let forged = token_signed_with("not-the-server-key", "alice", 600);
+    let (status, body) = s.post(path, Some(&forged), json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    let key = std::fs::read_to_string(s.data_path("dev-signing-key")).expect("dev key");
+    let expired = token_signed_with(key.trim(), "alice", -600);
+    let (status, body) = s.post(path, Some(&expired), json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("token_expired"))
+    );
+    let valid = token_signed_with(key.trim(), "alice", 600);
+    assert_eq!(s.post(path, Some(&valid), json!({})).await.0, 200);
+    let (status, body) = s.post(path, Some("garbage"), json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    let bad_sub = token_signed_with(key.trim(), "al ice/../", 600);
+    assert_eq!(s.post(path, Some(&bad_sub), json!({})).await.0, 401);
+    let (status, body) = s.post("/v1/dev/token", None, json!({"user_id": ""})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+}
+on_both_databases!(access_token_refusals, token_refusals);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_mode_has_no_shortcuts() {
+    let server = TestServer::start_with(
+        Db::Sqlite,
+        &[
+            ("mode", "production"),
+            ("auth.secret", "a-production-secret-of-some-length"),
+        ],
+    )
+    .await
+    .expect("server");
+    let (status, body) = server
+        .post("/v1/dev/token", None, json!({"user_id": "alice"}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("dev_mode_disabled"))
+    );
+    let token = token_signed_with("a-production-secret-of-some-length", "alice", 600);
+    let (status, body) = server
+        .post(
+            "/v1/rtc/channels/vc_general/join-ticket",
+            Some(&token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("channel_not_found"))
+    );
+    assert!(!server.data_path("dev-signing-key").exists());
+    server.stop().await;
+}
