@@ -40,7 +40,7 @@ fn main() -> ExitCode {
         }
         Err(err) => {
             // e.g. "error: not_a_member: you are not a member of srv_harbor"
-            eprintln!("error: {err}");
+            eprintln!("error: {}", with_causes(&err));
             if json {
                 println!(
                     "{}",
@@ -56,7 +56,8 @@ fn main() -> ExitCode {
 /// stay at `warn`. Full tracing directives (`info,webrtc=debug`) are used as given.
 fn init_logging(level: &str) -> anyhow::Result<()> {
     let directives = match level.trim().to_ascii_lowercase().as_str() {
-        bare @ ("info" | "debug" | "trace") => format!("warn,rtc_joiner={bare}"),
+        // rtc_dtls warns about a missing server name on every client handshake.
+        bare @ ("info" | "debug" | "trace") => format!("warn,rtc_dtls=error,rtc_joiner={bare}"),
         _ => level.to_owned(),
     };
     let filter = EnvFilter::try_new(&directives).with_context(|| format!("{level:?}"))?;
@@ -65,4 +66,19 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .try_init()
         .map_err(|err| anyhow::anyhow!(err))
+}
+
+/// The error followed by its causes (e.g. reqwest's "connection refused").
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -133,6 +133,13 @@ impl Joiner {
         for participant in joined.participants.iter().cloned() {
             roster.upsert(participant);
         }
+        // Ourselves too, so events about us (e.g. `speaking`) are named.
+        roster.upsert(crate::signaling_client::Participant {
+            participant_id: joined.participant_id.clone(),
+            user_id: joined.self_info.user_id.clone(),
+            device_id: joined.self_info.device_id.clone(),
+            tracks: Vec::new(),
+        });
 
         let peer_setup = PeerSession::new(PeerOptions {
             publish: source.is_some(),
@@ -516,5 +523,32 @@ impl Session {
             self.signaling_open = false;
         }
         (sent, received)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::MediaMode;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Load-test mode spawns many joiners on a multi-threaded runtime.
+    #[test]
+    fn run_future_is_send() {
+        let config = JoinerConfig {
+            backend_url: "http://localhost:8080".parse().expect("url"),
+            server_id: "srv_harbor".into(),
+            channel_id: "vc_general".into(),
+            auth: Auth::Token("t".into()),
+            media: MediaInput::Listen,
+            media_mode: MediaMode::PcmFrames,
+            duration: None,
+            write_received_dir: None,
+            udp_addrs: vec!["127.0.0.1:0".into()],
+            connect_timeout: Duration::from_secs(1),
+        };
+        let future = Joiner::new(config).run(std::future::pending());
+        assert_send(&future);
     }
 }

@@ -308,12 +308,14 @@ impl PeerSession {
 
     async fn local_sdp_after_gathering(&self) -> Result<String, JoinerError> {
         let mut gathering = self.gathering.clone();
+        // Reduce to a bool at once: the watch guard must not live across an await.
         let complete = tokio::time::timeout(
             self.gather_timeout,
             gathering.wait_for(|state| *state == RTCIceGatheringState::Complete),
         )
-        .await;
-        if complete.is_err() {
+        .await
+        .is_ok_and(|result| result.is_ok());
+        if !complete {
             tracing::warn!("ICE gathering did not complete in time; sending what we have");
         }
         self.pc
