@@ -1,0 +1,95 @@
+//! Peer and room lifecycle: dead peers are dropped after the consent timeout, rooms close when empty.
+
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use harness::*;
+use sfu::{LeaveReason, PeerEvent, RoomKind, Sfu, SfuConfig};
+use str0m::media::{Direction, MediaKind};
+
+fn wait_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+#[test]
+fn silent_peer_times_out_and_others_are_told() {
+    let sfu = Sfu::start(SfuConfig {
+        peer_timeout: Duration::from_secs(2),
+        ..SfuConfig::default()
+    })
+    .expect("sfu");
+    let mut a = Client::new("a", join(&sfu, "r", "alice", mic(), RoomKind::Voice));
+    let mut b = Client::new("b", join(&sfu, "r", "bob", mic(), RoomKind::Voice));
+    a.offer(&[(MediaKind::Audio, Direction::SendRecv)]);
+    b.offer(&[(MediaKind::Audio, Direction::SendRecv)]);
+    assert!(pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        |c| c.iter().all(|c| c.connected)
+    ));
+    // b goes silent (stops pumping: no STUN consent, no media); a keeps going.
+    assert!(pump_until(&mut [&mut a], Duration::from_secs(10), |c| c[0]
+        .saw(|e| matches!(
+            e,
+            PeerEvent::ParticipantLeft {
+                reason: LeaveReason::Timeout,
+                ..
+            }
+        ))));
+    b.pump();
+    assert!(b.saw(|e| matches!(
+        e,
+        PeerEvent::Closed {
+            reason: LeaveReason::Timeout
+        }
+    )));
+    assert_eq!(sfu.stats().snapshot().peers, 1);
+}
+
+#[test]
+fn room_closes_when_its_last_peer_leaves() {
+    let sfu = start_sfu();
+    let mut a = Client::new("a", join(&sfu, "lonely", "alice", mic(), RoomKind::Voice));
+    a.offer(&[(MediaKind::Audio, Direction::SendRecv)]);
+    assert!(pump_until(&mut [&mut a], Duration::from_secs(10), |c| c[0].connected));
+    assert!(wait_until(Duration::from_secs(2), || sfu
+        .stats()
+        .snapshot()
+        .rooms
+        == 1));
+    assert_eq!(sfu.room_count(), 1);
+    drop(a);
+    assert_eq!(sfu.room_count(), 0);
+    assert!(wait_until(Duration::from_secs(2), || {
+        let s = sfu.stats().snapshot();
+        s.rooms == 0 && s.peers == 0
+    }));
+}
+
+#[test]
+fn room_full_is_refused() {
+    let sfu = start_sfu();
+    let mut policy = sfu::RoomPolicy::for_kind(RoomKind::Voice);
+    policy.max_participants = 1;
+    let request = |user: &str| sfu::JoinRequest {
+        room: sfu::RoomId("small".into()),
+        policy: policy.clone(),
+        participant: sfu::ParticipantInfo {
+            participant_id: user.into(),
+            user_id: user.into(),
+            device_id: "d".into(),
+        },
+        grants: mic(),
+    };
+    let _first = sfu.join(request("a")).expect("first fits");
+    let err = sfu.join(request("b")).err().expect("second refused");
+    assert_eq!(err.code(), sfu::ErrorCode::RoomFull);
+}
