@@ -57,7 +57,10 @@ fn main() -> ExitCode {
 fn init_logging(level: &str) -> anyhow::Result<()> {
     let directives = match level.trim().to_ascii_lowercase().as_str() {
         // rtc_dtls warns about a missing server name on every client handshake.
-        bare @ ("info" | "debug" | "trace") => format!("warn,rtc_dtls=error,rtc_joiner={bare}"),
+        "error" => "error".to_owned(),
+        bare @ ("warn" | "info" | "debug" | "trace") => {
+            format!("warn,rtc_dtls=error,rtc_joiner={bare}")
+        }
         _ => level.to_owned(),
     };
     let filter = EnvFilter::try_new(&directives).with_context(|| format!("{level:?}"))?;

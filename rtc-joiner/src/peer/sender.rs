@@ -65,6 +65,7 @@ pub async fn run_sender(
     let (payload_type, audio_level) = local.negotiated().await?;
     let mut encoder = OpusEncoder::new()?;
     let mut frame = vec![0.0f32; FRAME_SAMPLES];
+    let mut frames: u32 = 0;
     let mut ticker = tokio::time::interval(FRAME_DURATION);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
     tracing::info!(
@@ -116,7 +117,8 @@ pub async fn run_sender(
                 report.send_errors += 1;
             }
         }
-        report.audio_seconds += FRAME_DURATION.as_secs_f64();
+        frames += 1;
+        report.audio_seconds = f64::from(frames) * FRAME_DURATION.as_secs_f64();
     }
     if let Some((packets, bytes)) = local.transport_sent().await {
         report.transport_packets_sent = Some(packets);

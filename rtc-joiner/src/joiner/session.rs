@@ -1,0 +1,345 @@
+//! A joined session's event loop: signaling frames, peer events, keepalive, shutdown.
+
+use super::Roster;
+use crate::JoinerError;
+use crate::cli::JoinerConfig;
+use crate::peer::{PeerEvent, PeerSession, SenderReport};
+use crate::receiver::{ReceiverReport, run_receiver};
+use crate::signaling_client::messages::{MediaSource, OfferedTrack};
+use crate::signaling_client::session::WsStream;
+use crate::signaling_client::{ClientMessage, Joined, ServerMessage, SignalingSession};
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use webrtc::peer_connection::RTCPeerConnectionState;
+
+/// How long shutdown waits for tasks to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// Keepalive period used when the server announces none.
+const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// Why the event loop ended without an error.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum StopReason {
+    Duration,
+    Interrupted,
+    FileEnded,
+}
+
+impl StopReason {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Duration => "duration",
+            StopReason::Interrupted => "interrupted",
+            StopReason::FileEnded => "file_ended",
+        }
+    }
+}
+
+/// Live state of a running joiner.
+pub(super) struct Session {
+    pub(super) signaling: SignalingSession<WsStream>,
+    pub(super) peer: PeerSession,
+    pub(super) peer_events: mpsc::UnboundedReceiver<PeerEvent>,
+    pub(super) roster: Roster,
+    pub(super) joined: Joined,
+    pub(super) stop_tx: watch::Sender<bool>,
+    pub(super) sender: Option<JoinHandle<Result<SenderReport, JoinerError>>>,
+    pub(super) sent: Option<SenderReport>,
+    pub(super) receivers: Vec<JoinHandle<ReceiverReport>>,
+    pub(super) server_errors: Vec<String>,
+    pub(super) media_connected: bool,
+    pub(super) signaling_open: bool,
+}
+
+impl Session {
+    /// Sends our offer, listing the microphone m-line when publishing.
+    pub(super) async fn send_offer(&mut self) -> Result<(), JoinerError> {
+        let sdp = self.peer.create_offer().await?;
+        let tracks = match self.peer.local_publish_mid().await {
+            Some(mid) => Some(vec![OfferedTrack {
+                mid,
+                source: MediaSource::Microphone,
+            }]),
+            None if self.peer.local_audio().is_some() => {
+                return Err(JoinerError::Protocol(
+                    "the local offer has no microphone m-line".into(),
+                ));
+            }
+            None => None,
+        };
+        self.signaling
+            .send(&ClientMessage::Offer { sdp, tracks })
+            .await
+    }
+
+    pub(super) async fn run_loop(
+        &mut self,
+        config: &JoinerConfig,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<StopReason, JoinerError> {
+        tokio::pin!(shutdown);
+        let keepalive_period = match self.joined.keepalive_interval_ms {
+            0 => DEFAULT_KEEPALIVE,
+            ms => Duration::from_millis(ms),
+        };
+        let mut keepalive = tokio::time::interval_at(
+            tokio::time::Instant::now() + keepalive_period,
+            keepalive_period,
+        );
+        let mut ping_nonce: u64 = 0;
+        let connect_deadline = tokio::time::sleep(config.connect_timeout);
+        tokio::pin!(connect_deadline);
+        // Armed once media connects: --duration counts media time.
+        let mut stop_at: Option<tokio::time::Instant> = None;
+
+        loop {
+            let duration_elapsed = async {
+                match stop_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return Ok(StopReason::Interrupted),
+                () = duration_elapsed => return Ok(StopReason::Duration),
+                () = &mut connect_deadline, if !self.media_connected => {
+                    return Err(JoinerError::Timeout(format!(
+                        "media did not connect within {:.0}s",
+                        config.connect_timeout.as_secs_f64()
+                    )));
+                }
+                _ = keepalive.tick() => {
+                    ping_nonce += 1;
+                    self.signaling
+                        .send(&ClientMessage::Ping { nonce: Some(ping_nonce.to_string()) })
+                        .await?;
+                }
+                frame = self.signaling.recv() => match frame {
+                    None => {
+                        self.signaling_open = false;
+                        return Err(JoinerError::Protocol(
+                            "the server closed the signaling socket".into(),
+                        ));
+                    }
+                    Some(Err(JoinerError::Protocol(reason))) => {
+                        tracing::warn!(%reason, "ignoring a bad signaling frame");
+                    }
+                    Some(Err(err)) => {
+                        self.signaling_open = false;
+                        return Err(err);
+                    }
+                    Some(Ok(message)) => self.on_server_message(message).await?,
+                },
+                Some(event) = self.peer_events.recv() => match event {
+                    PeerEvent::Track(track) => self.on_remote_track(track, config).await,
+                    PeerEvent::ConnectionState(RTCPeerConnectionState::Connected) => {
+                        if !self.media_connected {
+                            tracing::info!("media connected");
+                            self.media_connected = true;
+                            stop_at = config.duration.map(|d| tokio::time::Instant::now() + d);
+                        }
+                    }
+                    PeerEvent::ConnectionState(RTCPeerConnectionState::Failed) => {
+                        return Err(JoinerError::Protocol("the media connection failed".into()));
+                    }
+                    PeerEvent::ConnectionState(state) => {
+                        tracing::debug!(%state, "peer connection state");
+                    }
+                },
+                result = async {
+                    match self.sender.as_mut() {
+                        Some(handle) => handle.await,
+                        None => std::future::pending().await,
+                    }
+                }, if self.sender.is_some() => {
+                    self.sender = None;
+                    let report = result
+                        .map_err(|err| JoinerError::Io(std::io::Error::other(err)))??;
+                    let ended = report.source_ended;
+                    self.sent = Some(report);
+                    if ended {
+                        return Ok(StopReason::FileEnded);
+                    }
+                    // The sender stopped early (connection closed); keep listening.
+                }
+            }
+        }
+    }
+
+    async fn on_server_message(&mut self, message: ServerMessage) -> Result<(), JoinerError> {
+        match message {
+            ServerMessage::Answer { sdp } => {
+                self.peer.apply_answer(sdp).await?;
+                tracing::debug!("applied the server's answer");
+            }
+            ServerMessage::Offer { sdp } => {
+                if self.peer.has_pending_local_offer().await {
+                    // Glare: the server wins. Our offer will be refused with
+                    // `negotiation_glare`; we offer again when that error arrives.
+                    tracing::debug!("glare: rolling back our offer");
+                    self.peer.rollback().await?;
+                }
+                let answer = self.peer.answer_offer(sdp).await?;
+                self.signaling
+                    .send(&ClientMessage::Answer { sdp: answer })
+                    .await?;
+                tracing::debug!("answered a server offer");
+            }
+            ServerMessage::Candidate { candidate, sdp_mid } => {
+                if let Err(err) = self.peer.add_remote_candidate(candidate, sdp_mid).await {
+                    tracing::debug!(%err, "ignoring a server candidate");
+                }
+            }
+            ServerMessage::ParticipantJoined { participant } => {
+                tracing::info!(
+                    participant_id = %participant.participant_id,
+                    user_id = %participant.user_id,
+                    "participant joined"
+                );
+                self.roster.upsert(participant);
+            }
+            ServerMessage::ParticipantLeft {
+                participant_id,
+                reason,
+            } => {
+                let user = self.roster.remove(&participant_id).map(|p| p.user_id);
+                tracing::info!(%participant_id, ?user, %reason, "participant left");
+            }
+            ServerMessage::TrackPublished {
+                participant_id,
+                track_id,
+                source,
+                kind,
+                mid,
+            } => {
+                tracing::info!(%participant_id, %track_id, ?source, ?kind, %mid, "track published");
+                self.roster.track_published(mid, participant_id);
+            }
+            ServerMessage::TrackUnpublished {
+                participant_id,
+                track_id,
+            } => {
+                tracing::info!(%participant_id, %track_id, "track unpublished");
+            }
+            ServerMessage::Speaking {
+                participant_id,
+                speaking,
+                level,
+            } => {
+                let user = self.roster.user_id(&participant_id).unwrap_or("?");
+                tracing::info!(%participant_id, %user, speaking, level, "speaking");
+            }
+            ServerMessage::Muted {
+                participant_id,
+                source,
+                muted,
+            } => {
+                tracing::info!(%participant_id, ?source, muted, "mute changed");
+            }
+            ServerMessage::Error {
+                code,
+                message,
+                fatal,
+            } => {
+                if fatal {
+                    return Err(JoinerError::Signaling { code, message });
+                }
+                tracing::warn!(%code, %message, "server error");
+                if code == "negotiation_glare" && !self.peer.has_pending_local_offer().await {
+                    self.send_offer().await?;
+                }
+                self.server_errors.push(format!("{code}: {message}"));
+            }
+            ServerMessage::Pong { nonce } => tracing::trace!(?nonce, "pong"),
+            ServerMessage::Joined(_) => tracing::warn!("unexpected second `joined`"),
+            ServerMessage::Unknown => tracing::debug!("ignoring an unknown frame type"),
+        }
+        Ok(())
+    }
+
+    async fn on_remote_track(
+        &mut self,
+        track: std::sync::Arc<dyn webrtc::media_stream::track_remote::TrackRemote>,
+        config: &JoinerConfig,
+    ) {
+        let stream_id = track.stream_id().await;
+        let track_id = track.track_id().await;
+        let remote_sdp = self.peer.remote_sdp().await.unwrap_or_default();
+        let info = self.roster.identify(&stream_id, &track_id, &remote_sdp);
+        let wav_path: Option<PathBuf> = config
+            .write_received_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{}.wav", self.roster.wav_stem(&info))));
+        tracing::info!(
+            participant_id = %info.participant_id,
+            user_id = ?info.user_id,
+            mid = ?info.mid,
+            "receiving remote audio"
+        );
+        self.receivers.push(tokio::spawn(run_receiver(
+            track,
+            info,
+            wav_path,
+            self.stop_tx.subscribe(),
+        )));
+    }
+
+    /// Leaves the room and collects the task reports (never fails).
+    pub(super) async fn shutdown(&mut self) -> (Option<SenderReport>, Vec<ReceiverReport>) {
+        if self.signaling_open
+            && let Err(err) = self.signaling.send(&ClientMessage::Leave).await
+        {
+            tracing::debug!(%err, "could not send leave");
+        }
+        // Stop the sender first so it can read its transport stats before the close.
+        self.stop_tx.send_replace(true);
+
+        let sent = match self.sender.take() {
+            Some(mut handle) => match tokio::time::timeout(SHUTDOWN_GRACE, &mut handle).await {
+                Ok(Ok(Ok(report))) => Some(report),
+                Ok(Ok(Err(err))) => {
+                    tracing::warn!(%err, "the sender failed");
+                    None
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(%err, "the sender task failed");
+                    None
+                }
+                Err(_) => {
+                    handle.abort();
+                    None
+                }
+            },
+            None => self.sent.take(),
+        };
+        self.peer.close().await;
+
+        let mut received = Vec::new();
+        for mut handle in self.receivers.drain(..) {
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut handle).await {
+                Ok(Ok(report)) => received.push(report),
+                Ok(Err(err)) => tracing::warn!(%err, "a receiver task failed"),
+                Err(_) => {
+                    tracing::warn!("a receiver did not stop in time");
+                    handle.abort();
+                }
+            }
+        }
+
+        if self.signaling_open {
+            // The server closes the socket after `leave`; give it a moment, then close.
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                while let Some(frame) = self.signaling.recv().await {
+                    tracing::trace!(?frame, "frame after leave");
+                }
+            })
+            .await;
+            self.signaling.close().await;
+            self.signaling_open = false;
+        }
+        (sent, received)
+    }
+}
