@@ -9,6 +9,19 @@
 //! process: every joiner owns all of its state (HTTP client, WebSocket, peer
 //! connection, receivers) and there is no global state.
 //!
+//! Usage (one joiner; see `rtc-joiner --help`):
+//!
+//! ```text
+//! rtc-joiner --backend-url http://127.0.0.1:8080 --channel-id vc_general --user bob --tone-hz 440
+//! rtc-joiner --channel-id vc_general --user carol --file talk.mp3 --loop --duration 60
+//! rtc-joiner --channel-id vc_general --token "$JWT" --write-received-dir rec/ --json
+//! ```
+//!
+//! Flow: `POST /v1/dev/token` (with `--user`) -> `POST /v1/rtc/channels/{id}/join-ticket`
+//! -> WebSocket `join` -> `joined` -> one `offer` (non-trickle: every candidate is in the SDP)
+//! -> `answer`; server `offer`s are answered, `ping` keeps the session alive, and `leave` ends it.
+//! Flag errors exit with status 2; runtime errors print `error: <code>: <message>` and exit 1.
+//!
 //! Module map:
 //! - [`cli`]: command-line flags and their validation into a [`JoinerConfig`].
 //! - [`audio_source`]: PCM sources (decoded files, tones) and the resampler.
