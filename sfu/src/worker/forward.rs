@@ -2,13 +2,12 @@
 //! No locks and no per-packet allocation beyond what str0m needs: the payload is shared by
 //! reference (`Arc<[u8]>`) across subscribers.
 
-use std::cmp::Reverse;
 use std::time::Instant;
 
 use str0m::Input;
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 
-use super::Worker;
+use super::{Worker, drain_and_rearm};
 use crate::events::PeerEvent;
 use crate::ids::PeerId;
 use crate::peer::TrackKey;
@@ -51,9 +50,11 @@ impl Worker {
                 announce_speaking(&self.peers, peers, &track.participant_id, change);
             }
         }
-        let mut ext = ExtensionValues::default();
-        ext.audio_level = audio_level;
-        ext.voice_activity = packet.header.ext_vals.voice_activity;
+        let ext = ExtensionValues {
+            audio_level,
+            voice_activity: packet.header.ext_vals.voice_activity,
+            ..Default::default()
+        };
         let mut forwarded = 0u64;
         for route in &mut track.routes {
             let Some(sub) = self.peers.get_mut(&route.sub) else {
@@ -82,17 +83,9 @@ impl Worker {
             if sub.rtc.handle_input(Input::Timeout(now)).is_err() {
                 continue;
             }
-            let before = sub.next_timeout;
-            if !sub.drain(&mut self.drained) {
-                self.drained.failed.push(sub.id);
-                continue;
+            if drain_and_rearm(sub, &mut self.drained, &mut self.timers) {
+                forwarded += 1;
             }
-            if let Some(t) = sub.next_timeout {
-                if before != Some(t) {
-                    self.timers.push(Reverse((t, sub.id)));
-                }
-            }
-            forwarded += 1;
         }
         WorkerStats::add(&self.stats.packets_forwarded, forwarded);
         WorkerStats::add(

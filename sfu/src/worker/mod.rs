@@ -151,6 +151,25 @@ impl WorkerHandle {
     }
 }
 
+/// Drains `peer` and schedules its next timeout. Returns false (and marks it failed) if it died.
+fn drain_and_rearm(
+    peer: &mut Peer,
+    drained: &mut Drained,
+    timers: &mut BinaryHeap<Reverse<(Instant, PeerId)>>,
+) -> bool {
+    let before = peer.next_timeout;
+    if !peer.drain(drained) {
+        drained.failed.push(peer.id);
+        return false;
+    }
+    if let Some(t) = peer.next_timeout
+        && before != Some(t)
+    {
+        timers.push(Reverse((t, peer.id)));
+    }
+    true
+}
+
 /// State owned by one worker thread.
 pub struct Worker {
     socket: mio::net::UdpSocket,
@@ -187,11 +206,11 @@ impl Worker {
             } else {
                 deadline.saturating_duration_since(now)
             };
-            if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    tracing::error!(error = %e, "sfu poll failed; worker stops");
-                    break;
-                }
+            if let Err(e) = self.poll.poll(&mut events, Some(wait))
+                && e.kind() != std::io::ErrorKind::Interrupted
+            {
+                tracing::error!(error = %e, "sfu poll failed; worker stops");
+                break;
             }
             let readable = more_to_read || events.iter().any(|e| e.token() == SOCKET);
             more_to_read = readable && self.read_datagrams(&mut buf);
@@ -269,18 +288,8 @@ impl Worker {
 
     /// Drains one peer into `self.drained` and re-arms its timer.
     fn drain_peer(&mut self, id: PeerId) {
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        let before = peer.next_timeout;
-        if !peer.drain(&mut self.drained) {
-            self.drained.failed.push(id);
-            return;
-        }
-        if let Some(t) = peer.next_timeout {
-            if before != Some(t) {
-                self.timers.push(Reverse((t, id)));
-            }
+        if let Some(peer) = self.peers.get_mut(&id) {
+            drain_and_rearm(peer, &mut self.drained, &mut self.timers);
         }
     }
 

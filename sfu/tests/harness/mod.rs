@@ -127,15 +127,10 @@ impl Client {
             self.events.push(event);
         }
         let mut buf = [0u8; 2000];
-        loop {
-            match self.socket.recv_from(&mut buf) {
-                Ok((n, source)) => {
-                    let dest = self.socket.local_addr().expect("addr");
-                    if let Ok(r) = Receive::new(Protocol::Udp, source, dest, &buf[..n]) {
-                        let _ = self.rtc.handle_input(Input::Receive(Instant::now(), r));
-                    }
-                }
-                Err(_) => break,
+        while let Ok((n, source)) = self.socket.recv_from(&mut buf) {
+            let dest = self.socket.local_addr().expect("addr");
+            if let Ok(r) = Receive::new(Protocol::Udp, source, dest, &buf[..n]) {
+                let _ = self.rtc.handle_input(Input::Receive(Instant::now(), r));
             }
         }
         if now >= self.next_timeout {

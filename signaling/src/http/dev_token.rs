@@ -36,12 +36,12 @@ pub async fn issue(State(state): State<AppState>, body: Bytes) -> Result<Json<Va
             "user_id must be 1-64 chars of [A-Za-z0-9_.-]",
         ));
     }
-    if let Some(d) = &request.device_id {
-        if !valid_subject(d) {
-            return Err(ApiError::invalid_request(
-                "device_id must be 1-64 chars of [A-Za-z0-9_.-]",
-            ));
-        }
+    if let Some(d) = &request.device_id
+        && !valid_subject(d)
+    {
+        return Err(ApiError::invalid_request(
+            "device_id must be 1-64 chars of [A-Za-z0-9_.-]",
+        ));
     }
     let ttl = state.config.auth.dev_token_ttl_secs;
     let token = state
