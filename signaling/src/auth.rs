@@ -179,12 +179,26 @@ impl AccessTokens {
     }
 }
 
-/// Extracts the bearer token of a request.
+/// The `access_token` query parameter of a WebSocket upgrade (browsers cannot set headers there).
+fn websocket_query_token(request: &Request) -> Option<&str> {
+    let upgrade = request.headers().get(axum::http::header::UPGRADE)?;
+    if !upgrade.as_bytes().eq_ignore_ascii_case(b"websocket") {
+        return None;
+    }
+    request
+        .uri()
+        .query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("access_token="))
+        .filter(|t| !t.is_empty())
+}
+
+/// Extracts the bearer token of a request: the `Authorization` header, or for WebSocket upgrades
+/// the `access_token` query parameter.
 pub fn bearer(request: &Request) -> Result<&str, TokenError> {
-    let header = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .ok_or(TokenError::Missing)?;
+    let Some(header) = request.headers().get(axum::http::header::AUTHORIZATION) else {
+        return websocket_query_token(request).ok_or(TokenError::Missing);
+    };
     let value = header.to_str().map_err(|_| TokenError::Invalid)?;
     let token = value
         .strip_prefix("Bearer ")

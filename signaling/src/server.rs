@@ -14,6 +14,7 @@ use crate::auth::AccessTokens;
 use crate::config::{Config, Mode};
 use crate::keys::Keys;
 use crate::metrics::Metrics;
+use crate::rate_limit::{Rate, RateLimiter};
 use crate::state::AppState;
 use crate::tickets::Tickets;
 
@@ -90,6 +91,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
+    let config_limits = config.limits.clone();
     let state = AppState {
         config: Arc::new(config),
         tokens: Arc::new(tokens),
@@ -97,6 +99,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         control,
         sfu,
         metrics: Arc::new(Metrics::new()),
+        rate_limiter: Arc::new(RateLimiter::new(
+            Rate {
+                per_second: config_limits.user_rps,
+                burst: f64::from(config_limits.user_burst),
+            },
+            Rate {
+                per_second: config_limits.device_rps,
+                burst: f64::from(config_limits.device_burst),
+            },
+        )),
     };
     let app = crate::app(state.clone());
     let (tx, rx) = oneshot::channel::<()>();

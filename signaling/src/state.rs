@@ -25,4 +25,6 @@ pub struct AppState {
     pub sfu: Sfu,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Per-user and per-device request limits.
+    pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
 }

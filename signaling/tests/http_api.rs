@@ -210,3 +210,38 @@ async fn production_mode_has_no_shortcuts() {
     assert!(!server.data_path("dev-signing-key").exists());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_rate_gets_429_with_retry_after() {
+    let server = TestServer::start_with(
+        Db::Sqlite,
+        &[("limits.user_burst", "2"), ("limits.user_rps", "0.5")],
+    )
+    .await
+    .expect("server");
+    let token = server.dev_token("alice").await;
+    let path = "/v1/rtc/channels/vc_general/join-ticket";
+    assert_eq!(server.post(path, Some(&token), json!({})).await.0, 200);
+    assert_eq!(server.post(path, Some(&token), json!({})).await.0, 200);
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}", server.base))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry: u64 = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=2).contains(&retry), "retry after {retry}");
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Another user is unaffected.
+    let bob = server.dev_token("bob").await;
+    assert_eq!(server.post(path, Some(&bob), json!({})).await.0, 200);
+    server.stop().await;
+}

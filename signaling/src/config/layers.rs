@@ -37,6 +37,7 @@ pub enum ConfigError {
 enum Kind {
     Str,
     Int,
+    Float,
 }
 
 /// Every key, as a dotted path, with its type. The sample config documents the same keys (a test
@@ -65,6 +66,10 @@ const KEYS: &[(&str, Kind)] = &[
     ("media.peer_timeout_secs", Kind::Int),
     ("log.level", Kind::Str),
     ("log.format", Kind::Str),
+    ("limits.user_rps", Kind::Float),
+    ("limits.user_burst", Kind::Int),
+    ("limits.device_rps", Kind::Float),
+    ("limits.device_burst", Kind::Int),
 ];
 
 /// Environment variables that are not settings.
@@ -124,6 +129,15 @@ fn typed(key: &str, raw: &str, origin: &str) -> Result<Value, ConfigError> {
                 .map_err(|_| ConfigError::Parse {
                     origin: origin.to_string(),
                     message: format!("{key} must be an integer, got {raw:?}"),
+                })
+        }
+        Kind::Float => {
+            raw.trim()
+                .parse::<f64>()
+                .map(Value::Float)
+                .map_err(|_| ConfigError::Parse {
+                    origin: origin.to_string(),
+                    message: format!("{key} must be a number, got {raw:?}"),
                 })
         }
     }

@@ -53,6 +53,33 @@ pub struct Config {
     pub media: MediaConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Rate limits.
+    pub limits: LimitsConfig,
+}
+
+/// Token-bucket rate limits on authenticated routes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Requests per second per user.
+    pub user_rps: f64,
+    /// Burst per user.
+    pub user_burst: u32,
+    /// Requests per second per device.
+    pub device_rps: f64,
+    /// Burst per device.
+    pub device_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            user_rps: 50.0,
+            user_burst: 200,
+            device_rps: 20.0,
+            device_burst: 100,
+        }
+    }
 }
 
 /// HTTP listener settings.
@@ -144,6 +171,7 @@ impl Default for Config {
             rtc: RtcConfig::default(),
             media: MediaConfig::default(),
             log: LogConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -230,6 +258,15 @@ impl Config {
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return bad("log.format", "must be text or json");
+        }
+        if !(self.limits.user_rps > 0.0 && self.limits.device_rps > 0.0) {
+            return bad("limits.user_rps / limits.device_rps", "must be positive");
+        }
+        if self.limits.user_burst == 0 || self.limits.device_burst == 0 {
+            return bad(
+                "limits.user_burst / limits.device_burst",
+                "must be at least 1",
+            );
         }
         if self.http.max_body_bytes < 1024 {
             return bad("http.max_body_bytes", "must be at least 1024");

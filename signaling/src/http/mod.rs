@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use control::ApiError;
 
 use crate::auth::require_caller;
+use crate::rate_limit;
 use crate::state::AppState;
 use crate::ws;
 
@@ -27,6 +28,7 @@ pub fn app(state: AppState) -> Router {
         )
         .with_state(state.clone())
         .merge(state.control.router())
+        .layer(from_fn_with_state(state.clone(), rate_limit::enforce))
         .layer(from_fn_with_state(state.clone(), require_caller));
     let public = Router::new()
         .route("/healthz", get(health::healthz))
