@@ -1,0 +1,273 @@
+//! The demo web client (`signaling/web/`) in headless Chromium against an in-process `openchatd`.
+//!
+//! Chromium runs with fake media devices (its microphone plays a beep) and is driven over the
+//! DevTools protocol: pages auto-join from their URL and are read through `window.openchat`.
+//! Without Chromium the tests print "skipped: chromium not installed" and pass, unless `CI=true`.
+//! The joiner scenario needs `cargo build -p rtc-joiner` first (or `RTC_JOINER_BIN`).
+//! Set `BROWSER_TEST_ARTIFACTS=<dir>` to keep the screenshots.
+
+#[path = "browser/cdp.rs"]
+mod cdp;
+#[path = "browser/checks.rs"]
+mod checks;
+#[path = "browser/chromium.rs"]
+mod chromium;
+#[path = "browser/joiner.rs"]
+mod joiner;
+#[path = "browser/server.rs"]
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use cdp::{Cdp, Page};
+use chromium::Chromium;
+use serde_json::Value;
+use server::TestServer;
+
+/// Packets that prove audio flows (50 packets/s of 20 ms Opus frames, so about one second).
+const MIN_PACKETS: u64 = 50;
+/// Time for a page to reach `connected` after it is opened.
+const CONNECT_LIMIT: Duration = Duration::from_secs(30);
+/// Time for the packet counters to pass [`MIN_PACKETS`] once connected.
+const PACKETS_LIMIT: Duration = Duration::from_secs(30);
+/// How often conditions are polled.
+const POLL: Duration = Duration::from_millis(200);
+
+/// The Chromium binary, or `None` to skip (only outside CI).
+fn chromium_or_skip() -> Option<PathBuf> {
+    if let Some(path) = chromium::find() {
+        return Some(path);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("chromium is not installed, and CI=true: the install script must install it");
+    }
+    eprintln!("skipped: chromium not installed");
+    None
+}
+
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// Polls `probe` until it yields a value, failing with `what` and the last observation after `limit`.
+async fn wait_for<T>(
+    what: &str,
+    limit: Duration,
+    mut probe: impl AsyncFnMut() -> anyhow::Result<Result<T, Value>>,
+) -> anyhow::Result<T> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let last = match probe().await? {
+            Ok(value) => return Ok(value),
+            Err(last) => last,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            bail!("timed out after {limit:?} waiting for {what}; last seen: {last}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// `window.openchat.stats()` of a page.
+async fn stats(page: &Page<'_>) -> anyhow::Result<Value> {
+    page.eval("window.openchat.stats()").await
+}
+
+/// Waits until the page's media connection is up.
+async fn wait_connected(page: &Page<'_>) -> anyhow::Result<()> {
+    wait_for(
+        &format!("{} to connect", page.name),
+        CONNECT_LIMIT,
+        async || {
+            let s = page
+                .eval("window.openchat ? window.openchat.stats() : null")
+                .await?;
+            if s["state"] == "failed" {
+                bail!("{} failed to join: {}", page.name, s["error"]);
+            }
+            Ok(if s["state"] == "connected" {
+                Ok(())
+            } else {
+                Err(s)
+            })
+        },
+    )
+    .await
+}
+
+/// Waits until `counter` of the page's stats exceeds [`MIN_PACKETS`].
+async fn wait_packets(page: &Page<'_>, counter: &str) -> anyhow::Result<u64> {
+    let what = format!("{} {counter} > {MIN_PACKETS}", page.name);
+    wait_for(&what, PACKETS_LIMIT, async || {
+        let s = stats(page).await?;
+        match s[counter].as_u64() {
+            Some(n) if n > MIN_PACKETS => Ok(Ok(n)),
+            _ => Ok(Err(s)),
+        }
+    })
+    .await
+}
+
+/// The page's URL that auto-joins `vc_general` as `user`.
+fn join_url(server: &TestServer, user: &str) -> String {
+    format!(
+        "{}/?autojoin=1&user={user}&server=srv_harbor&channel=vc_general",
+        server.base_url
+    )
+}
+
+/// Captures a screenshot into `dir` (and `$BROWSER_TEST_ARTIFACTS`), checking it is a real PNG.
+async fn screenshot(page: &Page<'_>, dir: &Path) -> anyhow::Result<PathBuf> {
+    let png = page.screenshot().await?;
+    let (width, height) = checks::png_dimensions(&png)
+        .with_context(|| format!("screenshot of {} ({} bytes)", page.name, png.len()))?;
+    ensure!(
+        width >= 300 && height >= 200,
+        "tiny screenshot {width}x{height}"
+    );
+    let name = format!("page-{}.png", page.name);
+    let path = dir.join(&name);
+    std::fs::write(&path, &png)?;
+    if let Some(keep) = std::env::var_os("BROWSER_TEST_ARTIFACTS") {
+        std::fs::create_dir_all(&keep)?;
+        std::fs::write(Path::new(&keep).join(&name), &png)?;
+    }
+    Ok(path)
+}
+
+/// Adds the pages' console output and Chromium's stderr to a failure.
+fn with_diagnostics<T>(
+    outcome: anyhow::Result<T>,
+    cdp: &Cdp,
+    browser: &Chromium,
+) -> anyhow::Result<T> {
+    outcome.map_err(|e| {
+        e.context(format!(
+            "page console:\n{}\n--- chromium stderr (tail):\n{}",
+            cdp.console().join("\n"),
+            browser.stderr_tail()
+        ))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_hear_each_other() -> anyhow::Result<()> {
+    let Some(binary) = chromium_or_skip() else {
+        return Ok(());
+    };
+    init_tracing();
+    let work = tempfile::tempdir()?;
+    let server = TestServer::start().await?;
+    let browser = Chromium::launch(&binary).await?;
+    let cdp = Cdp::connect(&browser.devtools_url).await?;
+    let outcome = async {
+        let a = Page::open(&cdp, "a", &join_url(&server, "a")).await?;
+        let b = Page::open(&cdp, "b", &join_url(&server, "b")).await?;
+        for page in [&a, &b] {
+            wait_connected(page).await?;
+        }
+        for page in [&a, &b] {
+            wait_packets(page, "inboundAudioPackets").await?;
+            wait_packets(page, "outboundAudioPackets").await?;
+        }
+        let users = a
+            .eval("window.openchat.participants.map(p => p.user_id).sort().join(',')")
+            .await?;
+        ensure!(users == "a,b", "participants seen by a: {users}");
+        screenshot(&a, work.path()).await?;
+        // Leaving is seen by the other page.
+        b.eval("window.openchat.leave()").await?;
+        wait_for("a to see b leave", CONNECT_LIMIT, async || {
+            let n = a.eval("window.openchat.participants.length").await?;
+            Ok(if n == 1 { Ok(()) } else { Err(n) })
+        })
+        .await
+    }
+    .await;
+    let outcome = with_diagnostics(outcome, &cdp, &browser);
+    drop(cdp);
+    drop(browser);
+    server.stop().await?;
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_and_rtc_joiner_hear_each_other() -> anyhow::Result<()> {
+    let Some(binary) = chromium_or_skip() else {
+        return Ok(());
+    };
+    init_tracing();
+    let joiner_bin = joiner::locate()?;
+    let work = tempfile::tempdir()?;
+    let received = work.path().join("received");
+    std::fs::create_dir_all(&received)?;
+    let server = TestServer::start().await?;
+    let browser = Chromium::launch(&binary).await?;
+    let cdp = Cdp::connect(&browser.devtools_url).await?;
+    let outcome = async {
+        let page = Page::open(&cdp, "browser", &join_url(&server, "browser")).await?;
+        wait_connected(&page).await?;
+        let args: Vec<String> = [
+            "--backend-url",
+            &server.base_url,
+            "--channel-id",
+            "vc_general",
+            "--user",
+            "joiner",
+            "--tone-hz",
+            "440",
+            "--duration",
+            "12",
+            "--write-received-dir",
+            &received.display().to_string(),
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut joiner = joiner::Joiner::spawn(&joiner_bin, &args, work.path())?;
+        let heard = async {
+            wait_packets(&page, "inboundAudioPackets").await?;
+            wait_packets(&page, "outboundAudioPackets").await?;
+            let users = page
+                .eval("window.openchat.participants.map(p => p.user_id).sort().join(',')")
+                .await?;
+            ensure!(
+                users == "browser,joiner",
+                "participants seen by the page: {users}"
+            );
+            screenshot(&page, work.path()).await
+        }
+        .await;
+        if let Err(e) = heard {
+            return Err(e.context(format!("rtc-joiner output:\n{}", joiner.output())));
+        }
+        joiner.wait(Duration::from_secs(60)).await?;
+        let wav = received.join("browser.wav");
+        let summary = checks::wav_summary(&wav)
+            .with_context(|| format!("rtc-joiner output:\n{}", joiner.output()))?;
+        ensure!(
+            summary.seconds >= 2.0,
+            "browser.wav holds {summary:?}, want at least 2 s"
+        );
+        ensure!(summary.rms > 0.001, "browser.wav is silent: {summary:?}");
+        wait_for(
+            "the page to see the joiner leave",
+            CONNECT_LIMIT,
+            async || {
+                let n = page.eval("window.openchat.participants.length").await?;
+                Ok(if n == 1 { Ok(()) } else { Err(n) })
+            },
+        )
+        .await
+    }
+    .await;
+    let outcome = with_diagnostics(outcome, &cdp, &browser);
+    drop(cdp);
+    drop(browser);
+    server.stop().await?;
+    outcome
+}
