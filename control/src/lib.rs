@@ -14,7 +14,8 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), control::ControlError> {
 //! use control::{Control, ControlOptions};
-//! let control = Control::connect("sqlite://data/openchat.db", ControlOptions { dev_mode: true }).await?;
+//! let options = ControlOptions { dev_mode: true, ..ControlOptions::default() };
+//! let control = Control::connect("sqlite://data/openchat.db", options).await?;
 //! control.migrate().await?;
 //! control.seed_dev().await?;
 //! let admission = control.admit_to_channel("alice", "vc_general", None).await;
@@ -23,31 +24,67 @@
 #![forbid(unsafe_code)]
 
 mod admission;
+mod clock;
+mod communities;
 mod db;
+mod devices;
 mod error;
 pub mod http;
+mod keys;
 mod model;
+mod profiles;
 mod seed;
 mod servers;
 pub mod testing;
 mod validate;
 
 pub use admission::{Admission, AdmissionError, Grants, grants_for};
+pub use communities::{CommunitiesError, Invitation, NewInvitation, Permission, RolePermissions};
+pub use devices::{Device, DevicesError, LinkCode};
+pub use keys::{
+    ClaimedKeyPackage, KeyBackup, KeyEnvelope, KeyPackageCount, KeysError, NewKeyEnvelope,
+    PendingEnvelopes,
+};
+pub use profiles::{Avatar, AvatarAsset, Profile, ProfileUpdate, ProfilesError};
 pub use error::ControlError;
 pub use http::{ApiError, Caller, ErrorBody, ErrorDetail};
 pub use model::{Ban, Channel, ChannelKind, Member, Role, Server, UnknownVariant};
 pub use servers::{JoinedServer, NewChannel, NewServer, ServersError};
 pub use validate::{FieldErrors, is_valid_id};
 
+use std::path::PathBuf;
+
 use db::Backend;
 use sqlx::AnyPool;
 
-/// Options of the control plane.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Options of the control plane. Build with `..ControlOptions::default()` so new fields keep
+/// their defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ControlOptions {
     /// Development mode: the seeded server `srv_harbor` admits any user (see
     /// [`Control::admit_to_channel`]). Never enable in production.
     pub dev_mode: bool,
+    /// Directory holding uploaded avatar images (created on first upload), e.g.
+    /// `<data dir>/avatars`. `None`: avatar uploads answer 503 `avatars_unavailable`.
+    pub avatar_dir: Option<PathBuf>,
+    /// Largest accepted avatar image, in bytes (default 2 MiB); larger uploads answer 413.
+    pub avatar_max_bytes: usize,
+    /// Most active devices a user may have (default 6).
+    pub max_devices_per_user: u32,
+    /// Largest accepted key backup (decoded bytes, default 1 MiB); larger ones answer 413.
+    pub key_backup_max_bytes: usize,
+}
+
+impl Default for ControlOptions {
+    fn default() -> Self {
+        ControlOptions {
+            dev_mode: false,
+            avatar_dir: None,
+            avatar_max_bytes: 2 * 1024 * 1024,
+            max_devices_per_user: 6,
+            key_backup_max_bytes: 1024 * 1024,
+        }
+    }
 }
 
 /// Handle to the control plane: a database pool and options. Cloning is cheap.
@@ -56,6 +93,7 @@ pub struct Control {
     pool: AnyPool,
     backend: Backend,
     opts: ControlOptions,
+    clock: clock::Clock,
 }
 
 impl Control {
@@ -73,6 +111,7 @@ impl Control {
             pool,
             backend,
             opts,
+            clock: clock::Clock::default(),
         })
     }
 
@@ -89,8 +128,8 @@ impl Control {
     }
 
     /// The options this handle was created with.
-    pub fn options(&self) -> ControlOptions {
-        self.opts
+    pub fn options(&self) -> &ControlOptions {
+        &self.opts
     }
 
     /// Closes the pool; later calls fail. Useful before dropping a test database.
@@ -104,6 +143,13 @@ impl Control {
     /// signaling's auth middleware); without it they answer 401 `missing_token`.
     pub fn router(&self) -> axum::Router {
         http::router(self.clone())
+    }
+
+    /// Control's routes that need no authenticated caller: `GET /v1/openapi.json` and
+    /// `GET /v1/profile/avatar/{asset_id}` (content-addressed images, fetched by `<img>` tags).
+    /// Mount them outside the auth middleware.
+    pub fn public_router(&self) -> axum::Router {
+        http::public_router(self.clone())
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

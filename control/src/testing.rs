@@ -39,12 +39,16 @@ pub async fn sqlite_temp() -> (Control, TempDirGuard) {
     sqlite_temp_with(ControlOptions::default()).await
 }
 
-/// A migrated SQLite database in a fresh temporary directory.
-pub async fn sqlite_temp_with(opts: ControlOptions) -> (Control, TempDirGuard) {
+/// A migrated SQLite database in a fresh temporary directory. Without an `avatar_dir` in
+/// `opts`, avatars go to `avatars/` inside that directory.
+pub async fn sqlite_temp_with(mut opts: ControlOptions) -> (Control, TempDirGuard) {
     let dir = tempfile::Builder::new()
         .prefix("oc-test-")
         .tempdir()
         .expect("create a temporary directory");
+    if opts.avatar_dir.is_none() {
+        opts.avatar_dir = Some(dir.path().join("avatars"));
+    }
     let url = format!("sqlite://{}", dir.path().join("control.db").display());
     let control = Control::connect(&url, opts)
         .await
@@ -62,6 +66,8 @@ pub struct PgDbGuard {
     name: String,
     url: String,
     dropped: bool,
+    /// Holds the avatar directory (see [`postgres_fresh_with`]); deleted on drop.
+    _avatars: Option<tempfile::TempDir>,
 }
 
 impl PgDbGuard {
@@ -113,8 +119,9 @@ pub async fn postgres_fresh() -> Option<(Control, PgDbGuard)> {
     postgres_fresh_with(ControlOptions::default()).await
 }
 
-/// A fresh, migrated PostgreSQL database, or `None` (see [`postgres_fresh`]).
-pub async fn postgres_fresh_with(opts: ControlOptions) -> Option<(Control, PgDbGuard)> {
+/// A fresh, migrated PostgreSQL database, or `None` (see [`postgres_fresh`]). Without an
+/// `avatar_dir` in `opts`, avatars go to a temporary directory the guard deletes.
+pub async fn postgres_fresh_with(mut opts: ControlOptions) -> Option<(Control, PgDbGuard)> {
     let admin_url = match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => {
@@ -142,11 +149,23 @@ pub async fn postgres_fresh_with(opts: ControlOptions) -> Option<(Control, PgDbG
 
     let url = with_database(&admin_url, &name);
     // From here on, the guard drops the database even if the steps below panic.
+    let avatars = match opts.avatar_dir {
+        Some(_) => None,
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("oc-avatars-")
+                .tempdir()
+                .expect("create a temporary avatar directory");
+            opts.avatar_dir = Some(dir.path().to_owned());
+            Some(dir)
+        }
+    };
     let guard = PgDbGuard {
         admin_url,
         name,
         url,
         dropped: false,
+        _avatars: avatars,
     };
     let control = Control::connect(guard.database_url(), opts)
         .await

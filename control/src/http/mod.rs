@@ -3,8 +3,14 @@
 //! Authentication is not done here: signaling's auth middleware inserts a [`Caller`] into the
 //! request extensions. Routes answer 401 `missing_token` when it is absent.
 
+mod areas;
+mod communities;
+mod devices;
 mod error;
 mod extract;
+mod keys;
+pub mod openapi;
+mod profiles;
 mod servers;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
@@ -27,5 +33,11 @@ pub(crate) fn router(control: Control) -> Router {
             post(servers::create_channel).get(servers::list_channels),
         )
         .route("/v1/servers/{server_id}/members", post(servers::add_member))
+        .merge(areas::routes(&control))
         .with_state(control)
+}
+
+/// Routes that need no caller (the OpenAPI document, avatar images), with `control` as state.
+pub(crate) fn public_router(control: Control) -> Router {
+    areas::public_routes().with_state(control)
 }

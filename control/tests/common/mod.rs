@@ -5,12 +5,18 @@ use control::ControlOptions;
 
 /// Dev mode: `srv_harbor` admits anyone.
 pub fn dev() -> ControlOptions {
-    ControlOptions { dev_mode: true }
+    ControlOptions {
+        dev_mode: true,
+        ..ControlOptions::default()
+    }
 }
 
 /// Production mode.
 pub fn prod() -> ControlOptions {
-    ControlOptions { dev_mode: false }
+    ControlOptions {
+        dev_mode: false,
+        ..ControlOptions::default()
+    }
 }
 
 /// Runs each listed `async fn(Control)` twice: on a fresh SQLite database (`sqlite::name`) and

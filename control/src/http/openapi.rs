@@ -1,0 +1,127 @@
+//! The OpenAPI 3.1 document of the whole public HTTP API, served at `/v1/openapi.json`.
+//!
+//! Control's handlers carry their own `#[utoipa::path]` annotations; routes whose handlers live
+//! elsewhere (signaling's, and control handlers without annotations) are described in
+//! [`external`]. A test (`control/tests/openapi.rs`) checks that every route registered in the
+//! source has an entry here and that every entry answers on the router.
+
+mod external;
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{communities, devices, keys, profiles};
+
+/// The error body every route shares (see [`super::ErrorBody`]).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorSchema {
+    error: ErrorDetailSchema,
+}
+
+/// Inside the error body.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ErrorDetail)]
+pub(crate) struct ErrorDetailSchema {
+    /// Stable machine-readable code, e.g. `server_not_found`.
+    code: String,
+    /// Human-readable explanation (not stable).
+    message: String,
+    /// Structured extra information (an object, empty when there is none).
+    #[schema(value_type = Object)]
+    details: serde_json::Value,
+}
+
+/// Declares the bearer token scheme every route uses unless it says otherwise.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "OpenChat API",
+        description = "HTTP API of openchatd: communities, profiles, devices and keys, chat \
+            envelopes, realtime, and the RTC join flow. Errors share one shape with a stable \
+            `code`. See docs/protocol.md and docs/control-api.md.",
+        license(name = "Apache-2.0")
+    ),
+    security(("bearer" = [])),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "communities", description = "servers, channels, roles, members, invitations"),
+        (name = "profiles", description = "profiles and avatars"),
+        (name = "devices", description = "devices and device linking"),
+        (name = "keys", description = "key envelopes, key packages, key backups"),
+        (name = "chat", description = "membership epochs, messages, realtime"),
+        (name = "rtc", description = "join tickets and the signaling WebSocket"),
+        (name = "ops", description = "health, readiness, metrics, capabilities, the API document"),
+    ),
+    paths(
+        communities::my_channels,
+        communities::list_roles,
+        communities::list_members,
+        communities::remove_member,
+        communities::set_role,
+        communities::leave,
+        communities::create_invitation,
+        communities::list_invitations,
+        communities::revoke_invitation,
+        communities::accept_invitation,
+        profiles::get_me,
+        profiles::put_me,
+        profiles::upload_avatar,
+        profiles::get_avatar,
+        profiles::batch,
+        devices::list,
+        devices::link_start,
+        devices::link_confirm,
+        devices::revoke,
+        keys::publish_envelopes,
+        keys::read_envelopes,
+        keys::ack_envelopes,
+        keys::upload_packages,
+        keys::claim_packages,
+        keys::count_packages,
+        keys::put_backup,
+        keys::latest_backup,
+        serve,
+    ),
+)]
+struct ApiDoc;
+
+/// The document, built once.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.merge(external::External::openapi());
+        doc
+    })
+}
+
+/// This document (OpenAPI 3.1, JSON).
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "ops", security(()),
+    responses((status = 200, description = "the OpenAPI 3.1 document", body = Object)))]
+pub(crate) async fn serve() -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "no-cache")], Json(document()))
+}
