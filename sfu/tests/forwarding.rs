@@ -145,3 +145,49 @@ fn garbage_datagrams_are_counted_not_fatal() {
     a.offer(&[(MediaKind::Audio, Direction::SendRecv)]);
     assert!(pump_until(&mut [&mut a], Duration::from_secs(10), |c| c[0].connected));
 }
+
+#[test]
+fn departing_publisher_is_renegotiated_away() {
+    let sfu = start_sfu();
+    let mut a = Client::new("a", join(&sfu, "room5", "alice", mic(), RoomKind::Voice));
+    let mut b = Client::new("b", join(&sfu, "room5", "bob", mic(), RoomKind::Voice));
+    a.offer(&[(MediaKind::Audio, Direction::SendRecv)]);
+    b.offer(&[(MediaKind::Audio, Direction::SendRecv)]);
+    assert!(pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        |c| {
+            c[0].saw(|e| matches!(e, PeerEvent::TrackPublished { .. }))
+                && c.iter().all(|c| c.connected)
+        }
+    ));
+    let offers_before = a
+        .events
+        .iter()
+        .filter(|e| matches!(e, PeerEvent::Offer { .. }))
+        .count();
+    drop(b);
+    assert!(pump_until(&mut [&mut a], Duration::from_secs(10), |c| {
+        let a = &c[0];
+        a.saw(|e| matches!(e, PeerEvent::TrackUnpublished { .. }))
+            && a.saw(|e| matches!(e, PeerEvent::ParticipantLeft { .. }))
+            && a.events
+                .iter()
+                .filter(|e| matches!(e, PeerEvent::Offer { .. }))
+                .count()
+                > offers_before
+    }));
+    let last_offer = a
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            PeerEvent::Offer { sdp } => Some(sdp.clone()),
+            _ => None,
+        })
+        .expect("offer");
+    assert!(
+        last_offer.contains("m=audio 0 "),
+        "the departed track's m-line is stopped:\n{last_offer}"
+    );
+}

@@ -53,6 +53,10 @@ impl Running {
 pub async fn open_control(config: &Config) -> anyhow::Result<Control> {
     let options = ControlOptions {
         dev_mode: config.mode == Mode::Development,
+        avatar_dir: Some(config.avatar_dir()),
+        avatar_max_bytes: config.control.avatar_max_bytes,
+        max_devices_per_user: config.control.max_devices_per_user,
+        key_backup_max_bytes: config.control.key_backup_max_bytes,
     };
     let control = Control::connect(&config.database_url(), options)
         .await

@@ -168,3 +168,17 @@ async fn participants_see_each_other_come_and_go() {
     assert_eq!(left["reason"], "left");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_session_hits_keepalive_timeout() {
+    let s = TestServer::start_with(Db::Sqlite, &[("rtc.keepalive_interval_ms", "1000")])
+        .await
+        .expect("server");
+    let mut ws = s.ws().await;
+    let joined = ws.join(&s.ticket("alice", "vc_general").await).await;
+    assert_eq!(joined["keepalive_interval_ms"], 1000);
+    // No frames from us: the server gives up after three intervals.
+    assert_eq!(ws.error_code().await, "keepalive_timeout");
+    assert!(ws.closed().await);
+    s.stop().await;
+}

@@ -70,6 +70,10 @@ const KEYS: &[(&str, Kind)] = &[
     ("limits.user_burst", Kind::Int),
     ("limits.device_rps", Kind::Float),
     ("limits.device_burst", Kind::Int),
+    ("control.avatar_dir", Kind::Str),
+    ("control.avatar_max_bytes", Kind::Int),
+    ("control.max_devices_per_user", Kind::Int),
+    ("control.key_backup_max_bytes", Kind::Int),
 ];
 
 /// Environment variables that are not settings.

@@ -55,6 +55,33 @@ pub struct Config {
     pub log: LogConfig,
     /// Rate limits.
     pub limits: LimitsConfig,
+    /// Control-plane limits and storage.
+    pub control: ControlConfig,
+}
+
+/// Control-plane settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ControlConfig {
+    /// Where uploaded avatars are stored; empty means `<data_dir>/avatars`.
+    pub avatar_dir: String,
+    /// Largest avatar upload, in bytes.
+    pub avatar_max_bytes: usize,
+    /// Most active devices per user.
+    pub max_devices_per_user: u32,
+    /// Largest key backup, in bytes.
+    pub key_backup_max_bytes: usize,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            avatar_dir: String::new(),
+            avatar_max_bytes: 2 * 1024 * 1024,
+            max_devices_per_user: 6,
+            key_backup_max_bytes: 1024 * 1024,
+        }
+    }
 }
 
 /// Token-bucket rate limits on authenticated routes.
@@ -172,6 +199,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             log: LogConfig::default(),
             limits: LimitsConfig::default(),
+            control: ControlConfig::default(),
         }
     }
 }
@@ -268,6 +296,15 @@ impl Config {
                 "must be at least 1",
             );
         }
+        if self.control.max_devices_per_user == 0 {
+            return bad("control.max_devices_per_user", "must be at least 1");
+        }
+        if self.control.avatar_max_bytes == 0 || self.control.key_backup_max_bytes == 0 {
+            return bad(
+                "control.avatar_max_bytes / control.key_backup_max_bytes",
+                "must be positive",
+            );
+        }
         if self.http.max_body_bytes < 1024 {
             return bad("http.max_body_bytes", "must be at least 1024");
         }
@@ -286,6 +323,15 @@ impl Config {
             tracing::warn!("production mode with the embedded SQLite database");
         }
         Ok(())
+    }
+
+    /// Where avatars are stored.
+    pub fn avatar_dir(&self) -> PathBuf {
+        if self.control.avatar_dir.is_empty() {
+            self.data_dir.join("avatars")
+        } else {
+            PathBuf::from(&self.control.avatar_dir)
+        }
     }
 
     /// The database URL, defaulting to SQLite under `data_dir`.
