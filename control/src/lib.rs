@@ -28,11 +28,15 @@ mod clock;
 mod communities;
 mod db;
 mod devices;
+mod epochs;
 mod error;
 pub mod http;
 mod keys;
+mod messages;
 mod model;
+mod outbox;
 mod profiles;
+pub mod realtime;
 mod seed;
 mod servers;
 pub mod testing;
@@ -46,7 +50,15 @@ pub use keys::{
     PendingEnvelopes,
 };
 pub use profiles::{Avatar, AvatarAsset, Profile, ProfileUpdate, ProfilesError};
+pub use epochs::{
+    CommitError, CommitOutcome, CommitRequest, DeviceRef, MemberDevice, Membership, Proposal,
+    ProposalError, Welcome, WelcomeMessage,
+};
 pub use error::ControlError;
+pub use messages::{
+    ContentType, History, HistoryDirection, HistoryError, HistoryQuery, Message, NewMessage,
+    SendError, SendOutcome,
+};
 pub use http::{ApiError, Caller, ErrorBody, ErrorDetail};
 pub use model::{Ban, Channel, ChannelKind, Member, Role, Server, UnknownVariant};
 pub use servers::{JoinedServer, NewChannel, NewServer, ServersError};
@@ -94,6 +106,8 @@ pub struct Control {
     backend: Backend,
     opts: ControlOptions,
     clock: clock::Clock,
+    /// Realtime fanout shared by clones (subscribers, outbox dispatcher).
+    hub: std::sync::Arc<realtime::Hub>,
 }
 
 impl Control {
@@ -112,6 +126,7 @@ impl Control {
             backend,
             opts,
             clock: clock::Clock::default(),
+            hub: Default::default(),
         })
     }
 

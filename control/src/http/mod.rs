@@ -4,6 +4,8 @@
 //! request extensions. Routes answer 401 `missing_token` when it is absent.
 
 mod areas;
+mod channel_errors;
+mod channels;
 mod communities;
 mod devices;
 mod error;
@@ -11,6 +13,7 @@ mod extract;
 mod keys;
 pub mod openapi;
 mod profiles;
+mod realtime;
 mod servers;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
@@ -34,6 +37,8 @@ pub(crate) fn router(control: Control) -> Router {
         )
         .route("/v1/servers/{server_id}/members", post(servers::add_member))
         .merge(areas::routes(&control))
+        .merge(channels::routes())
+        .merge(realtime::routes())
         .with_state(control)
 }
 

@@ -1,0 +1,63 @@
+//! Channel epochs and the append-only membership timeline.
+//!
+//! A channel's group is a set of *devices*. Each accepted commit moves the channel from epoch
+//! `e` to `e + 1` (compare-and-swap on `channels.epoch`, in one transaction with the timeline
+//! rows): the first commit claiming `e` wins, later ones get [`CommitError::EpochConflict`].
+//! Devices added by the commit are members from `e + 1`; removed devices were members up to `e`.
+//!
+//! Bootstrap: while a channel has no member device (a new channel, or every device removed), a
+//! member of the channel's server may commit a change that adds its own sending device.
+
+mod access;
+mod commit;
+mod members;
+mod proposals;
+mod testing;
+mod types;
+
+pub(crate) use access::AccessError;
+pub(crate) use members::{is_member_at, members_at};
+pub use types::{
+    CommitError, CommitOutcome, CommitRequest, DeviceRef, MemberDevice, Membership, Proposal,
+    ProposalError, Welcome, WelcomeMessage,
+};
+
+/// Largest opaque commit, welcome or message ciphertext, in decoded bytes.
+pub const MAX_OPAQUE_BYTES: usize = 64 * 1024;
+
+/// Most devices a single commit may add plus remove.
+pub const MAX_CHANGES_PER_COMMIT: usize = 4096;
+
+/// Decodes standard base64 (with padding) and returns the decoded length, or `None` when it is
+/// not valid base64.
+pub(crate) fn decoded_len(b64: &str) -> Option<usize> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .ok()
+        .map(|bytes| bytes.len())
+}
+
+/// Whether `id` is a well-formed user or device id: 1-64 bytes of `[A-Za-z0-9_.-]`.
+pub(crate) fn is_valid_principal(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_and_principals() {
+        assert_eq!(decoded_len("aGVsbG8="), Some(5));
+        assert_eq!(decoded_len(""), Some(0));
+        assert_eq!(decoded_len("not base64!"), None);
+        assert!(is_valid_principal("alice.smith"));
+        assert!(!is_valid_principal("a b"));
+        assert!(!is_valid_principal(""));
+    }
+}

@@ -1,0 +1,130 @@
+//! The per-process dispatcher: tails the outbox in id order and delivers to local sessions;
+//! on PostgreSQL a `LISTEN` task wakes it when another process commits an event.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::postgres::PgListener;
+
+use super::event::{fetch_after, last_event_id};
+use super::hub::Hub;
+use crate::Control;
+use crate::db::Backend;
+use crate::outbox::NOTIFY_CHANNEL;
+
+/// Fallback poll: catches events whose `NOTIFY` was missed (listener reconnecting) and, on
+/// SQLite, events written by other processes sharing the file.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Outbox rows fetched per query.
+const BATCH: i64 = 512;
+
+impl Control {
+    /// Starts this process's realtime dispatcher (and, on PostgreSQL, its `LISTEN` task) if it
+    /// is not running yet. Sessions start it on their own; calling this at start-up only makes
+    /// the first session's events flow without the start-up delay. Idempotent. Returns the
+    /// dispatcher task's handle on the first call, `None` afterwards. The tasks end when every
+    /// clone of this `Control` is dropped or the pool is closed.
+    pub fn start_background(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.hub.claim_start() {
+            return None;
+        }
+        let hub = Arc::downgrade(&self.hub);
+        if self.backend == Backend::Postgres {
+            let url = self.pool().connect_options().database_url.to_string();
+            tokio::spawn(listen(hub.clone(), url));
+        }
+        Some(tokio::spawn(dispatch(hub, self.pool().clone())))
+    }
+}
+
+async fn dispatch(hub: Weak<Hub>, pool: AnyPool) {
+    let mut last = loop {
+        match last_event_id(&pool).await {
+            Ok(id) => break id,
+            Err(_) if pool.is_closed() => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "realtime dispatcher cannot read the outbox; retrying");
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+    };
+    loop {
+        let Some(strong) = hub.upgrade() else { return };
+        tokio::select! {
+            () = strong.woken() => {}
+            () = tokio::time::sleep(POLL_INTERVAL) => {}
+        }
+        if pool.is_closed() {
+            return;
+        }
+        drain(&strong, &pool, &mut last).await;
+    }
+}
+
+/// Delivers every event after `last`, advancing it. Stops at the first database error (the
+/// next wake-up or poll retries from the same place).
+async fn drain(hub: &Hub, pool: &AnyPool, last: &mut i64) {
+    loop {
+        let rows = match fetch_after(pool, *last, BATCH, true).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "realtime dispatcher cannot read the outbox");
+                return;
+            }
+        };
+        if rows.is_empty() {
+            return;
+        }
+        for row in rows {
+            match hub.audience.resolve(pool, &row).await {
+                Ok(targets) => hub.deliver(&row.to_event(), &targets),
+                Err(e) => {
+                    tracing::warn!(error = %e, event = row.id, "cannot resolve an event's audience");
+                    return;
+                }
+            }
+            *last = row.id;
+        }
+    }
+}
+
+/// `LISTEN openchat_outbox` and wake the dispatcher on every notification; reconnects forever.
+async fn listen(hub: Weak<Hub>, url: String) {
+    loop {
+        match PgListener::connect(&url).await {
+            Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
+                Ok(()) => {
+                    tracing::debug!("realtime: listening for outbox notifications");
+                    // Anything committed while we were not listening.
+                    match hub.upgrade() {
+                        Some(hub) => hub.wake(),
+                        None => return,
+                    }
+                    loop {
+                        match tokio::time::timeout(POLL_INTERVAL * 4, listener.recv()).await {
+                            Ok(Ok(_)) => match hub.upgrade() {
+                                Some(hub) => hub.wake(),
+                                None => return,
+                            },
+                            Ok(Err(e)) => {
+                                tracing::warn!(error = %e, "realtime LISTEN connection lost");
+                                break;
+                            }
+                            // Idle: only check that someone still uses the hub.
+                            Err(_) if hub.strong_count() == 0 => return,
+                            Err(_) => {}
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "realtime LISTEN failed"),
+            },
+            Err(e) => tracing::warn!(error = %e, "realtime LISTEN cannot connect"),
+        }
+        if hub.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}

@@ -1,0 +1,168 @@
+//! The per-process registry of realtime sessions, and the dispatcher's wake-up signal.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{Notify, mpsc};
+
+use super::SESSION_QUEUE;
+use super::audience::{AudienceCache, Targets};
+use super::event::Event;
+use crate::epochs::DeviceRef;
+
+type Sender = mpsc::Sender<Arc<Event>>;
+
+#[derive(Default)]
+struct Registry {
+    next_id: u64,
+    devices: HashMap<DeviceRef, Vec<(u64, Sender)>>,
+    /// Open sessions per user (presence).
+    users: HashMap<String, usize>,
+}
+
+/// Sessions of this process, the audience cache, and the dispatcher's state.
+#[derive(Default)]
+pub(crate) struct Hub {
+    registry: Mutex<Registry>,
+    wake: Notify,
+    started: AtomicBool,
+    pub(crate) audience: AudienceCache,
+}
+
+impl fmt::Debug for Hub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hub")
+            .field("sessions", &self.lock().devices.len())
+            .field("started", &self.started.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// A registered session: receives the events addressed to its device. Unregisters on drop.
+pub(crate) struct Subscription {
+    hub: Arc<Hub>,
+    device: DeviceRef,
+    id: u64,
+    closed: bool,
+    /// Events for this device, in outbox order. `None` once the dispatcher dropped the
+    /// session for lagging.
+    pub(crate) rx: mpsc::Receiver<Arc<Event>>,
+}
+
+impl Subscription {
+    /// Unregisters; returns whether this was the user's last session in this process.
+    pub(crate) fn close(&mut self) -> bool {
+        if self.closed {
+            return false;
+        }
+        self.closed = true;
+        let mut registry = self.hub.lock();
+        if let Some(senders) = registry.devices.get_mut(&self.device) {
+            senders.retain(|(id, _)| *id != self.id);
+            if senders.is_empty() {
+                registry.devices.remove(&self.device);
+            }
+        }
+        let user = &self.device.user_id;
+        let count = registry.users.get(user).copied().unwrap_or(1);
+        if count <= 1 {
+            registry.users.remove(user);
+            true
+        } else {
+            registry.users.insert(user.clone(), count - 1);
+            false
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl Hub {
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Wakes the dispatcher (after a local commit, or a `NOTIFY` from another process).
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Waits for [`Hub::wake`].
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Marks the dispatcher started; returns `true` for the first caller only.
+    pub(crate) fn claim_start(&self) -> bool {
+        !self.started.swap(true, Ordering::AcqRel)
+    }
+
+    /// Registers a session of `device`; the flag says whether it is the user's first session
+    /// in this process.
+    pub(crate) fn subscribe(self: &Arc<Self>, device: DeviceRef) -> (Subscription, bool) {
+        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        let mut registry = self.lock();
+        registry.next_id += 1;
+        let id = registry.next_id;
+        registry
+            .devices
+            .entry(device.clone())
+            .or_default()
+            .push((id, tx));
+        let sessions = registry.users.entry(device.user_id.clone()).or_default();
+        *sessions += 1;
+        let first = *sessions == 1;
+        drop(registry);
+        let subscription = Subscription {
+            hub: self.clone(),
+            device,
+            id,
+            closed: false,
+            rx,
+        };
+        (subscription, first)
+    }
+
+    /// Hands `event` to every local session among `targets`. A session whose queue is full is
+    /// dropped from the registry (its receiver ends; it tells the client to resync).
+    pub(crate) fn deliver(&self, event: &Arc<Event>, targets: &Targets) {
+        let mut registry = self.lock();
+        let mut emptied = false;
+        let mut send_all = |senders: &mut Vec<(u64, Sender)>| {
+            senders.retain(|(_, tx)| tx.try_send(event.clone()).is_ok());
+            emptied |= senders.is_empty();
+        };
+        match targets {
+            Targets::Devices(devices) if devices.len() < registry.devices.len() => {
+                for device in devices.iter() {
+                    if let Some(senders) = registry.devices.get_mut(device) {
+                        send_all(senders);
+                    }
+                }
+            }
+            _ => {
+                for (device, senders) in registry.devices.iter_mut() {
+                    if targets.contains(device) {
+                        send_all(senders);
+                    }
+                }
+            }
+        }
+        if emptied {
+            registry.devices.retain(|_, senders| !senders.is_empty());
+        }
+    }
+
+    /// Number of registered sessions (for tests and metrics).
+    pub(crate) fn session_count(&self) -> usize {
+        self.lock().devices.values().map(Vec::len).sum()
+    }
+}
