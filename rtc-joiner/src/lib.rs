@@ -31,12 +31,14 @@
 //! - [`receiver`]: per-remote-track statistics (loss, jitter) and WAV recording.
 //! - [`summary`]: the end-of-run report (text or JSON).
 //! - [`joiner`]: the [`Joiner`] that ties everything together.
+//! - [`load`]: load mode (`rtc-joiner load`): many joiners, one measured run.
 #![forbid(unsafe_code)]
 
 pub mod audio_source;
 pub mod cli;
 mod error;
 pub mod joiner;
+pub mod load;
 pub mod opus_codec;
 pub mod peer;
 pub mod receiver;

@@ -1,13 +1,20 @@
-//! `rtc-joiner`: one joiner from the command line. See the library docs for the details.
+//! `rtc-joiner`: one joiner from the command line, or many with `rtc-joiner load ...`.
+//! See the library docs for the details.
 
 use anyhow::Context;
 use clap::Parser;
+use rtc_joiner::load::LoadCli;
 use rtc_joiner::{Cli, Joiner};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "load") {
+        args.remove(1);
+        return load_main(LoadCli::parse_from(args));
+    }
+    let cli = Cli::parse_from(args);
     let json = cli.json;
     if let Err(err) = init_logging(&cli.log_level) {
         eprintln!("error: invalid --log-level: {err:#}");
@@ -47,6 +54,42 @@ fn main() -> ExitCode {
                     serde_json::json!({"error": {"code": err.code(), "message": err.to_string()}})
                 );
             }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `rtc-joiner load`: runs the load and prints its summary (JSON with `--json`).
+fn load_main(cli: LoadCli) -> ExitCode {
+    if let Err(err) = init_logging(&cli.log_level) {
+        eprintln!("error: invalid --log-level: {err:#}");
+        return ExitCode::from(2);
+    }
+    if let Err(err) = cli.plan() {
+        eprintln!("error: {err}");
+        return ExitCode::from(2);
+    }
+    let json = cli.json;
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli.run()) {
+        Ok(summary) => {
+            if json {
+                println!("{}", summary.to_json());
+            } else {
+                print!("{summary}");
+            }
+            // Joiners abandoned at the end must not keep the process alive.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {}", with_causes(&err));
             ExitCode::FAILURE
         }
     }

@@ -11,6 +11,7 @@ pub use roster::Roster;
 use crate::JoinerError;
 use crate::audio_source::{PcmClip, PcmSource, ToneGenerator, decode_file};
 use crate::cli::{Auth, JoinerConfig, MediaInput};
+use crate::load::JoinProbe;
 use crate::peer::{PeerOptions, PeerSession, run_sender};
 use crate::signaling_client::{ApiClient, ClientMessage};
 use crate::summary::Summary;
@@ -28,12 +29,17 @@ const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Joiner {
     config: JoinerConfig,
     clip: Option<PcmClip>,
+    probe: Option<JoinProbe>,
 }
 
 impl Joiner {
     /// A joiner for `config`; a `--file` is decoded when it runs.
     pub fn new(config: JoinerConfig) -> Self {
-        Self { config, clip: None }
+        Self {
+            config,
+            clip: None,
+            probe: None,
+        }
     }
 
     /// A joiner that streams an already decoded clip (lets many joiners share one decode).
@@ -42,7 +48,15 @@ impl Joiner {
         Self {
             config,
             clip: Some(clip),
+            probe: None,
         }
+    }
+
+    /// Load mode: reports join timing and every sent/received packet to `probe`, and keeps only
+    /// statistics of received audio (no Opus decoding, no WAV files).
+    pub fn with_probe(mut self, probe: JoinProbe) -> Self {
+        self.probe = Some(probe);
+        self
     }
 
     /// Joins, streams and listens until the duration elapses, the file ends, `shutdown`
@@ -64,6 +78,9 @@ impl Joiner {
                     .access_token
             }
         };
+        if let Some(probe) = &self.probe {
+            probe.ticket_requested(Instant::now());
+        }
         let ticket = api
             .join_ticket(
                 &access_token,
@@ -121,6 +138,9 @@ impl Joiner {
                 source,
                 peer.connection_state(),
                 stop_rx,
+                self.probe
+                    .as_ref()
+                    .map(|p| p.sender(&joined.participant_id)),
             ))),
             _ => None,
         };
@@ -138,6 +158,7 @@ impl Joiner {
             server_errors: Vec::new(),
             media_connected: false,
             signaling_open: true,
+            probe: self.probe.clone(),
         };
 
         let outcome = match session.send_offer().await {

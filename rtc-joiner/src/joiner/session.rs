@@ -52,6 +52,8 @@ pub(super) struct Session {
     pub(super) server_errors: Vec<String>,
     pub(super) media_connected: bool,
     pub(super) signaling_open: bool,
+    /// Load-mode measurement hooks.
+    pub(super) probe: Option<crate::load::JoinProbe>,
 }
 
 impl Session {
@@ -139,6 +141,9 @@ impl Session {
                         if !self.media_connected {
                             tracing::info!("media connected");
                             self.media_connected = true;
+                            if let Some(probe) = &self.probe {
+                                probe.media_connected();
+                            }
                             stop_at = config.duration.map(|d| tokio::time::Instant::now() + d);
                         }
                     }
@@ -279,11 +284,16 @@ impl Session {
             mid = ?info.mid,
             "receiving remote audio"
         );
+        let recv_probe = self
+            .probe
+            .as_ref()
+            .map(|p| p.receiver(&info.participant_id));
         self.receivers.push(tokio::spawn(run_receiver(
             track,
             info,
             wav_path,
             self.stop_tx.subscribe(),
+            recv_probe,
         )));
     }
 

@@ -3,6 +3,7 @@
 use super::LocalAudio;
 use crate::JoinerError;
 use crate::audio_source::{PcmSource, level_dbov};
+use crate::load::SendProbe;
 use crate::opus_codec::{FRAME_DURATION, FRAME_SAMPLES, OpusEncoder};
 use rtc::media::Sample;
 use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
@@ -40,11 +41,14 @@ pub struct SenderReport {
 /// (deadlines at `start + n * 20 ms`, so pacing does not drift; after a stall the missed
 /// frames are sent in a burst so the RTP timeline keeps up with the wall clock).
 /// Each packet's RTP timestamp advances by exactly 960 (20 ms at 48 kHz).
+/// With a `probe` (load mode), every packet's payload and send time are recorded so receivers
+/// in the same process can measure end-to-end latency.
 pub async fn run_sender(
     local: LocalAudio,
     mut source: PcmSource,
     mut connection: watch::Receiver<RTCPeerConnectionState>,
     mut stop: watch::Receiver<bool>,
+    probe: Option<SendProbe>,
 ) -> Result<SenderReport, JoinerError> {
     let mut report = SenderReport::default();
     tokio::select! {
@@ -101,6 +105,9 @@ pub async fn run_sender(
                 level,
                 voice: level < VOICE_LEVEL_THRESHOLD,
             });
+        }
+        if let Some(probe) = &probe {
+            probe.on_send(&sample.data, Instant::now());
         }
         let written = writer.write_sample(&sample).await;
         match written {

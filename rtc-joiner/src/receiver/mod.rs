@@ -8,6 +8,7 @@ pub use playout::{Placement, Playout};
 pub use stats::{RtpStats, SeqStatus};
 pub use wav::{WavRecorder, sanitize_file_stem};
 
+use crate::load::RecvProbe;
 use crate::opus_codec::{OpusDecoder, SAMPLE_RATE};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,21 +59,33 @@ pub struct ReceiverReport {
 /// Reads `track` until it ends or `stop` flips to `true`; decodes every packet,
 /// keeps loss/jitter statistics and, with `wav_path`, records a WAV file whose
 /// duration follows the RTP timeline (gaps are concealed).
+///
+/// With a `probe` (load mode) every packet is reported to it on arrival and nothing is decoded:
+/// only sequence/jitter statistics are kept, so thousands of receivers fit in one process.
 pub async fn run_receiver(
     track: Arc<dyn TrackRemote>,
     info: RemoteTrackInfo,
     wav_path: Option<PathBuf>,
     mut stop: watch::Receiver<bool>,
+    mut probe: Option<RecvProbe>,
 ) -> ReceiverReport {
-    let mut state = ReceiverState::new(info, wav_path);
+    let mut state = match probe {
+        Some(_) => ReceiverState::stats_only(info),
+        None => ReceiverState::new(info, wav_path),
+    };
     loop {
         tokio::select! {
             event = track.poll() => match event {
-                Some(TrackRemoteEvent::OnRtpPacket(packet)) => state.on_packet(
-                    packet.header.sequence_number,
-                    packet.header.timestamp,
-                    &packet.payload,
-                ),
+                Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                    if let Some(probe) = probe.as_mut() {
+                        probe.on_receive(&packet.payload, Instant::now());
+                    }
+                    state.on_packet(
+                        packet.header.sequence_number,
+                        packet.header.timestamp,
+                        &packet.payload,
+                    );
+                }
                 Some(TrackRemoteEvent::OnEnded) | None => break,
                 Some(_) => {}
             },
@@ -119,6 +132,22 @@ impl ReceiverState {
             wav,
             wav_path,
             wav_error,
+            decode_errors: 0,
+            timeline_samples: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// A pipeline that keeps statistics only: no decoder, no recording.
+    pub fn stats_only(info: RemoteTrackInfo) -> Self {
+        Self {
+            info,
+            stats: RtpStats::default(),
+            playout: Playout::default(),
+            decoder: None,
+            wav: None,
+            wav_path: None,
+            wav_error: None,
             decode_errors: 0,
             timeline_samples: 0,
             started: Instant::now(),
