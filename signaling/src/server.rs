@@ -81,7 +81,11 @@ pub fn sfu_config(config: &Config) -> SfuConfig {
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let keys = Keys::resolve(&config)?;
     let tokens = AccessTokens::new(&config.auth, &keys)?;
-    let tickets = Tickets::new(&keys.ticket_secret, config.rtc.ticket_ttl_secs);
+    let tickets = Tickets::new(
+        &keys.ticket_secret,
+        config.rtc.ticket_ttl_secs,
+        &config.rtc.node_id,
+    );
     let control = open_control(&config).await?;
     if config.mode == Mode::Development {
         control

@@ -65,17 +65,21 @@ impl TicketError {
 }
 
 /// Mints and redeems tickets. Redeemed ids are remembered until the ticket would have expired.
+///
+/// A ticket names the sfu node it was issued for and is only redeemed there, so this node-local
+/// memory of redeemed ids is enough to make tickets single-use across edge replicas.
 pub struct Tickets {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
     ttl_secs: u64,
+    node: String,
     used: Mutex<HashMap<String, u64>>,
 }
 
 impl Tickets {
-    /// A ticket authority with `secret` and ticket lifetime `ttl_secs`.
-    pub fn new(secret: &Secret, ttl_secs: u64) -> Tickets {
+    /// A ticket authority for sfu node `node`, with `secret` and ticket lifetime `ttl_secs`.
+    pub fn new(secret: &Secret, ttl_secs: u64, node: &str) -> Tickets {
         let bytes = secret.expose().as_bytes();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[TICKET_AUDIENCE]);
@@ -86,6 +90,7 @@ impl Tickets {
             decoding: DecodingKey::from_secret(bytes),
             validation,
             ttl_secs,
+            node: node.to_string(),
             used: Mutex::new(HashMap::new()),
         }
     }
@@ -96,7 +101,6 @@ impl Tickets {
     }
 
     /// Signs a ticket; fills in `jti`, `iat`, `exp` and `aud`.
-    #[allow(clippy::too_many_arguments)]
     pub fn mint(
         &self,
         user_id: &str,
@@ -105,7 +109,6 @@ impl Tickets {
         server_id: &str,
         kind: &str,
         grants: sfu::Grants,
-        node: &str,
     ) -> Result<(String, TicketClaims), jsonwebtoken::errors::Error> {
         let now = unix_now();
         let claims = TicketClaims {
@@ -115,7 +118,7 @@ impl Tickets {
             srv: server_id.into(),
             knd: kind.into(),
             grt: grants,
-            node: node.into(),
+            node: self.node.clone(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
             exp: now + self.ttl_secs,
             iat: now,
@@ -140,6 +143,9 @@ impl Tickets {
         if claims.exp <= now {
             return Err(TicketError::Expired);
         }
+        if claims.node != self.node {
+            return Err(TicketError::Invalid);
+        }
         let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
         used.retain(|_, exp| *exp > now);
         if used.insert(claims.jti.clone(), claims.exp).is_some() {
@@ -154,7 +160,7 @@ mod tests {
     use super::*;
 
     fn authority(ttl: u64) -> Tickets {
-        Tickets::new(&Secret::new("test-ticket-secret"), ttl)
+        Tickets::new(&Secret::new("test-ticket-secret"), ttl, "local")
     }
 
     fn mint(t: &Tickets) -> String {
@@ -165,7 +171,6 @@ mod tests {
             "srv_harbor",
             "voice",
             sfu::Grants::default(),
-            "local",
         )
         .expect("mint")
         .0
@@ -183,8 +188,14 @@ mod tests {
     #[test]
     fn forged_and_garbage_are_invalid() {
         let t = authority(60);
-        let other = Tickets::new(&Secret::new("another-secret"), 60);
+        let other = Tickets::new(&Secret::new("another-secret"), 60, "local");
         assert_eq!(t.redeem(&mint(&other)), Err(TicketError::Invalid));
+        let other_node = Tickets::new(&Secret::new("test-ticket-secret"), 60, "node-b");
+        assert_eq!(
+            t.redeem(&mint(&other_node)),
+            Err(TicketError::Invalid),
+            "issued for another node"
+        );
         assert_eq!(t.redeem("not.a.jwt"), Err(TicketError::Invalid));
         assert_eq!(t.redeem(""), Err(TicketError::Invalid));
         assert_eq!(t.redeem(&"x".repeat(10_000)), Err(TicketError::Invalid));

@@ -62,7 +62,6 @@ pub async fn issue(
             &admission.server_id,
             admission.kind.as_str(),
             grants,
-            &state.config.rtc.node_id,
         )
         .map_err(ApiError::internal)?;
     state.metrics.ticket_issued();
