@@ -5,6 +5,7 @@
 //! [`external`]. A test (`control/tests/openapi.rs`) checks that every route registered in the
 //! source has an entry here and that every entry answers on the router.
 
+mod chat;
 mod external;
 
 use std::sync::OnceLock;
@@ -115,6 +116,7 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
     DOC.get_or_init(|| {
         let mut doc = ApiDoc::openapi();
         doc.merge(external::External::openapi());
+        doc.merge(chat::Chat::openapi());
         doc
     })
 }
