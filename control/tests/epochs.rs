@@ -20,7 +20,7 @@ on_both_databases! {
 async fn bootstrap_then_add_and_remove(ctl: Control) {
     setup(&ctl).await;
     let alice = dev("alice", "laptop");
-    let first = commit(&ctl, &alice, 0, &[alice.clone()], &[])
+    let first = commit(&ctl, &alice, 0, std::slice::from_ref(&alice), &[])
         .await
         .expect("bootstrap");
     assert_eq!(first.epoch, 1);
@@ -123,7 +123,7 @@ async fn sender_must_be_a_member_at_the_epoch(ctl: Control) {
     assert!(matches!(err, CommitError::SenderNotMember), "{err:?}");
     // Bootstrapping is only for an empty group.
     let carol = dev("carol", "laptop");
-    let err = commit(&ctl, &carol, 2, &[carol.clone()], &[])
+    let err = commit(&ctl, &carol, 2, std::slice::from_ref(&carol), &[])
         .await
         .expect_err("not empty");
     assert!(matches!(err, CommitError::SenderNotMember), "{err:?}");
@@ -145,7 +145,7 @@ async fn added_devices_must_qualify(ctl: Control) {
         (dev("bob", "laptop"), "already_a_member"),
     ];
     for (device, reason) in cases {
-        let err = commit(&ctl, &alice, 2, &[device.clone()], &[])
+        let err = commit(&ctl, &alice, 2, std::slice::from_ref(&device), &[])
             .await
             .expect_err("refused");
         match err {
@@ -228,7 +228,7 @@ async fn pending_removal_must_be_committed(ctl: Control) {
     let membership = ctl.membership("alice", CHANNEL).await.expect("m");
     assert_eq!(membership.pending_proposals.len(), 1);
 
-    let mut req = request(2, &[], &[bob.clone()]);
+    let mut req = request(2, &[], std::slice::from_ref(&bob));
     req.proposal_ids = vec![proposal.id.clone()];
     let outcome = ctl
         .commit_membership(&alice, CHANNEL, req)
@@ -256,7 +256,7 @@ async fn welcomes_released_only_with_their_commit(ctl: Control) {
         welcome: "d2VsY29tZQ==".into(),
     };
     // Refused (stale epoch): no welcome is stored.
-    let mut req = request(1, &[carol.clone()], &[]);
+    let mut req = request(1, std::slice::from_ref(&carol), &[]);
     req.welcomes = vec![welcome.clone()];
     let err = ctl
         .commit_membership(&alice, CHANNEL, req)
@@ -269,7 +269,7 @@ async fn welcomes_released_only_with_their_commit(ctl: Control) {
     let (status, _) = chat_http::get(&ctl, &carol, "/v1/channels/tc_chat/welcome").await;
     assert_eq!(status, 404);
 
-    let mut req = request(2, &[carol.clone()], &[]);
+    let mut req = request(2, std::slice::from_ref(&carol), &[]);
     req.welcomes = vec![welcome];
     ctl.commit_membership(&alice, CHANNEL, req)
         .await

@@ -29,10 +29,13 @@ impl Targets {
     }
 }
 
+/// Member devices of (channel, epoch).
+type MemberSets = HashMap<(String, i64), Arc<HashSet<DeviceRef>>>;
+
 /// Member sets by (channel, epoch).
 #[derive(Debug, Default)]
 pub(crate) struct AudienceCache {
-    members: Mutex<HashMap<(String, i64), Arc<HashSet<DeviceRef>>>>,
+    members: Mutex<MemberSets>,
 }
 
 impl AudienceCache {
@@ -60,7 +63,7 @@ impl AudienceCache {
         Ok(set)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i64), Arc<HashSet<DeviceRef>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemberSets> {
         self.members
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

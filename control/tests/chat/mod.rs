@@ -91,7 +91,7 @@ pub async fn commit(
 pub async fn setup_with_group(ctl: &Control) {
     setup(ctl).await;
     let alice = dev("alice", "laptop");
-    commit(ctl, &alice, 0, &[alice.clone()], &[])
+    commit(ctl, &alice, 0, std::slice::from_ref(&alice), &[])
         .await
         .expect("bootstrap");
     commit(ctl, &alice, 1, &[dev("bob", "laptop")], &[])
