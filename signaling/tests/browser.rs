@@ -121,6 +121,19 @@ fn join_url(server: &TestServer, user: &str) -> String {
     )
 }
 
+/// Waits until `probe` (a JavaScript expression) evaluates to `want` on `page`.
+async fn wait_eval(page: &Page<'_>, probe: &str, want: Value) -> anyhow::Result<()> {
+    let what = format!("{}: `{probe}` == {want}", page.name);
+    // Exceptions (e.g. before app.js has run) count as "not yet" and are shown on timeout.
+    let guarded =
+        format!("(() => {{ try {{ return {probe}; }} catch (e) {{ return String(e); }} }})()");
+    wait_for(&what, CONNECT_LIMIT, async || {
+        let got = page.eval(&guarded).await?;
+        Ok(if got == want { Ok(()) } else { Err(got) })
+    })
+    .await
+}
+
 /// Captures a screenshot into `dir` (and `$BROWSER_TEST_ARTIFACTS`), checking it is a real PNG.
 async fn screenshot(page: &Page<'_>, dir: &Path) -> anyhow::Result<PathBuf> {
     let png = page.screenshot().await?;
@@ -140,12 +153,21 @@ async fn screenshot(page: &Page<'_>, dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// Adds the pages' console output and Chromium's stderr to a failure.
+/// Adds the pages' console output and Chromium's stderr to a failure (and keeps the console in
+/// `$BROWSER_TEST_ARTIFACTS/console-<test>.log`).
 fn with_diagnostics<T>(
+    test: &str,
     outcome: anyhow::Result<T>,
     cdp: &Cdp,
     browser: &Chromium,
 ) -> anyhow::Result<T> {
+    if let Some(keep) = std::env::var_os("BROWSER_TEST_ARTIFACTS") {
+        let _ = std::fs::create_dir_all(&keep);
+        let _ = std::fs::write(
+            Path::new(&keep).join(format!("console-{test}.log")),
+            cdp.console().join("\n"),
+        );
+    }
     outcome.map_err(|e| {
         e.context(format!(
             "page console:\n{}\n--- chromium stderr (tail):\n{}",
@@ -189,7 +211,7 @@ async fn two_browsers_hear_each_other() -> anyhow::Result<()> {
         .await
     }
     .await;
-    let outcome = with_diagnostics(outcome, &cdp, &browser);
+    let outcome = with_diagnostics("two_browsers_hear_each_other", outcome, &cdp, &browser);
     drop(cdp);
     drop(browser);
     server.stop().await?;
@@ -230,8 +252,9 @@ async fn browser_and_rtc_joiner_hear_each_other() -> anyhow::Result<()> {
         .to_vec();
         let mut joiner = joiner::Joiner::spawn(&joiner_bin, &args, work.path())?;
         let heard = async {
-            wait_packets(&page, "inboundAudioPackets").await?;
-            wait_packets(&page, "outboundAudioPackets").await?;
+            let inbound = wait_packets(&page, "inboundAudioPackets").await?;
+            let outbound = wait_packets(&page, "outboundAudioPackets").await?;
+            eprintln!("page: {inbound} audio packets in, {outbound} out");
             let users = page
                 .eval("window.openchat.participants.map(p => p.user_id).sort().join(',')")
                 .await?;
@@ -254,6 +277,7 @@ async fn browser_and_rtc_joiner_hear_each_other() -> anyhow::Result<()> {
             "browser.wav holds {summary:?}, want at least 2 s"
         );
         ensure!(summary.rms > 0.001, "browser.wav is silent: {summary:?}");
+        eprintln!("rtc-joiner received from the page: {summary:?}");
         wait_for(
             "the page to see the joiner leave",
             CONNECT_LIMIT,
@@ -265,7 +289,89 @@ async fn browser_and_rtc_joiner_hear_each_other() -> anyhow::Result<()> {
         .await
     }
     .await;
-    let outcome = with_diagnostics(outcome, &cdp, &browser);
+    let outcome = with_diagnostics(
+        "browser_and_rtc_joiner_hear_each_other",
+        outcome,
+        &cdp,
+        &browser,
+    );
+    drop(cdp);
+    drop(browser);
+    server.stop().await?;
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_hears_speaker_and_sees_mute() -> anyhow::Result<()> {
+    let Some(binary) = chromium_or_skip() else {
+        return Ok(());
+    };
+    init_tracing();
+    let server = TestServer::start().await?;
+    let browser = Chromium::launch(&binary).await?;
+    let cdp = Cdp::connect(&browser.devtools_url).await?;
+    let outcome = async {
+        let speaker = Page::open(&cdp, "speaker", &join_url(&server, "speaker")).await?;
+        let listen_url = format!("{}&listen=1", join_url(&server, "listener"));
+        let listener = Page::open(&cdp, "listener", &listen_url).await?;
+        for page in [&speaker, &listener] {
+            wait_connected(page).await?;
+        }
+        let heard = wait_packets(&listener, "inboundAudioPackets").await?;
+        let sent = stats(&listener).await?["outboundAudioPackets"].clone();
+        ensure!(sent == 0, "a listen-only page sent {sent} audio packets");
+        eprintln!("listener heard {heard} packets");
+        let muted = "window.openchat.participants.filter(p => !p.self && p.muted.includes('microphone')).length";
+        wait_eval(&listener, muted, 0.into()).await?;
+        speaker.eval("window.openchat.setMuted(true)").await?;
+        wait_eval(&listener, muted, 1.into()).await?;
+        speaker.eval("window.openchat.setMuted(false)").await?;
+        wait_eval(&listener, muted, 0.into()).await
+    }
+    .await;
+    let outcome = with_diagnostics(
+        "listener_hears_speaker_and_sees_mute",
+        outcome,
+        &cdp,
+        &browser,
+    );
+    drop(cdp);
+    drop(browser);
+    server.stop().await?;
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_errors_are_shown() -> anyhow::Result<()> {
+    let Some(binary) = chromium_or_skip() else {
+        return Ok(());
+    };
+    init_tracing();
+    let server = TestServer::start().await?;
+    let browser = Chromium::launch(&binary).await?;
+    let cdp = Cdp::connect(&browser.devtools_url).await?;
+    let outcome = async {
+        for (channel, code) in [
+            ("vc_missing", "channel_not_found"),
+            ("tc_lobby", "not_an_rtc_channel"),
+        ] {
+            let url = format!(
+                "{}/?autojoin=1&user=erin&server=srv_harbor&channel={channel}",
+                server.base_url
+            );
+            let page = Page::open(&cdp, channel, &url).await?;
+            wait_eval(&page, "window.openchat.state", "failed".into()).await?;
+            let shown = page
+                .eval("[window.openchat.error.code, document.getElementById('error').textContent]")
+                .await?;
+            ensure!(shown[0] == code, "{channel}: error {shown}, want {code}");
+            let text = shown[1].as_str().unwrap_or_default();
+            ensure!(text.starts_with(code), "{channel}: the page shows {text:?}");
+        }
+        Ok(())
+    }
+    .await;
+    let outcome = with_diagnostics("join_errors_are_shown", outcome, &cdp, &browser);
     drop(cdp);
     drop(browser);
     server.stop().await?;

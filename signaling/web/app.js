@@ -204,6 +204,7 @@
 
     send(frame) {
       if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+      if (frame.type !== "ping") log("send", frame.type);
       this.ws.send(JSON.stringify(frame));
     }
 
@@ -228,6 +229,7 @@
         log("ignored a frame without a type");
         return;
       }
+      if (frame.type !== "pong") log("recv", frame.type, frame.type === "error" ? frame.code : "");
       switch (frame.type) {
         case "joined":
           return this.onJoined(frame);

@@ -134,6 +134,9 @@ async fn read_stderr(
         {
             let _ = tx.send(url.trim().to_string());
         }
+        if line.contains(":ERROR:dbus/") {
+            continue; // no system bus in containers: noise
+        }
         let mut tail = tail.lock().expect("stderr lock");
         if tail.len() == STDERR_LINES {
             tail.pop_front();
