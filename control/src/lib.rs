@@ -45,22 +45,22 @@ mod validate;
 pub use admission::{Admission, AdmissionError, Grants, grants_for};
 pub use communities::{CommunitiesError, Invitation, NewInvitation, Permission, RolePermissions};
 pub use devices::{Device, DevicesError, LinkCode};
-pub use keys::{
-    ClaimedKeyPackage, KeyBackup, KeyEnvelope, KeyPackageCount, KeysError, NewKeyEnvelope,
-    PendingEnvelopes,
-};
-pub use profiles::{Avatar, AvatarAsset, Profile, ProfileUpdate, ProfilesError};
 pub use epochs::{
     CommitError, CommitOutcome, CommitRequest, DeviceRef, MemberDevice, Membership, Proposal,
     ProposalError, Welcome, WelcomeMessage,
 };
 pub use error::ControlError;
+pub use http::{ApiError, Caller, ErrorBody, ErrorDetail};
+pub use keys::{
+    ClaimedKeyPackage, KeyBackup, KeyEnvelope, KeyPackageCount, KeysError, NewKeyEnvelope,
+    PendingEnvelopes,
+};
 pub use messages::{
     ContentType, History, HistoryDirection, HistoryError, HistoryQuery, Message, NewMessage,
     SendError, SendOutcome,
 };
-pub use http::{ApiError, Caller, ErrorBody, ErrorDetail};
 pub use model::{Ban, Channel, ChannelKind, Member, Role, Server, UnknownVariant};
+pub use profiles::{Avatar, AvatarAsset, Profile, ProfileUpdate, ProfilesError};
 pub use servers::{JoinedServer, NewChannel, NewServer, ServersError};
 pub use validate::{FieldErrors, is_valid_id};
 

@@ -92,7 +92,7 @@ impl Control {
             insert_package(&mut tx, user_id, device_id, package, false, now).await?;
         }
         tx.commit().await?;
-        Ok(self.key_package_count(user_id, device_id).await?)
+        self.key_package_count(user_id, device_id).await
     }
 
     /// Claims one package of each target device: `device_id` alone, or every active device of
