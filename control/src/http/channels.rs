@@ -73,6 +73,10 @@ pub(crate) async fn commit_membership(
     body: Body,
 ) -> Result<(StatusCode, Json<CommitOutcome>), ApiError> {
     let request: CommitRequest = read_json(body, COMMIT_BODY_LIMIT).await?;
+    // A user's first device registers implicitly (it may bootstrap a group by adding itself).
+    control
+        .ensure_device(&caller.user_id, &caller.device_id)
+        .await?;
     let outcome = control
         .commit_membership(&device_of(&caller), &channel_id, request)
         .await?;
