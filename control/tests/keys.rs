@@ -2,6 +2,7 @@
 //! (versions, 413), on both databases.
 
 mod api;
+mod chat;
 mod common;
 
 use std::collections::HashSet;
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 
 on_both_databases! {
     envelopes_in_order_and_acked => prod,
+    publishing_notifies_the_recipient_device => prod,
     envelopes_next_cursor_acks => prod,
     concurrent_readers_get_each_envelope_once => prod,
     envelope_rules => prod,
@@ -105,6 +107,31 @@ async fn envelopes_in_order_and_acked(ctl: Control) {
     let body = read(&ctl, "").await;
     assert_eq!(payloads(&body), Vec::<&str>::new());
     assert_eq!(body["cursor"], Value::Null);
+}
+
+async fn publishing_notifies_the_recipient_device(ctl: Control) {
+    alice_and_bob(&ctl).await;
+    let mut bob = chat::Client::connect(&ctl, chat::dev("bob", "phone"), None);
+    bob.ready().await;
+    publish(&ctl, &["AQ==", "Ag=="]).await;
+    let event = bob.next_event("key_envelope_pending").await;
+    assert_eq!(event["data"]["device_id"], "phone");
+    assert_eq!(event["data"]["count"], 2);
+    assert_eq!(event["data"]["sender_user_id"], "alice");
+    assert_eq!(event["data"]["sender_device_id"], "laptop");
+    // Another device of the same user is not told.
+    let mut others = chat::Client::connect(&ctl, chat::dev("alice", "laptop"), None);
+    others.ready().await;
+    publish(&ctl, &["Aw=="]).await;
+    assert_eq!(
+        bob.next_event("key_envelope_pending").await["data"]["count"],
+        1
+    );
+    let frames = others.close().await;
+    assert!(
+        frames.iter().all(|f| f["kind"] != "key_envelope_pending"),
+        "{frames:?}"
+    );
 }
 
 async fn envelopes_next_cursor_acks(ctl: Control) {

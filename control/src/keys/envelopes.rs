@@ -13,7 +13,7 @@ use sqlx::Row;
 use utoipa::ToSchema;
 
 use super::{KeysError, check_payload};
-use crate::Control;
+use crate::{Control, outbox};
 use crate::validate::FieldErrors;
 
 /// Largest envelope payload: 64 KiB decoded.
@@ -109,6 +109,36 @@ impl Control {
             .fetch_one(&mut *tx)
             .await?;
             ids.push(id);
+        }
+        // One `key_envelope_pending` event per recipient device, last in the transaction (the
+        // outbox rule), so the event exists exactly when the envelopes do.
+        let mut recipients: Vec<(&str, &str)> = Vec::new();
+        for envelope in envelopes {
+            let key = (envelope.user_id.as_str(), envelope.device_id.as_str());
+            if !recipients.contains(&key) {
+                recipients.push(key);
+            }
+        }
+        for (recipient_user, recipient_device) in recipients {
+            let count = envelopes
+                .iter()
+                .filter(|e| e.user_id == recipient_user && e.device_id == recipient_device)
+                .count();
+            let payload = serde_json::json!({
+                "device_id": recipient_device,
+                "count": count,
+                "sender_user_id": user_id,
+                "sender_device_id": device_id,
+            });
+            outbox::append_key_envelope_pending(
+                &mut tx,
+                self.backend,
+                recipient_user,
+                recipient_device,
+                &payload,
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(ids)
