@@ -31,3 +31,10 @@ pub use ids::{ParticipantInfo, PeerId, RoomId};
 pub use policy::{Grants, MediaKind, RoomKind, RoomPolicy, Source, TrackDeclaration};
 pub use sfu::{JoinRequest, PeerHandle, Sfu};
 pub use stats::{SfuStats, StatsSnapshot};
+
+/// In-memory room for the hot-path benchmark in `bench/` (feature `bench-support`; not for
+/// production use).
+#[cfg(feature = "bench-support")]
+pub mod bench_support {
+    pub use crate::worker::{BenchRoom, Datagram};
+}

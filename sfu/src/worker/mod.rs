@@ -10,6 +10,9 @@ mod membership;
 mod negotiation;
 mod str0m_events;
 
+#[cfg(feature = "bench-support")]
+pub use io::bench_room::{BenchRoom, Datagram};
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;

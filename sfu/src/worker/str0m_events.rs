@@ -33,7 +33,7 @@ impl Worker {
         true
     }
 
-    fn on_datagram(&mut self, data: &[u8], source: std::net::SocketAddr, now: Instant) {
+    pub(super) fn on_datagram(&mut self, data: &[u8], source: std::net::SocketAddr, now: Instant) {
         let by_ufrag = stun::local_ufrag(data).and_then(|u| self.by_ufrag.get(u).copied());
         let Some(id) = by_ufrag.or_else(|| self.by_addr.get(&source).copied()) else {
             WorkerStats::add(&self.stats.datagrams_unroutable, 1);

@@ -1,0 +1,94 @@
+//! Runs `rtc-joiner load` against a target and turns its JSON summary into a result row.
+
+use crate::results::Row;
+use crate::scenario::Scenario;
+use anyhow::{Context, bail};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// Timing of every load run.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Joins per second.
+    pub ramp: f64,
+    /// Measurement window, seconds.
+    pub window: f64,
+    /// Settle time before the window, seconds.
+    pub settle: f64,
+}
+
+/// Runs the load process for `scenario` against `backend` (server `pid`) and waits for it.
+pub async fn run_openchat(
+    rtc_joiner: &Path,
+    backend: &str,
+    pid: u32,
+    scenario: &Scenario,
+    timing: Timing,
+) -> anyhow::Result<Value> {
+    let mut cmd = tokio::process::Command::new(rtc_joiner);
+    cmd.arg("load")
+        .args(["--backend-url", backend])
+        .args(["--joiners", &scenario.joiners.to_string()])
+        .args(["--publishers", &scenario.publishers.to_string()])
+        .args(["--rooms", &scenario.rooms.to_string()])
+        .args(["--ramp", &timing.ramp.to_string()])
+        .args(["--duration", &timing.window.to_string()])
+        .args(["--settle", &timing.settle.to_string()])
+        .args(["--server-pid", &pid.to_string()])
+        .arg("--json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    // Bounded: ramp + connect + settle + window + leave, with room to spare.
+    let limit = Duration::from_secs_f64(
+        f64::from(scenario.joiners) / timing.ramp + 30.0 + timing.settle + timing.window + 60.0,
+    );
+    let child = cmd.spawn().context("starting rtc-joiner load")?;
+    let output = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .context("rtc-joiner load did not finish in time")??;
+    if !output.status.success() {
+        bail!("rtc-joiner load failed: {}", output.status);
+    }
+    serde_json::from_slice(&output.stdout).context("parsing the load summary")
+}
+
+fn f(v: &Value, path: &[&str]) -> Option<f64> {
+    let mut v = v;
+    for key in path {
+        v = v.get(key)?;
+    }
+    v.as_f64()
+}
+
+/// A result row from a load summary.
+pub fn row(run: u32, target: &str, scenario: &Scenario, summary: &Value) -> Row {
+    let server = |k: &str| f(summary, &["window", "server", k]);
+    Row {
+        run,
+        target: target.to_owned(),
+        scenario: scenario.name.to_owned(),
+        joiners: scenario.joiners,
+        publishers: scenario.publishers,
+        rooms: scenario.rooms,
+        listeners: scenario.listeners(),
+        window_s: f(summary, &["window", "seconds"]),
+        forwarded_packets: server("forwarded_packets"),
+        received_packets: f(summary, &["window", "packets_received"]),
+        server_cpu_percent: server("cpu_percent"),
+        server_us_per_fwd_packet: server("cpu_us_per_forwarded_packet"),
+        server_us_per_rx_packet: server("cpu_us_per_received_packet"),
+        e2e_p50_ms: f(summary, &["e2e_latency_ms", "p50"]),
+        e2e_p99_ms: f(summary, &["e2e_latency_ms", "p99"]),
+        join_p50_ms: f(summary, &["join_latency_ms", "p50"]),
+        join_p99_ms: f(summary, &["join_latency_ms", "p99"]),
+        loss_percent: f(summary, &["packets", "loss_percent"]),
+        jitter_mean_ms: f(summary, &["packets", "jitter_mean_ms"]),
+        rss_kib_per_participant: server("rss_per_participant_bytes").map(|b| b / 1024.0),
+        load_cpu_percent: f(summary, &["window", "load_cpu_percent"]),
+        connected: f(summary, &["joins", "media_connected"]),
+        failed: f(summary, &["joins", "failed"]),
+    }
+}

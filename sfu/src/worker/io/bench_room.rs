@@ -1,0 +1,372 @@
+//! An in-memory room for benchmarking the forwarding hot path (feature `bench-support`).
+//!
+//! One real [`Worker`] (its socket is bound but never used) with a publisher and N subscribers,
+//! each a str0m client. Everything is connected in memory on a fake clock: datagrams go from
+//! client to worker through the same `on_datagram` -> `process_drained` -> `forward` path as
+//! the worker's event loop, and the worker's output queue is handed back to the clients by
+//! destination address. No threads, no sleeps, no traffic on any socket.
+//!
+//! Once connected, [`BenchRoom::prepare`] makes the publisher produce encrypted packets (outside
+//! any measurement) and [`BenchRoom::forward`] pushes one through the worker: SRTP decrypt
+//! once, then per subscriber rewrite + SRTP encrypt + queue. The queued datagrams are dropped.
+
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Poll, Waker};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Input, Output, Rtc};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+use super::BatchSender;
+use crate::config::SfuConfig;
+use crate::error::SfuError;
+use crate::events::PeerEvent;
+use crate::ids::{ParticipantInfo, PeerId, RoomId};
+use crate::peer::Drained;
+use crate::policy::{Grants, RoomKind, RoomPolicy, Source, TrackDeclaration};
+use crate::sfu::JoinRequest;
+use crate::stats::WorkerStats;
+use crate::worker::{WAKER, Worker};
+
+/// A 20 ms Opus frame's worth of bytes (content is irrelevant to forwarding).
+const FRAME: [u8; 80] = [0x5a; 80];
+/// Fake time one connection step advances.
+const STEP: Duration = Duration::from_millis(5);
+/// Fake time budget to connect everyone.
+const CONNECT_BUDGET: Duration = Duration::from_secs(30);
+
+struct Client {
+    peer: PeerId,
+    addr: SocketAddr,
+    rtc: Rtc,
+    events: UnboundedReceiver<PeerEvent>,
+    pending: Option<SdpPendingOffer>,
+    send_mid: Option<Mid>,
+    next_timeout: Instant,
+}
+
+/// One datagram from the publisher to the worker.
+pub struct Datagram {
+    source: SocketAddr,
+    contents: Vec<u8>,
+}
+
+/// A worker, one publisher and N subscribers, connected in memory.
+pub struct BenchRoom {
+    worker: Worker,
+    server_addr: SocketAddr,
+    publisher: Client,
+    subscribers: Vec<Client>,
+    now: Instant,
+    frames: u64,
+}
+
+impl BenchRoom {
+    /// Builds the room and connects everyone (ICE, DTLS, negotiation) on a fake clock.
+    pub fn new(subscribers: usize) -> Result<BenchRoom, SfuError> {
+        str0m::crypto::from_feature_flags().install_process_default();
+        let now = Instant::now();
+        let worker = bench_worker()?;
+        let server_addr = worker.advertised;
+        let mut room = BenchRoom {
+            worker,
+            server_addr,
+            publisher: Client::new(0, now),
+            subscribers: (1..=subscribers).map(|i| Client::new(i, now)).collect(),
+            now,
+            frames: 0,
+        };
+        room.join(0, true);
+        for i in 0..subscribers {
+            room.join(i + 1, false);
+        }
+        let deadline = room.now + CONNECT_BUDGET;
+        while !room.all_routed() {
+            if room.now > deadline {
+                return Err(SfuError::Config("bench room did not connect".into()));
+            }
+            room.step(true);
+        }
+        Ok(room)
+    }
+
+    /// Subscribers in the room.
+    pub fn subscribers(&self) -> usize {
+        self.subscribers.len()
+    }
+
+    /// Packets the worker has forwarded so far (its own counter).
+    pub fn forwarded(&self) -> u64 {
+        self.worker
+            .stats
+            .packets_forwarded
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Has the publisher encrypt `n` consecutive 20 ms frames (not part of the hot path).
+    pub fn prepare(&mut self, n: usize) -> Vec<Datagram> {
+        let mut out = Vec::with_capacity(n);
+        let Some(mid) = self.publisher.send_mid else {
+            return out;
+        };
+        for _ in 0..n {
+            self.frames += 1;
+            let Some(writer) = self.publisher.rtc.writer(mid) else {
+                break;
+            };
+            let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else {
+                break;
+            };
+            let t = MediaTime::new(self.frames * 960, Frequency::FORTY_EIGHT_KHZ);
+            if writer.write(pt, self.now, t, FRAME.to_vec()).is_err() {
+                break;
+            }
+            let _ = self.publisher.rtc.handle_input(Input::Timeout(self.now));
+            while let Ok(output) = self.publisher.rtc.poll_output() {
+                match output {
+                    Output::Transmit(t) if t.destination == self.server_addr => {
+                        out.push(Datagram {
+                            source: self.publisher.addr,
+                            contents: t.contents.to_vec(),
+                        });
+                    }
+                    Output::Timeout(_) => break,
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
+    /// The hot path: one publisher datagram in, one encrypted copy per subscriber queued (and
+    /// dropped). Returns the number of datagrams the worker queued.
+    pub fn forward(&mut self, datagram: &Datagram) -> usize {
+        // 20 us of fake time per packet keeps every timer far away during a benchmark.
+        self.now += Duration::from_micros(20);
+        let now = self.now;
+        self.worker
+            .on_datagram(&datagram.contents, datagram.source, now);
+        self.worker.process_drained(now);
+        let n = self.worker.sender.queue.len();
+        self.worker.sender.queue.clear();
+        n
+    }
+
+    fn join(&mut self, index: usize, publishes: bool) {
+        let now = self.now;
+        let (tx, rx) = unbounded_channel();
+        let client = if index == 0 {
+            &mut self.publisher
+        } else {
+            &mut self.subscribers[index - 1]
+        };
+        client.events = rx;
+        let request = JoinRequest {
+            room: RoomId("bench".into()),
+            policy: RoomPolicy {
+                max_participants: usize::MAX,
+                ..RoomPolicy::for_kind(RoomKind::Voice)
+            },
+            participant: ParticipantInfo {
+                participant_id: format!("p_{index}"),
+                user_id: format!("u{index}"),
+                device_id: "bench".into(),
+            },
+            grants: Grants {
+                microphone: publishes,
+                ..Grants::default()
+            },
+        };
+        self.worker.add_peer(client.peer, request, tx, now);
+        let direction = if publishes {
+            Direction::SendOnly
+        } else {
+            Direction::RecvOnly
+        };
+        let mut api = client.rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Audio, direction, None, None, None);
+        let Some((offer, pending)) = api.apply() else {
+            return;
+        };
+        client.pending = Some(pending);
+        if publishes {
+            client.send_mid = Some(mid);
+        }
+        let tracks = if publishes {
+            vec![TrackDeclaration {
+                mid: mid.to_string(),
+                source: Source::Microphone,
+            }]
+        } else {
+            Vec::new()
+        };
+        let peer = client.peer;
+        self.worker
+            .client_offer(peer, &offer.to_sdp_string(), &tracks, now);
+        self.worker.process_drained(now);
+    }
+
+    /// Whether every subscriber has an open route from the publisher's track.
+    fn all_routed(&self) -> bool {
+        let routes: usize = self
+            .worker
+            .rooms
+            .values()
+            .flat_map(|r| r.tracks.values())
+            .map(|t| t.routes.len())
+            .sum();
+        let connected = self.worker.peers.values().filter(|p| p.connected).count();
+        routes == self.subscribers.len() && connected == self.subscribers.len() + 1
+    }
+
+    /// One step of the in-memory network: signaling events, datagrams both ways, timers.
+    fn step(&mut self, advance: bool) {
+        if advance {
+            self.now += STEP;
+        }
+        let now = self.now;
+        let mut to_worker: Vec<Datagram> = Vec::new();
+        for client in std::iter::once(&mut self.publisher).chain(self.subscribers.iter_mut()) {
+            client.signal(&mut self.worker, now);
+            to_worker.extend(client.poll(now, self.server_addr));
+        }
+        for d in to_worker {
+            self.worker.on_datagram(&d.contents, d.source, now);
+            self.worker.process_drained(now);
+        }
+        self.worker.run_due_timers(now);
+        let queued = std::mem::take(&mut self.worker.sender.queue);
+        for t in queued {
+            let target = std::iter::once(&mut self.publisher)
+                .chain(self.subscribers.iter_mut())
+                .find(|c| c.addr == t.destination);
+            if let Some(client) = target
+                && let Ok(r) = Receive::new(Protocol::Udp, t.source, t.destination, &t.contents)
+            {
+                let _ = client.rtc.handle_input(Input::Receive(now, r));
+            }
+        }
+    }
+}
+
+impl Client {
+    fn new(index: usize, now: Instant) -> Client {
+        let addr = SocketAddr::from(([10, 0, (index >> 8) as u8, index as u8], 40_000));
+        let mut rtc = Rtc::builder().build(now);
+        if let Ok(c) = Candidate::host(addr, "udp") {
+            rtc.add_local_candidate(c);
+        }
+        let (_, events) = unbounded_channel();
+        Client {
+            peer: PeerId(index as u64 + 1),
+            addr,
+            rtc,
+            events,
+            pending: None,
+            send_mid: None,
+            next_timeout: now,
+        }
+    }
+
+    /// Applies what the worker said to this client (answers, offers).
+    fn signal(&mut self, worker: &mut Worker, now: Instant) {
+        while let Ok(event) = self.events.try_recv() {
+            match event {
+                PeerEvent::Answer { sdp } => {
+                    if let (Some(p), Ok(answer)) =
+                        (self.pending.take(), SdpAnswer::from_sdp_string(&sdp))
+                    {
+                        let _ = self.rtc.sdp_api().accept_answer(p, answer);
+                    }
+                }
+                PeerEvent::Offer { sdp } => {
+                    let Ok(offer) = SdpOffer::from_sdp_string(&sdp) else {
+                        continue;
+                    };
+                    if let Ok(answer) = self.rtc.sdp_api().accept_offer(offer) {
+                        worker.client_answer(self.peer, &answer.to_sdp_string(), now);
+                        worker.process_drained(now);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs due timers and collects datagrams for the worker.
+    fn poll(&mut self, now: Instant, server: SocketAddr) -> Vec<Datagram> {
+        if now >= self.next_timeout {
+            let _ = self.rtc.handle_input(Input::Timeout(now));
+        }
+        let mut out = Vec::new();
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.next_timeout = t;
+                    break;
+                }
+                Ok(Output::Transmit(t)) if t.destination == server => out.push(Datagram {
+                    source: self.addr,
+                    contents: t.contents.to_vec(),
+                }),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
+/// A worker that never runs its loop: its socket is bound to an ephemeral loopback port only
+/// because the struct owns one.
+fn bench_worker() -> Result<Worker, SfuError> {
+    let config = SfuConfig::default();
+    let socket = super::bind(SocketAddr::new(config.bind_ip, 0))?;
+    let advertised = socket.local_addr()?;
+    let poll = Poll::new()?;
+    let _waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let (_tx, commands) = crossbeam_channel::unbounded();
+    let cert = str0m::crypto::from_feature_flags()
+        .dtls_provider
+        .generate_certificate()
+        .ok_or_else(|| SfuError::Config("cannot generate a DTLS certificate".into()))?;
+    Ok(Worker {
+        socket,
+        poll,
+        commands,
+        stats: Arc::new(WorkerStats::default()),
+        config,
+        advertised,
+        cert,
+        peers: HashMap::new(),
+        rooms: HashMap::new(),
+        by_ufrag: HashMap::new(),
+        by_addr: HashMap::new(),
+        timers: BinaryHeap::new(),
+        drained: Drained::default(),
+        scratch_events: Vec::new(),
+        sender: BatchSender::default(),
+        running: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwards_one_copy_per_subscriber() {
+        let mut room = BenchRoom::new(5).expect("room connects in memory");
+        let datagrams = room.prepare(10);
+        assert_eq!(datagrams.len(), 10);
+        let before = room.forwarded();
+        let queued: usize = datagrams.iter().map(|d| room.forward(d)).sum();
+        assert_eq!(room.forwarded() - before, 50);
+        assert!(queued >= 50, "queued {queued}");
+    }
+}
