@@ -377,3 +377,55 @@ async fn join_errors_are_shown() -> anyhow::Result<()> {
     server.stop().await?;
     outcome
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glare_is_resolved_by_rolling_back() -> anyhow::Result<()> {
+    let Some(binary) = chromium_or_skip() else {
+        return Ok(());
+    };
+    init_tracing();
+    let server = TestServer::start().await?;
+    let browser = Chromium::launch(&binary).await?;
+    let cdp = Cdp::connect(&browser.devtools_url).await?;
+    let outcome = async {
+        let a = Page::blank(&cdp, "a").await?;
+        a.add_init_script(include_str!("browser/hold_offers.js"))
+            .await?;
+        a.navigate(&join_url(&server, "a")).await?;
+        wait_connected(&a).await?;
+        // b's track makes the server offer to a; a does not see that offer yet ...
+        a.eval("window.__holdOffers = true").await?;
+        let b = Page::open(&cdp, "b", &join_url(&server, "b")).await?;
+        wait_connected(&b).await?;
+        wait_eval(&a, "window.__heldOffers()", 1.into()).await?;
+        // ... and offers itself: the server refuses with `negotiation_glare`.
+        a.eval("window.openchat.renegotiate()").await?;
+        let refused = "window.openchat.log.some(l => l.includes('recv error negotiation_glare'))";
+        wait_eval(&a, refused, true.into()).await?;
+        // a now sees the server offer in have-local-offer: it rolls back, answers, offers again.
+        a.eval("window.__releaseOffers()").await?;
+        wait_packets(&a, "inboundAudioPackets").await?;
+        wait_packets(&b, "inboundAudioPackets").await?;
+        let rolled_back = "window.openchat.log.some(l => l.includes('glare: rolling back'))";
+        wait_eval(&a, rolled_back, true.into()).await?;
+        let s = stats(&a).await?;
+        ensure!(
+            s["state"] == "connected" && s["error"].is_null(),
+            "a after glare: {s}"
+        );
+        let offers = a
+            .eval("window.openchat.log.filter(l => l.includes('send offer')).length")
+            .await?;
+        ensure!(
+            offers == 3,
+            "a sent {offers} offers, want 3 (join, refused, after glare)"
+        );
+        Ok(())
+    }
+    .await;
+    let outcome = with_diagnostics("glare_is_resolved_by_rolling_back", outcome, &cdp, &browser);
+    drop(cdp);
+    drop(browser);
+    server.stop().await?;
+    outcome
+}

@@ -4,7 +4,8 @@
 // -> `join` -> `joined` -> RTCPeerConnection offer/answer with the sfu -> remote audio, each track
 // in its own <audio autoplay> element.
 //
-// Test hook: `window.openchat` ({ state, error, participants, log, stats(), join(opts), leave() }),
+// Test hook: `window.openchat` ({ state, error, participants, log, stats(), join(opts), leave(),
+// setMuted(bool), renegotiate() }),
 // and auto-join with `?autojoin=1&user=NAME&server=ID&channel=ID&listen=1`.
 "use strict";
 
@@ -655,6 +656,11 @@
     leave,
     setMuted: (muted) => {
       if (page.session && page.session.muted !== muted) toggleMute();
+    },
+    /** Sends a fresh offer, as adding a source would (tests use it to provoke glare). */
+    renegotiate: () => {
+      const s = page.session;
+      if (s && s.pc && !s.closed) s.enqueue(() => s.sendOffer());
     },
   };
 

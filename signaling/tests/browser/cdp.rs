@@ -170,6 +170,13 @@ pub struct Page<'a> {
 impl<'a> Page<'a> {
     /// Opens a new tab at `url` with console capture on.
     pub async fn open(cdp: &'a Cdp, name: &str, url: &str) -> anyhow::Result<Page<'a>> {
+        let page = Page::blank(cdp, name).await?;
+        page.navigate(url).await?;
+        Ok(page)
+    }
+
+    /// Opens a new `about:blank` tab with console capture on.
+    pub async fn blank(cdp: &'a Cdp, name: &str) -> anyhow::Result<Page<'a>> {
         let target = cdp
             .call(None, "Target.createTarget", json!({"url": "about:blank"}))
             .await?;
@@ -194,11 +201,26 @@ impl<'a> Page<'a> {
         };
         page.call("Runtime.enable", json!({})).await?;
         page.call("Page.enable", json!({})).await?;
-        let nav = page.call("Page.navigate", json!({"url": url})).await?;
-        if let Some(error) = nav["errorText"].as_str() {
-            bail!("{name}: navigation to {url} failed: {error}");
-        }
         Ok(page)
+    }
+
+    /// Runs `source` in every document this page loads from now on, before the page's scripts.
+    pub async fn add_init_script(&self, source: &str) -> anyhow::Result<()> {
+        self.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": source}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Loads `url`.
+    pub async fn navigate(&self, url: &str) -> anyhow::Result<()> {
+        let nav = self.call("Page.navigate", json!({"url": url})).await?;
+        if let Some(error) = nav["errorText"].as_str() {
+            bail!("{}: navigation to {url} failed: {error}", self.name);
+        }
+        Ok(())
     }
 
     /// A command in this page's session.
