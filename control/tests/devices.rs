@@ -1,6 +1,7 @@
 //! Devices: implicit first device, link codes (single use, 10 minutes), the cap, revocation.
 
 mod api;
+mod chat;
 mod common;
 
 use std::time::Duration;
@@ -17,6 +18,8 @@ on_both_databases! {
     concurrent_redemptions_one_wins => prod,
     device_cap => prod,
     revoked_devices_are_out => prod,
+    revoking_proposes_removal_from_groups => prod,
+    leaving_proposes_removal_from_groups => prod,
 }
 
 async fn start(ctl: &Control, user: &str, device: &str) -> (StatusCode, Value) {
@@ -77,6 +80,11 @@ async fn first_device_registers_itself(ctl: Control) {
     );
     // Another user's first device is theirs.
     assert_eq!(device_ids(&ctl, "bob", "phone").await, ["phone"]);
+    // Ids are what access tokens allow: [A-Za-z0-9_.-]{1,64}.
+    assert_eq!(
+        device_ids(&ctl, "carol.x", "carol.laptop").await,
+        ["carol.laptop"]
+    );
 }
 
 async fn link_code_single_use(ctl: Control) {
@@ -273,4 +281,44 @@ async fn revoked_devices_are_out(ctl: Control) {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(device_ids(&ctl, "alice", "desktop").await, ["desktop"]);
+}
+
+/// Pending removals of the test channel, as `user/device`.
+async fn pending_removals(ctl: &Control) -> Vec<String> {
+    let membership = ctl
+        .membership("alice", chat::CHANNEL)
+        .await
+        .expect("membership");
+    membership
+        .pending_proposals
+        .iter()
+        .map(|p| format!("{}/{}", p.user_id, p.device_id))
+        .collect()
+}
+
+async fn revoking_proposes_removal_from_groups(ctl: Control) {
+    chat::setup_with_group(&ctl).await;
+    assert!(pending_removals(&ctl).await.is_empty());
+    // bob/phone is in no group: nothing to propose.
+    ctl.revoke_device("bob", "phone")
+        .await
+        .expect("revoke phone");
+    assert!(pending_removals(&ctl).await.is_empty());
+    ctl.revoke_device("bob", "laptop")
+        .await
+        .expect("revoke laptop");
+    assert_eq!(pending_removals(&ctl).await, ["bob/laptop"]);
+}
+
+async fn leaving_proposes_removal_from_groups(ctl: Control) {
+    chat::setup_with_group(&ctl).await;
+    ctl.leave_server("bob", chat::SERVER).await.expect("leave");
+    assert_eq!(pending_removals(&ctl).await, ["bob/laptop"]);
+    // The next commit must carry the proposal out.
+    let alice = chat::dev("alice", "laptop");
+    let refused = chat::commit(&ctl, &alice, 2, &[], &[]).await;
+    assert!(
+        refused.is_err(),
+        "a commit omitting the pending removal was accepted"
+    );
 }

@@ -3,8 +3,10 @@
 use sqlx::Row;
 
 use super::{CommunitiesError, Permission, RolePermissions, permissions};
+use crate::devices::Removal;
+use crate::epochs::is_valid_principal;
 use crate::servers::{channel_from_row, parse_stored};
-use crate::validate::{FieldErrors, check_id};
+use crate::validate::FieldErrors;
 use crate::{Channel, Control, ControlError, Member, Role};
 
 impl Control {
@@ -48,7 +50,8 @@ impl Control {
         Ok(members)
     }
 
-    /// The actor leaves `server_id`. The owner cannot leave (`OwnerCannotLeave`).
+    /// The actor leaves `server_id`. The owner cannot leave (`OwnerCannotLeave`). Their devices
+    /// get removal proposals in the server's channel groups (as for [`Control::remove_member`]).
     pub async fn leave_server(&self, actor: &str, server_id: &str) -> Result<(), CommunitiesError> {
         let role = self
             .require_permission(actor, server_id, Permission::ViewChannels)
@@ -60,7 +63,8 @@ impl Control {
     }
 
     /// Removes `user_id` from `server_id`. The actor needs `manage_members`; the owner cannot
-    /// be removed, and moderators may remove members only.
+    /// be removed, and moderators may remove members only. The user's devices get removal
+    /// proposals in every channel group of the server they are in.
     pub async fn remove_member(
         &self,
         actor: &str,
@@ -95,7 +99,9 @@ impl Control {
         role: Role,
     ) -> Result<Member, CommunitiesError> {
         let mut errors = FieldErrors::default();
-        check_id(&mut errors, "user_id", user_id);
+        if !is_valid_principal(user_id) {
+            errors.add("user_id", "must match [A-Za-z0-9_.-]{1,64}");
+        }
         if role == Role::Owner {
             errors.add("role", "must be member or moderator");
         }
@@ -150,6 +156,11 @@ impl Control {
         if done.rows_affected() == 0 {
             return Err(CommunitiesError::MemberNotFound);
         }
+        self.propose_removals(
+            Removal::UserInServer { user_id, server_id },
+            "no longer a member of the server",
+        )
+        .await;
         Ok(())
     }
 }

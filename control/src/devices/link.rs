@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::{Device, DevicesError};
 use crate::Control;
-use crate::validate::is_valid_id;
+use crate::epochs::is_valid_principal as is_valid_id;
 
 /// How long a link code stays redeemable.
 pub const LINK_CODE_TTL_MILLIS: i64 = 10 * 60 * 1000;

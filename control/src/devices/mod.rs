@@ -9,16 +9,18 @@
 //! never comes back.
 
 mod link;
+mod removals;
 
 pub use link::LinkCode;
 pub(crate) use link::hex;
+pub(crate) use removals::Removal;
 
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
-use crate::validate::is_valid_id;
+use crate::epochs::is_valid_principal as is_valid_id;
 use crate::{Control, ControlError};
 
 /// A device of a user.
@@ -149,8 +151,8 @@ impl Control {
     }
 
     /// Revokes `device_id` of `user_id` (the caller's own device or another of theirs): it can no
-    /// longer authenticate device-scoped calls, and its pending key envelopes, key packages and
-    /// link codes are deleted. An unknown or already revoked device is `DeviceNotFound`.
+    /// longer authenticate device-scoped calls, its pending key envelopes, key packages and
+    /// link codes are deleted, and every channel group it is in gets a removal proposal. An unknown or already revoked device is `DeviceNotFound`.
     pub async fn revoke_device(
         &self,
         user_id: &str,
@@ -186,6 +188,8 @@ impl Control {
                 .await?;
         }
         tx.commit().await?;
+        self.propose_removals(Removal::Device { user_id, device_id }, "device revoked")
+            .await;
         self.device(user_id, device_id)
             .await?
             .ok_or(DevicesError::DeviceNotFound)

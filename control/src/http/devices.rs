@@ -17,7 +17,7 @@ impl From<DevicesError> for ApiError {
             DevicesError::Storage(cause) => return ApiError::internal(cause),
             DevicesError::InvalidDeviceId => {
                 return ApiError::invalid_request(e.to_string())
-                    .with_details(serde_json::json!({ "fields": { "device_id": "must match [A-Za-z0-9_-]{1,64}" } }));
+                    .with_details(serde_json::json!({ "fields": { "device_id": "must match [A-Za-z0-9_.-]{1,64}" } }));
             }
             DevicesError::InvalidName => {
                 return ApiError::invalid_request(e.to_string())

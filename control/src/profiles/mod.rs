@@ -10,7 +10,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
-use crate::validate::{FieldErrors, is_valid_id};
+use crate::epochs::is_valid_principal;
+use crate::validate::FieldErrors;
 use crate::{Control, ControlError};
 
 /// Longest display name, in characters.
@@ -151,8 +152,8 @@ impl Control {
         let mut errors = FieldErrors::default();
         if ids.is_empty() || ids.len() > MAX_BATCH_IDS {
             errors.add("ids", "must list 1-100 user ids");
-        } else if !ids.iter().all(|id| is_valid_id(id)) {
-            errors.add("ids", "each id must match [A-Za-z0-9_-]{1,64}");
+        } else if !ids.iter().all(|id| is_valid_principal(id)) {
+            errors.add("ids", "each id must match [A-Za-z0-9_.-]{1,64}");
         }
         errors.into_result().map_err(ProfilesError::Invalid)?;
         let mut unique: Vec<&str> = Vec::with_capacity(ids.len());
