@@ -10,9 +10,11 @@
 use serde_json::Value;
 use sqlx::AnyConnection;
 
+use crate::Control;
 use crate::db::Backend;
 
-/// PostgreSQL `NOTIFY` channel announcing new outbox rows to every openchatd process.
+/// PostgreSQL `NOTIFY` channel announcing new outbox rows to every openchatd process (the
+/// statement in [`Control::outbox_committed`] spells it out).
 pub(crate) const NOTIFY_CHANNEL: &str = "openchat_outbox";
 
 /// Event kinds (the `kind` of realtime `event` frames).
@@ -75,8 +77,8 @@ impl Audience<'_> {
     }
 }
 
-/// Appends one event inside the caller's transaction and returns its id. On PostgreSQL it also
-/// queues a `NOTIFY` (delivered at commit) so other processes fetch it at once.
+/// Appends one event inside the caller's transaction and returns its id. After the commit, call
+/// [`Control::outbox_committed`] so the local dispatcher and other processes fetch it at once.
 pub(crate) async fn append(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -85,33 +87,60 @@ pub(crate) async fn append(
     payload: &Value,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
-    let id: i64 = sqlx::query_scalar(
-        "UPDATE outbox_counter SET last_id = last_id + 1 WHERE id = 1 RETURNING last_id",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
     let (audience, channel_id, epoch, user_id, device_id) = audience.columns();
-    sqlx::query(
-        "INSERT INTO outbox (id, kind, audience, channel_id, epoch, user_id, device_id, payload, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(id)
-    .bind(kind)
-    .bind(audience)
-    .bind(channel_id)
-    .bind(epoch)
-    .bind(user_id)
-    .bind(device_id)
-    .bind(payload.to_string())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    if backend == Backend::Postgres {
-        sqlx::raw_sql("NOTIFY openchat_outbox")
-            .execute(&mut *conn)
+    // PostgreSQL: one round trip (the counter row stays locked until commit either way).
+    // SQLite: the whole database is locked by the writer; two statements cost nothing extra.
+    let (sql, id) = match backend {
+        Backend::Postgres => (
+            "WITH c AS (UPDATE outbox_counter SET last_id = last_id + 1 WHERE id = 1 \
+             RETURNING last_id) INSERT INTO outbox (id, kind, audience, channel_id, epoch, \
+             user_id, device_id, payload, created_at) \
+             SELECT c.last_id, $1, $2, $3, $4, $5, $6, $7, $8 FROM c RETURNING id",
+            None,
+        ),
+        Backend::Sqlite => {
+            let id: i64 = sqlx::query_scalar(
+                "UPDATE outbox_counter SET last_id = last_id + 1 WHERE id = 1 RETURNING last_id",
+            )
+            .fetch_one(&mut *conn)
             .await?;
+            (
+                "INSERT INTO outbox (id, kind, audience, channel_id, epoch, user_id, device_id, \
+                 payload, created_at) VALUES ($9, $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                Some(id),
+            )
+        }
+    };
+    let mut query = sqlx::query_scalar(sql)
+        .bind(kind)
+        .bind(audience)
+        .bind(channel_id)
+        .bind(epoch)
+        .bind(user_id)
+        .bind(device_id)
+        .bind(payload.to_string())
+        .bind(now);
+    if let Some(id) = id {
+        query = query.bind(id);
     }
-    Ok(id)
+    query.fetch_one(&mut *conn).await
+}
+
+impl Control {
+    /// To call after committing a transaction that appended events: wakes this process's
+    /// dispatcher and, on PostgreSQL, sends `NOTIFY` (outside any lock) to the other processes.
+    /// A lost notification costs at most one dispatcher poll interval.
+    pub(crate) fn outbox_committed(&self) {
+        self.hub.wake();
+        if self.backend == Backend::Postgres {
+            let pool = self.pool().clone();
+            tokio::spawn(async move {
+                if let Err(e) = sqlx::raw_sql("NOTIFY openchat_outbox").execute(&pool).await {
+                    tracing::debug!(error = %e, "outbox NOTIFY failed; peers will poll");
+                }
+            });
+        }
+    }
 }
 
 /// Convenience for other control modules (e.g. key envelopes): appends a

@@ -57,7 +57,7 @@ impl Control {
             .apply_commit(&mut tx, sender, channel_id, request, new_epoch)
             .await?;
         tx.commit().await?;
-        self.hub.wake();
+        self.outbox_committed();
         Ok(outcome)
     }
 

@@ -118,7 +118,7 @@ impl Control {
         )
         .await?;
         tx.commit().await?;
-        self.hub.wake();
+        self.outbox_committed();
         Ok(proposal)
     }
 

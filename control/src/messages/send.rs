@@ -31,29 +31,43 @@ impl Control {
     ) -> Result<SendOutcome, SendError> {
         let metadata = validate(&new)?;
         self.visible_channel(&sender.user_id, channel_id).await?;
-        if let Some(original) = find_original(self.pool(), channel_id, sender, &new).await? {
+        if let Some(original) =
+            find_original(self.pool(), channel_id, sender, &Probe::of_new(&new)).await?
+        {
             return original;
+        }
+
+        // Everything that depends only on the epoch is checked before taking the channel lock
+        // (membership changes only with the epoch; re-checked under the lock if it moved).
+        let seen_epoch: Option<i64> =
+            sqlx::query_scalar("SELECT epoch FROM channels WHERE id = $1")
+                .bind(channel_id)
+                .fetch_optional(self.pool())
+                .await?;
+        let seen_epoch = seen_epoch.ok_or(SendError::ChannelNotFound)?;
+        {
+            let mut conn = self.pool().acquire().await?;
+            self.check_epoch(&mut conn, channel_id, sender, new.epoch, seen_epoch)
+                .await?;
+            if let Some(target) = &new.refers_to {
+                check_reference(&mut conn, channel_id, sender, target, new.content_type).await?;
+            }
         }
 
         let mut tx = self.pool().begin().await?;
         // First statement, a write: row-locks the channel, so sends are numbered in commit order
-        // and serialized with membership commits.
-        let row: (i64, i64) = sqlx::query_as(
+        // and serialized with membership commits. Keep the statements below it few.
+        let row: Option<(i64, i64)> = sqlx::query_as(
             "UPDATE channels SET last_message_seq = last_message_seq + 1 WHERE id = $1 \
              RETURNING epoch, last_message_seq",
         )
         .bind(channel_id)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        let (current_epoch, seq) = row;
-        if let Some(original) = find_original(&mut *tx, channel_id, sender, &new).await? {
-            tx.rollback().await?;
-            return original;
-        }
-        self.check_epoch(&mut tx, channel_id, sender, new.epoch, current_epoch)
-            .await?;
-        if let Some(target) = &new.refers_to {
-            check_reference(&mut tx, channel_id, sender, target, new.content_type).await?;
+        let (current_epoch, seq) = row.ok_or(SendError::ChannelNotFound)?;
+        if current_epoch != seen_epoch {
+            self.check_epoch(&mut tx, channel_id, sender, new.epoch, current_epoch)
+                .await?;
         }
 
         let message = Message {
@@ -71,7 +85,18 @@ impl Control {
             created_at: self.now(),
             deleted_at: None,
         };
-        insert(&mut tx, &message).await?;
+        if !insert(&mut tx, &message).await? {
+            // A concurrent retry committed first (the unique index said so): answer with it.
+            tx.rollback().await?;
+            return find_original(
+                self.pool(),
+                channel_id,
+                sender,
+                &Probe::of_message(&message),
+            )
+            .await?
+            .unwrap_or_else(|| Err(SendError::ClientMessageIdReused));
+        }
         if let (ContentType::Delete, Some(target)) = (message.content_type, &message.refers_to) {
             sqlx::query(
                 "UPDATE messages SET ciphertext = NULL, deleted_at = $1 \
@@ -96,7 +121,7 @@ impl Control {
         )
         .await?;
         tx.commit().await?;
-        self.hub.wake();
+        self.outbox_committed();
         Ok(SendOutcome {
             message,
             created: true,
@@ -176,13 +201,44 @@ fn validate(new: &NewMessage) -> Result<Value, SendError> {
     Ok(metadata)
 }
 
+/// What identifies a send and what a retry must repeat.
+struct Probe<'a> {
+    client_message_id: &'a str,
+    epoch: i64,
+    content_type: ContentType,
+    refers_to: Option<&'a str>,
+    ciphertext: &'a str,
+}
+
+impl<'a> Probe<'a> {
+    fn of_new(new: &'a NewMessage) -> Probe<'a> {
+        Probe {
+            client_message_id: &new.client_message_id,
+            epoch: new.epoch,
+            content_type: new.content_type,
+            refers_to: new.refers_to.as_deref(),
+            ciphertext: &new.ciphertext,
+        }
+    }
+
+    fn of_message(message: &'a Message) -> Probe<'a> {
+        Probe {
+            client_message_id: &message.client_message_id,
+            epoch: message.epoch,
+            content_type: message.content_type,
+            refers_to: message.refers_to.as_deref(),
+            ciphertext: message.ciphertext.as_deref().unwrap_or(""),
+        }
+    }
+}
+
 /// The stored message with this client id from this device, as the outcome of a retry: the
 /// original when the envelope is the same, `ClientMessageIdReused` when it differs.
 async fn find_original<'c>(
     db: impl sqlx::Executor<'c, Database = sqlx::Any>,
     channel_id: &str,
     sender: &DeviceRef,
-    new: &NewMessage,
+    probe: &Probe<'_>,
 ) -> Result<Option<Result<SendOutcome, SendError>>, SendError> {
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE channel_id = $1 AND sender_user_id = $2 \
@@ -192,15 +248,16 @@ async fn find_original<'c>(
         .bind(channel_id)
         .bind(&sender.user_id)
         .bind(&sender.device_id)
-        .bind(&new.client_message_id)
+        .bind(probe.client_message_id)
         .fetch_optional(db)
         .await?;
     let Some(row) = row else { return Ok(None) };
     let message = message_from_row(&row)?;
-    let same = message.epoch == new.epoch
-        && message.content_type == new.content_type
-        && message.refers_to == new.refers_to
-        && (message.deleted_at.is_some() || message.ciphertext.as_deref() == Some(&new.ciphertext));
+    let same = message.epoch == probe.epoch
+        && message.content_type == probe.content_type
+        && message.refers_to.as_deref() == probe.refers_to
+        && (message.deleted_at.is_some()
+            || message.ciphertext.as_deref() == Some(probe.ciphertext));
     Ok(Some(if same {
         Ok(SendOutcome {
             message,
@@ -235,11 +292,14 @@ async fn check_reference(
     }
 }
 
-async fn insert(conn: &mut AnyConnection, message: &Message) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Inserts the message; `false` when a message with the same client id from the same device
+/// already exists.
+async fn insert(conn: &mut AnyConnection, message: &Message) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
         "INSERT INTO messages (id, channel_id, seq, epoch, sender_user_id, sender_device_id, \
          client_message_id, content_type, refers_to, ciphertext, metadata, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (channel_id, sender_user_id, sender_device_id, client_message_id) DO NOTHING",
     )
     .bind(&message.id)
     .bind(&message.channel_id)
@@ -255,5 +315,5 @@ async fn insert(conn: &mut AnyConnection, message: &Message) -> Result<(), sqlx:
     .bind(message.created_at)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }

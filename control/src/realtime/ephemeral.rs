@@ -46,7 +46,7 @@ impl Control {
         )
         .await?;
         tx.commit().await?;
-        self.hub.wake();
+        self.outbox_committed();
         Ok(true)
     }
 
@@ -67,7 +67,7 @@ impl Control {
         )
         .await?;
         tx.commit().await?;
-        self.hub.wake();
+        self.outbox_committed();
         Ok(())
     }
 }
