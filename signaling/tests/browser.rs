@@ -201,14 +201,22 @@ async fn two_browsers_hear_each_other() -> anyhow::Result<()> {
             .eval("window.openchat.participants.map(p => p.user_id).sort().join(',')")
             .await?;
         ensure!(users == "a,b", "participants seen by a: {users}");
+        if let Some(keep) = std::env::var_os("BROWSER_TEST_ARTIFACTS") {
+            let sdp = a.eval("window.openchat.sdp").await?;
+            std::fs::write(Path::new(&keep).join("sdp-a.json"), format!("{sdp:#}"))?;
+        }
         screenshot(&a, work.path()).await?;
         // Leaving is seen by the other page.
         b.eval("window.openchat.leave()").await?;
-        wait_for("a to see b leave", CONNECT_LIMIT, async || {
-            let n = a.eval("window.openchat.participants.length").await?;
-            Ok(if n == 1 { Ok(()) } else { Err(n) })
-        })
-        .await
+        let count = "window.openchat.participants.length";
+        wait_eval(&a, count, 1.into()).await?;
+        wait_eval(&b, "window.openchat.state", "left".into()).await?;
+        // The same page joins again under another name.
+        b.eval("window.openchat.join({user: 'b2'})").await?;
+        wait_connected(&b).await?;
+        wait_eval(&a, count, 2.into()).await?;
+        wait_packets(&b, "inboundAudioPackets").await?;
+        Ok(())
     }
     .await;
     let outcome = with_diagnostics("two_browsers_hear_each_other", outcome, &cdp, &browser);

@@ -5,7 +5,7 @@
 // in its own <audio autoplay> element.
 //
 // Test hook: `window.openchat` ({ state, error, participants, log, stats(), join(opts), leave(),
-// setMuted(bool), renegotiate() }),
+// setMuted(bool), renegotiate(), sdp }),
 // and auto-join with `?autojoin=1&user=NAME&server=ID&channel=ID&listen=1`.
 "use strict";
 
@@ -656,6 +656,14 @@
     leave,
     setMuted: (muted) => {
       if (page.session && page.session.muted !== muted) toggleMute();
+    },
+    /** Current local and remote SDP (for diagnostics). */
+    get sdp() {
+      const pc = page.session && page.session.pc;
+      return {
+        local: pc && pc.localDescription ? pc.localDescription.sdp : null,
+        remote: pc && pc.remoteDescription ? pc.remoteDescription.sdp : null,
+      };
     },
     /** Sends a fresh offer, as adding a source would (tests use it to provoke glare). */
     renegotiate: () => {
