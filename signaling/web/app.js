@@ -168,12 +168,20 @@
       const { user, token, server, channel, listenOnly } = this.opts;
       if (!listenOnly) {
         if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-          throw new ClientError("microphone_unavailable", "this page cannot use a microphone (needs https or localhost)");
+          throw new ClientError(
+            "microphone_unavailable",
+            "this page cannot use a microphone (it needs https or localhost)",
+          );
         }
         try {
           this.localStream = await navigator.mediaDevices.getUserMedia({ audio: true });
         } catch (e) {
           throw new ClientError("microphone_unavailable", `${e.name}: ${e.message}`);
+        }
+        if (this.closed) {
+          // Left while the permission prompt was open.
+          for (const track of this.localStream.getTracks()) track.stop();
+          return;
         }
       }
       let accessToken = token;
@@ -270,7 +278,8 @@
       if (this.pc) return; // a second `joined` is a server bug; keep the first
       this.selfId = frame.participant_id;
       const self = frame.self || {};
-      this.addParticipant({ participant_id: this.selfId, user_id: self.user_id || this.opts.user, tracks: [] });
+      const selfUser = self.user_id || this.opts.user;
+      this.addParticipant({ participant_id: this.selfId, user_id: selfUser, tracks: [] });
       for (const p of Array.isArray(frame.participants) ? frame.participants : []) this.addParticipant(p);
       this.render();
       const interval = Number(frame.keepalive_interval_ms) > 0 ? Number(frame.keepalive_interval_ms) : 15000;
@@ -333,7 +342,7 @@
     }
 
     async onAnswer(sdp) {
-      if (typeof sdp !== "string" || this.pc.signalingState !== "have-local-offer") {
+      if (!this.pc || typeof sdp !== "string" || this.pc.signalingState !== "have-local-offer") {
         log("ignored an answer while", this.pc ? this.pc.signalingState : "not negotiating");
         return;
       }
@@ -343,7 +352,9 @@
 
     /** Server renegotiation. In glare the server wins: roll ours back (it gets `negotiation_glare`). */
     async onServerOffer(sdp) {
-      if (typeof sdp !== "string" || !this.pc) throw new ClientError("protocol_error", "server offer without sdp or before joined");
+      if (typeof sdp !== "string" || !this.pc) {
+        throw new ClientError("protocol_error", "a server offer without sdp, or before joined");
+      }
       if (this.pc.signalingState === "have-local-offer") {
         log("glare: rolling back our offer");
         await this.pc.setLocalDescription({ type: "rollback" });
@@ -485,7 +496,8 @@
 
     onSocketClosed(ev) {
       if (this.closed) return;
-      this.fail("connection_closed", `the signaling connection closed (${ev.code}${ev.reason ? " " + ev.reason : ""})`);
+      const why = ev.reason ? `${ev.code} ${ev.reason}` : `${ev.code}`;
+      this.fail("connection_closed", `the signaling connection closed (${why})`);
     }
 
     /** Ends the session showing an error (unless one is already shown for it). */
@@ -545,7 +557,8 @@
     try {
       await session.start();
     } catch (e) {
-      session.fail(e instanceof ClientError ? e.code : "client_error", e && e.message ? e.message : String(e));
+      const code = e instanceof ClientError ? e.code : "client_error";
+      session.fail(code, e && e.message ? e.message : String(e));
       throw e;
     }
   }
