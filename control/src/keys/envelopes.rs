@@ -13,8 +13,8 @@ use sqlx::Row;
 use utoipa::ToSchema;
 
 use super::{KeysError, check_payload};
-use crate::{Control, outbox};
 use crate::validate::FieldErrors;
+use crate::{Control, outbox};
 
 /// Largest envelope payload: 64 KiB decoded.
 pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
