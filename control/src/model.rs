@@ -4,9 +4,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// What a channel carries. Stored as its lowercase name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelKind {
     /// Chat only (no RTC room).
@@ -34,7 +35,7 @@ impl ChannelKind {
 }
 
 /// A member's role in a server. Stored as its lowercase name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Created the server; may do everything.
@@ -103,7 +104,7 @@ impl fmt::Display for Role {
 }
 
 /// A server (community).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Server {
     /// Id, e.g. `srv_harbor`.
     pub id: String,
@@ -116,7 +117,7 @@ pub struct Server {
 }
 
 /// A channel of a server.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Channel {
     /// Id, unique across servers, e.g. `vc_general`.
     pub id: String,
@@ -131,7 +132,7 @@ pub struct Channel {
 }
 
 /// A user's membership in a server.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Member {
     /// The server.
     pub server_id: String,
@@ -144,7 +145,7 @@ pub struct Member {
 }
 
 /// A ban of a user from a server.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Ban {
     /// The server.
     pub server_id: String,

@@ -32,7 +32,7 @@ pub struct NewChannel {
 }
 
 /// A server together with the asking user's role in it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct JoinedServer {
     /// The server.
     #[serde(flatten)]

@@ -40,7 +40,6 @@ pub const ALL_PERMISSIONS: [Permission; 7] = [
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RolePermissions {
     /// The role.
-    #[schema(value_type = String, example = "moderator")]
     pub role: Role,
     /// What it allows.
     pub permissions: Vec<Permission>,

@@ -53,7 +53,6 @@ pub(crate) struct CreateInvitationBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct SetRoleBody {
     /// `member` or `moderator`.
-    #[schema(value_type = String, example = "moderator")]
     role: Role,
 }
 
@@ -66,7 +65,6 @@ pub(crate) struct RoleList {
 /// `{"members": [...]}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct MemberList {
-    #[schema(value_type = Vec<Object>)]
     members: Vec<Member>,
 }
 
@@ -79,7 +77,6 @@ pub(crate) struct InvitationList {
 /// `{"channels": [...]}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct MyChannels {
-    #[schema(value_type = Vec<Object>)]
     channels: Vec<Channel>,
 }
 
@@ -134,7 +131,7 @@ pub(crate) async fn remove_member(
     params(("server_id" = String, Path, description = "server id"),
         ("user_id" = String, Path, description = "member")),
     request_body = SetRoleBody,
-    responses((status = 200, description = "the member", body = Object),
+    responses((status = 200, body = Member),
         (status = 400, description = "invalid_request", body = ErrorSchema),
         (status = 403, description = "forbidden", body = ErrorSchema),
         (status = 404, description = "server_not_found, member_not_found", body = ErrorSchema)))]
@@ -222,7 +219,7 @@ pub(crate) async fn revoke_invitation(
 /// Joins the invitation's server.
 #[utoipa::path(post, path = "/v1/invitations/{token}/accept", tag = "communities",
     params(("token" = String, Path, description = "invitation token")),
-    responses((status = 201, description = "the new membership", body = Object),
+    responses((status = 201, description = "the new membership", body = Member),
         (status = 403, description = "banned", body = ErrorSchema),
         (status = 404, description = "invitation_not_found", body = ErrorSchema),
         (status = 409, description = "already_a_member", body = ErrorSchema),

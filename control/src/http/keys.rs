@@ -78,6 +78,7 @@ pub(crate) struct Published {
 /// Query of `GET /v1/keys/envelopes`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ReadQuery {
     /// The reading device; must be the caller's own (default: the caller's).
     device_id: Option<String>,

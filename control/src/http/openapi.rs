@@ -17,7 +17,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{communities, devices, keys, profiles};
+use super::{communities, devices, keys, profiles, servers};
 
 /// The error body every route shares (see [`super::ErrorBody`]).
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,6 +78,11 @@ impl Modify for BearerAuth {
         (name = "ops", description = "health, readiness, metrics, capabilities, the API document"),
     ),
     paths(
+        servers::create_server,
+        servers::list_servers,
+        servers::create_channel,
+        servers::list_channels,
+        servers::add_member,
         communities::my_channels,
         communities::list_roles,
         communities::list_members,
@@ -110,15 +115,56 @@ impl Modify for BearerAuth {
 )]
 struct ApiDoc;
 
-/// The document, built once.
-pub fn document() -> &'static utoipa::openapi::OpenApi {
-    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+/// The document as JSON, built once.
+pub fn document() -> &'static serde_json::Value {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
     DOC.get_or_init(|| {
         let mut doc = ApiDoc::openapi();
         doc.merge(external::External::openapi());
         doc.merge(chat::Chat::openapi());
-        doc
+        let mut json = serde_json::to_value(&doc).unwrap_or_default();
+        describe_responses(&mut json);
+        json
     })
+}
+
+/// OpenAPI requires a description on every response: fill the ones left empty with the
+/// status's reason phrase.
+fn describe_responses(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(|r| r.as_object_mut())
+            else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let Some(response) = response.as_object_mut() else {
+                    continue;
+                };
+                if response
+                    .get("description")
+                    .and_then(|d| d.as_str())
+                    .is_none_or(str::is_empty)
+                {
+                    let reason = status
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+                        .and_then(|code| code.canonical_reason())
+                        .unwrap_or("response");
+                    response.insert("description".into(), reason.into());
+                }
+            }
+        }
+    }
 }
 
 /// This document (OpenAPI 3.1, JSON).

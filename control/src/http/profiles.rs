@@ -50,6 +50,7 @@ pub(crate) struct UpdateProfileBody {
 
 /// Query of `GET /v1/profiles:batch`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct BatchQuery {
     /// Comma-separated user ids, 1-100.
     ids: String,

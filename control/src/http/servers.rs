@@ -4,13 +4,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::openapi::ErrorSchema;
 use super::{ApiError, ApiJson, ApiPath, Caller};
 use crate::servers::JoinedServer;
 use crate::{Channel, ChannelKind, Control, Member, NewChannel, NewServer, Role, Server};
 
 /// Body of `POST /v1/servers`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateServerBody {
     name: String,
@@ -19,7 +21,7 @@ pub(crate) struct CreateServerBody {
 }
 
 /// Body of `POST /v1/servers/{server_id}/channels`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateChannelBody {
     name: String,
@@ -29,7 +31,7 @@ pub(crate) struct CreateChannelBody {
 }
 
 /// Body of `POST /v1/servers/{server_id}/members`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddMemberBody {
     user_id: String,
@@ -37,17 +39,21 @@ pub(crate) struct AddMemberBody {
     role: Option<Role>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ServerList {
     servers: Vec<JoinedServer>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ChannelList {
     channels: Vec<Channel>,
 }
 
 /// `POST /v1/servers`: 201 with the server; the caller becomes its owner.
+#[utoipa::path(post, path = "/v1/servers", tag = "communities", request_body = CreateServerBody,
+    responses((status = 201, body = Server),
+        (status = 400, description = "invalid_request", body = ErrorSchema),
+        (status = 409, description = "id_taken", body = ErrorSchema)))]
 pub(crate) async fn create_server(
     State(control): State<Control>,
     caller: Caller,
@@ -62,6 +68,8 @@ pub(crate) async fn create_server(
 }
 
 /// `GET /v1/servers`: the servers the caller is a member of, with their role.
+#[utoipa::path(get, path = "/v1/servers", tag = "communities",
+    responses((status = 200, body = ServerList)))]
 pub(crate) async fn list_servers(
     State(control): State<Control>,
     caller: Caller,
@@ -71,6 +79,14 @@ pub(crate) async fn list_servers(
 }
 
 /// `POST /v1/servers/{server_id}/channels`: 201 with the channel; owner or moderator only.
+#[utoipa::path(post, path = "/v1/servers/{server_id}/channels", tag = "communities",
+    params(("server_id" = String, Path, description = "server id")),
+    request_body = CreateChannelBody,
+    responses((status = 201, body = Channel),
+        (status = 400, description = "invalid_request", body = ErrorSchema),
+        (status = 403, description = "forbidden", body = ErrorSchema),
+        (status = 404, description = "server_not_found", body = ErrorSchema),
+        (status = 409, description = "id_taken", body = ErrorSchema)))]
 pub(crate) async fn create_channel(
     State(control): State<Control>,
     caller: Caller,
@@ -89,6 +105,10 @@ pub(crate) async fn create_channel(
 }
 
 /// `GET /v1/servers/{server_id}/channels`: the server's channels; members only.
+#[utoipa::path(get, path = "/v1/servers/{server_id}/channels", tag = "communities",
+    params(("server_id" = String, Path, description = "server id")),
+    responses((status = 200, body = ChannelList),
+        (status = 404, description = "server_not_found", body = ErrorSchema)))]
 pub(crate) async fn list_channels(
     State(control): State<Control>,
     caller: Caller,
@@ -99,6 +119,14 @@ pub(crate) async fn list_channels(
 }
 
 /// `POST /v1/servers/{server_id}/members`: 201 with the member; owner or moderator only.
+#[utoipa::path(post, path = "/v1/servers/{server_id}/members", tag = "communities",
+    params(("server_id" = String, Path, description = "server id")),
+    request_body = AddMemberBody,
+    responses((status = 201, body = Member),
+        (status = 400, description = "invalid_request", body = ErrorSchema),
+        (status = 403, description = "forbidden", body = ErrorSchema),
+        (status = 404, description = "server_not_found", body = ErrorSchema),
+        (status = 409, description = "already_a_member", body = ErrorSchema)))]
 pub(crate) async fn add_member(
     State(control): State<Control>,
     caller: Caller,

@@ -1,6 +1,6 @@
-//! OpenAPI entries for routes whose handlers carry no annotation: control's server routes and
-//! signaling's routes (health, metrics, capabilities, dev tokens, join tickets, the signaling
-//! WebSocket). Each is an empty function that only holds its `#[utoipa::path]`.
+//! OpenAPI entries for signaling's routes (health, metrics, capabilities, dev tokens, join
+//! tickets, the signaling WebSocket). Each is an empty function that only holds its
+//! `#[utoipa::path]`.
 #![allow(dead_code)]
 
 use utoipa::OpenApi;
@@ -9,11 +9,6 @@ use super::ErrorSchema;
 
 #[derive(OpenApi)]
 #[openapi(paths(
-    create_server,
-    list_servers,
-    create_channel,
-    list_channels,
-    add_member,
     healthz,
     readyz,
     metrics,
@@ -23,42 +18,6 @@ use super::ErrorSchema;
     signaling,
 ))]
 pub(super) struct External;
-
-/// Creates a server; the caller becomes its owner. Body `{"name": "...", "id"?: "..."}`.
-#[utoipa::path(post, path = "/v1/servers", tag = "communities", request_body = Object,
-    responses((status = 201, description = "the server", body = Object),
-        (status = 400, description = "invalid_request", body = ErrorSchema),
-        (status = 409, description = "id_taken", body = ErrorSchema)))]
-fn create_server() {}
-
-/// The servers the caller is a member of, with their role.
-#[utoipa::path(get, path = "/v1/servers", tag = "communities",
-    responses((status = 200, description = "`{\"servers\": [...]}`", body = Object)))]
-fn list_servers() {}
-
-/// Creates a channel (`manage_channels`). Body `{"name", "kind": "text"|"voice"|"video", "id"?}`.
-#[utoipa::path(post, path = "/v1/servers/{server_id}/channels", tag = "communities",
-    params(("server_id" = String, Path, description = "server id")), request_body = Object,
-    responses((status = 201, description = "the channel", body = Object),
-        (status = 403, description = "forbidden", body = ErrorSchema),
-        (status = 404, description = "server_not_found", body = ErrorSchema)))]
-fn create_channel() {}
-
-/// The server's channels (members only).
-#[utoipa::path(get, path = "/v1/servers/{server_id}/channels", tag = "communities",
-    params(("server_id" = String, Path, description = "server id")),
-    responses((status = 200, description = "`{\"channels\": [...]}`", body = Object),
-        (status = 404, description = "server_not_found", body = ErrorSchema)))]
-fn list_channels() {}
-
-/// Adds a member (`manage_members`; moderators only by the owner). Body `{"user_id", "role"?}`.
-#[utoipa::path(post, path = "/v1/servers/{server_id}/members", tag = "communities",
-    params(("server_id" = String, Path, description = "server id")), request_body = Object,
-    responses((status = 201, description = "the member", body = Object),
-        (status = 403, description = "forbidden", body = ErrorSchema),
-        (status = 404, description = "server_not_found", body = ErrorSchema),
-        (status = 409, description = "already_a_member", body = ErrorSchema)))]
-fn add_member() {}
 
 /// Liveness.
 #[utoipa::path(get, path = "/healthz", tag = "ops", security(()),
