@@ -16,6 +16,8 @@ on_both_databases! {
     link_code_single_use => prod,
     link_code_expires_after_ten_minutes => prod,
     concurrent_redemptions_one_wins => prod,
+    concurrent_first_devices_one_wins => prod,
+    concurrent_links_respect_the_cap => prod,
     device_cap => prod,
     revoked_devices_are_out => prod,
     revoking_proposes_removal_from_groups => prod,
@@ -183,6 +185,63 @@ async fn concurrent_redemptions_one_wins(ctl: Control) {
     }
     assert_eq!(won, 1);
     assert_eq!(ctl.devices_of("alice").await.expect("devices").len(), 2);
+}
+
+async fn concurrent_first_devices_one_wins(ctl: Control) {
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let ctl = ctl.clone();
+        tasks.push(tokio::spawn(async move {
+            ctl.ensure_device("alice", &format!("d{i}"))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.code())
+        }));
+    }
+    let mut registered = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(()) => registered += 1,
+            Err(code) => assert_eq!(code, "device_not_linked"),
+        }
+    }
+    assert_eq!(registered, 1);
+    assert_eq!(ctl.devices_of("alice").await.expect("devices").len(), 1);
+}
+
+async fn concurrent_links_respect_the_cap(ctl: Control) {
+    ctl.ensure_device("alice", "d0")
+        .await
+        .expect("first device");
+    // Five free places, eight codes redeemed at once.
+    let mut codes = Vec::new();
+    for _ in 0..8 {
+        codes.push(
+            ctl.start_device_link("alice", "d0")
+                .await
+                .expect("code")
+                .code,
+        );
+    }
+    let mut tasks = Vec::new();
+    for (i, code) in codes.into_iter().enumerate() {
+        let ctl = ctl.clone();
+        tasks.push(tokio::spawn(async move {
+            ctl.confirm_device_link("alice", &format!("new{i}"), &code, None)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.code())
+        }));
+    }
+    let mut linked = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(()) => linked += 1,
+            Err(code) => assert_eq!(code, "device_limit_reached"),
+        }
+    }
+    assert_eq!(linked, 5);
+    assert_eq!(ctl.devices_of("alice").await.expect("devices").len(), 6);
 }
 
 async fn device_cap(ctl: Control) {

@@ -98,6 +98,7 @@ impl Control {
 
         // Write first, so SQLite takes its write lock at once (no read-to-write upgrade).
         let mut tx = self.pool().begin().await?;
+        self.lock_user_devices(&mut tx, user_id).await?;
         let redeemed = sqlx::query(
             "UPDATE device_link_codes SET used_at = $1, used_by = $2 \
              WHERE code_hash = $3 AND user_id = $4 AND used_at IS NULL AND expires_at > $5",

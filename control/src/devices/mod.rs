@@ -121,6 +121,8 @@ impl Control {
                 Some(_) => Err(DevicesError::DeviceRevoked),
             };
         }
+        let mut tx = self.pool().begin().await?;
+        self.lock_user_devices(&mut tx, user_id).await?;
         sqlx::query(
             "INSERT INTO devices (user_id, device_id, name, created_at) \
              SELECT $1, $2, NULL, $3 WHERE NOT EXISTS \
@@ -131,8 +133,9 @@ impl Control {
         .bind(device_id)
         .bind(self.now())
         .bind(user_id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         match self.device(user_id, device_id).await? {
             Some(device) if device.revoked_at.is_none() => Ok(device),
             Some(_) => Err(DevicesError::DeviceRevoked),
@@ -193,6 +196,24 @@ impl Control {
         self.device(user_id, device_id)
             .await?
             .ok_or(DevicesError::DeviceNotFound)
+    }
+
+    /// Serializes changes to one user's set of devices until `tx` ends, so the first-device
+    /// rule and the cap hold under concurrency. PostgreSQL: a transaction-scoped advisory lock
+    /// on the user. SQLite needs none: its writers are serialized, and every caller writes
+    /// before it reads.
+    pub(crate) async fn lock_user_devices(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        user_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        if self.backend == crate::db::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('openchat.devices.' || $1))")
+                .bind(user_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The device row, active or revoked.
