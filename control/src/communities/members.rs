@@ -74,6 +74,9 @@ impl Control {
         let actor_role = self
             .require_permission(actor, server_id, Permission::ManageMembers)
             .await?;
+        if !is_valid_principal(user_id) {
+            return Err(CommunitiesError::MemberNotFound);
+        }
         let target = self
             .member_role(server_id, user_id)
             .await?

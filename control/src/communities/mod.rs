@@ -107,6 +107,9 @@ impl Control {
         if viewer == target {
             return Ok(true);
         }
+        if !crate::epochs::is_valid_principal(target) {
+            return Ok(false);
+        }
         let shared: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM members a JOIN members b ON a.server_id = b.server_id \
              WHERE a.user_id = $1 AND b.user_id = $2 LIMIT 1",

@@ -236,7 +236,8 @@ impl Control {
         user_id: &str,
         device_id: &str,
     ) -> Result<bool, ControlError> {
-        Ok(is_valid_id(device_id)
+        Ok(is_valid_id(user_id)
+            && is_valid_id(device_id)
             && self
                 .device(user_id, device_id)
                 .await?

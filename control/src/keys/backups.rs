@@ -37,11 +37,14 @@ impl Control {
         expected_version: i64,
         payload: &str,
     ) -> Result<KeyBackup, KeysError> {
-        if expected_version < 0 {
+        let Some(version) = expected_version
+            .checked_add(1)
+            .filter(|_| expected_version >= 0)
+        else {
             let mut errors = FieldErrors::default();
             errors.add("expected_version", "must be 0 or more");
             return Err(KeysError::Invalid(errors));
-        }
+        };
         self.ensure_device(user_id, device_id).await?;
         let size = check_payload(
             payload,
@@ -50,7 +53,7 @@ impl Control {
             None,
         )?;
         let backup = KeyBackup {
-            version: expected_version + 1,
+            version,
             payload: None,
             size_bytes: i64::try_from(size).unwrap_or(i64::MAX),
             created_by: device_id.to_owned(),
