@@ -43,7 +43,9 @@ pub mod testing;
 mod validate;
 
 pub use admission::{Admission, AdmissionError, Grants, grants_for};
-pub use communities::{CommunitiesError, Invitation, NewInvitation, Permission, RolePermissions};
+pub use communities::{
+    CommunitiesError, Invitation, InvitationPreview, NewInvitation, Permission, RolePermissions,
+};
 pub use devices::{Device, DevicesError, LinkCode};
 pub use epochs::{
     CommitError, CommitOutcome, CommitRequest, DeviceRef, MemberDevice, Membership, Proposal,

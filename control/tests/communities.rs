@@ -177,6 +177,20 @@ async fn invitation_join_and_max_uses(ctl: Control) {
     let t = token(&inv);
     assert!(t.len() >= 20);
 
+    let (status, preview) = call(
+        &ctl,
+        ("bob", "d1"),
+        Method::GET,
+        &format!("/v1/invitations/{t}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(
+        preview,
+        json!({"server_id": "srv_a", "server_name": "Den", "member_count": 1,
+            "expires_at": inv["expires_at"], "uses_left": 2})
+    );
     let (status, member) = accept(&ctl, "bob", &t).await;
     assert_eq!(status, StatusCode::CREATED, "{member}");
     assert_eq!(member["role"], "member");
@@ -191,6 +205,24 @@ async fn invitation_join_and_max_uses(ctl: Control) {
     assert_eq!(
         (status, code(&body)),
         (StatusCode::GONE, "invitation_exhausted")
+    );
+    let uri = format!("/v1/invitations/{t}");
+    let (status, body) = call(&ctl, ("dave", "d1"), Method::GET, &uri, None).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::GONE, "invitation_exhausted")
+    );
+    let (status, body) = call(
+        &ctl,
+        ("dave", "d1"),
+        Method::GET,
+        "/v1/invitations/nope",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, "invitation_not_found")
     );
 
     let (_, list) = call(

@@ -52,6 +52,21 @@ pub struct Invitation {
     pub revoked_at: Option<i64>,
 }
 
+/// What [`Control::preview_invitation`] shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct InvitationPreview {
+    /// The server it joins.
+    pub server_id: String,
+    /// The server's name.
+    pub server_name: String,
+    /// How many members the server has.
+    pub member_count: i64,
+    /// Expiry, unix milliseconds.
+    pub expires_at: i64,
+    /// Joins left; `null` is unlimited.
+    pub uses_left: Option<i64>,
+}
+
 impl Control {
     /// Creates an invitation to `server_id`; the actor needs `create_invitations`.
     pub async fn create_invitation(
@@ -157,6 +172,36 @@ impl Control {
             invitation.revoked_at = Some(now);
         }
         Ok(invitation)
+    }
+
+    /// What an invitation leads to, for its holder to decide before accepting. Whoever holds
+    /// the token may look; unusable invitations answer as [`Control::accept_invitation`] would.
+    pub async fn preview_invitation(
+        &self,
+        token: &str,
+    ) -> Result<InvitationPreview, CommunitiesError> {
+        let invitation = self
+            .invitation(token)
+            .await?
+            .ok_or(CommunitiesError::InvitationNotFound)?;
+        check_usable(&invitation, self.now())?;
+        let server_name: String = sqlx::query_scalar("SELECT name FROM servers WHERE id = $1")
+            .bind(&invitation.server_id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(CommunitiesError::InvitationNotFound)?;
+        let member_count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE server_id = $1")
+                .bind(&invitation.server_id)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(InvitationPreview {
+            server_id: invitation.server_id,
+            server_name,
+            member_count,
+            expires_at: invitation.expires_at,
+            uses_left: invitation.max_uses.map(|m| m - invitation.uses),
+        })
     }
 
     /// Joins the invitation's server as a member, using one of its uses.

@@ -9,7 +9,7 @@ mod invitations;
 mod members;
 mod permissions;
 
-pub use invitations::{Invitation, NewInvitation};
+pub use invitations::{Invitation, InvitationPreview, NewInvitation};
 pub use permissions::{Permission, RolePermissions};
 
 use crate::validate::FieldErrors;

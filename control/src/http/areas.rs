@@ -49,6 +49,10 @@ pub(crate) fn routes(control: &Control) -> Router<Control> {
             post(communities::accept_invitation),
         )
         .route(
+            "/v1/invitations/{token}",
+            get(communities::preview_invitation),
+        )
+        .route(
             "/v1/profile/me",
             get(profiles::get_me).put(profiles::put_me),
         )

@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 use super::openapi::ErrorSchema;
 use super::{ApiError, ApiJson, ApiPath, Caller};
 use crate::{
-    Channel, CommunitiesError, Control, Invitation, Member, NewInvitation, Role, RolePermissions,
+    Channel, CommunitiesError, Control, Invitation, InvitationPreview, Member, NewInvitation, Role,
+    RolePermissions,
 };
 
 impl From<CommunitiesError> for ApiError {
@@ -214,6 +215,20 @@ pub(crate) async fn revoke_invitation(
         .revoke_invitation(&caller.user_id, &server_id, &token)
         .await?;
     Ok(Json(invitation))
+}
+
+/// What an invitation leads to (the server's name and size), before accepting it.
+#[utoipa::path(get, path = "/v1/invitations/{token}", tag = "communities",
+    params(("token" = String, Path, description = "invitation token")),
+    responses((status = 200, body = InvitationPreview),
+        (status = 404, description = "invitation_not_found", body = ErrorSchema),
+        (status = 410, description = "invitation_expired, invitation_exhausted, invitation_revoked", body = ErrorSchema)))]
+pub(crate) async fn preview_invitation(
+    State(control): State<Control>,
+    _caller: Caller,
+    ApiPath(token): ApiPath<String>,
+) -> Result<Json<InvitationPreview>, ApiError> {
+    Ok(Json(control.preview_invitation(&token).await?))
 }
 
 /// Joins the invitation's server.

@@ -92,6 +92,7 @@ impl Modify for BearerAuth {
         communities::create_invitation,
         communities::list_invitations,
         communities::revoke_invitation,
+        communities::preview_invitation,
         communities::accept_invitation,
         profiles::get_me,
         profiles::put_me,
