@@ -18,6 +18,7 @@ on_both_databases! {
     envelopes_next_cursor_acks => prod,
     concurrent_readers_get_each_envelope_once => prod,
     envelope_rules => prod,
+    envelope_queue_is_bounded => prod,
     packages_claim_and_last_resort => prod,
     concurrent_claims_get_distinct_packages => prod,
     package_rules => prod,
@@ -307,6 +308,49 @@ async fn envelope_rules(ctl: Control) {
         (status, code(&body)),
         (StatusCode::FORBIDDEN, "device_not_linked")
     );
+}
+
+async fn envelope_queue_is_bounded(ctl: Control) {
+    alice_and_bob(&ctl).await;
+    let batch: Vec<NewKeyEnvelope> = (0..100)
+        .map(|_| NewKeyEnvelope {
+            user_id: "bob".into(),
+            device_id: "phone".into(),
+            payload: "AQ==".into(),
+        })
+        .collect();
+    for _ in 0..100 {
+        ctl.publish_key_envelopes("alice", "laptop", &batch)
+            .await
+            .expect("publish");
+    }
+    // 10,000 pending: one more is refused, for that device only.
+    let (status, body) = call(
+        &ctl,
+        ("alice", "laptop"),
+        Method::POST,
+        "/v1/keys/envelopes/publish",
+        Some(json!({"envelopes": [
+            {"user_id": "alice", "device_id": "laptop", "payload": "AQ=="},
+            {"user_id": "bob", "device_id": "phone", "payload": "AQ=="}]})),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "envelope_queue_full")
+    );
+    assert_eq!(body["error"]["details"]["index"], 1);
+    assert_eq!(body["error"]["details"]["max"], 10_000);
+    // Reading and acknowledging makes room.
+    let read = ctl
+        .read_key_envelopes("bob", "phone", None, Some(1))
+        .await
+        .expect("read");
+    let cursor = read.cursor.expect("cursor");
+    ctl.ack_key_envelopes("bob", "phone", cursor)
+        .await
+        .expect("ack");
+    publish(&ctl, &["AQ=="]).await;
 }
 
 async fn upload(ctl: &Control, who: (&str, &str), body: Value) -> (StatusCode, Value) {

@@ -31,6 +31,10 @@ impl From<KeysError> for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 serde_json::json!({ "max_bytes": max_bytes, "index": index }),
             ),
+            KeysError::QueueFull { index, max } => (
+                StatusCode::CONFLICT,
+                serde_json::json!({ "index": index, "max": max }),
+            ),
             KeysError::NoKeyPackage { device_id } => (
                 StatusCode::NOT_FOUND,
                 serde_json::json!({ "device_id": device_id }),
@@ -160,6 +164,7 @@ fn own_device(caller: &Caller, asked: Option<&str>) -> Result<(), ApiError> {
     responses((status = 201, body = Published),
         (status = 400, description = "invalid_request", body = ErrorSchema),
         (status = 404, description = "device_not_found (details.index)", body = ErrorSchema),
+        (status = 409, description = "envelope_queue_full (details.index, details.max)", body = ErrorSchema),
         (status = 413, description = "payload_too_large (details.index, details.max_bytes)", body = ErrorSchema)))]
 pub(crate) async fn publish_envelopes(
     State(control): State<Control>,

@@ -22,6 +22,8 @@ pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
 pub const MAX_ENVELOPES_PER_PUBLISH: usize = 100;
 /// Most envelopes one read returns.
 pub const MAX_ENVELOPES_PER_READ: i64 = 100;
+/// Most envelopes waiting for one device; a publish beyond is refused (`envelope_queue_full`).
+pub const MAX_PENDING_PER_DEVICE: i64 = 10_000;
 /// How long a read holds the envelopes it returned before they may be delivered again.
 pub const LEASE_MILLIS: i64 = 60_000;
 
@@ -89,6 +91,33 @@ impl Control {
                     .await?
             {
                 return Err(KeysError::DeviceNotFound { index: Some(index) });
+            }
+        }
+        for (index, envelope) in envelopes.iter().enumerate() {
+            let earlier = envelopes[..index]
+                .iter()
+                .filter(|e| e.user_id == envelope.user_id && e.device_id == envelope.device_id)
+                .count();
+            if earlier > 0 {
+                continue;
+            }
+            let batch = envelopes
+                .iter()
+                .filter(|e| e.user_id == envelope.user_id && e.device_id == envelope.device_id)
+                .count();
+            let pending: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM key_envelopes \
+                 WHERE recipient_user_id = $1 AND recipient_device_id = $2",
+            )
+            .bind(&envelope.user_id)
+            .bind(&envelope.device_id)
+            .fetch_one(self.pool())
+            .await?;
+            if pending + i64::try_from(batch).unwrap_or(i64::MAX) > MAX_PENDING_PER_DEVICE {
+                return Err(KeysError::QueueFull {
+                    index: Some(index),
+                    max: MAX_PENDING_PER_DEVICE,
+                });
             }
         }
         let now = self.now();

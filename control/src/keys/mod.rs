@@ -45,6 +45,14 @@ pub enum KeysError {
         /// Position of the offending item in the request, when it had several.
         index: Option<usize>,
     },
+    /// The recipient device already has the maximum number of pending envelopes.
+    #[error("the recipient's envelope queue is full")]
+    QueueFull {
+        /// Position of the first envelope for that device in the request.
+        index: Option<usize>,
+        /// The limit.
+        max: i64,
+    },
     /// The device has no key package left (and no last-resort one).
     #[error("no key package available for this device")]
     NoKeyPackage {
@@ -79,6 +87,7 @@ impl KeysError {
             KeysError::Device(e) => e.code(),
             KeysError::DeviceNotFound { .. } => "device_not_found",
             KeysError::PayloadTooLarge { .. } => "payload_too_large",
+            KeysError::QueueFull { .. } => "envelope_queue_full",
             KeysError::NoKeyPackage { .. } => "no_key_package",
             KeysError::KeyPackageLimit { .. } => "key_package_limit",
             KeysError::StaleBackupVersion { .. } => "stale_backup_version",
