@@ -1,9 +1,9 @@
 //! The OpenAPI 3.1 document of the whole public HTTP API, served at `/v1/openapi.json`.
 //!
-//! Control's handlers carry their own `#[utoipa::path]` annotations; routes whose handlers live
-//! elsewhere (signaling's, and control handlers without annotations) are described in
-//! [`external`]. A test (`control/tests/openapi.rs`) checks that every route registered in the
-//! source has an entry here and that every entry answers on the router.
+//! Control's handlers carry their own `#[utoipa::path]` annotations; signaling's routes and the
+//! chat routes (whose handlers carry none) are described by placeholder functions in the private
+//! modules `external` and `chat`. A test (`control/tests/openapi.rs`) checks that every route
+//! registered in the source has an entry here and that every entry answers on the router.
 
 mod chat;
 mod external;
