@@ -93,6 +93,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .await
             .context("seeding development data")?;
     }
+    // Realtime fanout: tail the outbox (and LISTEN on PostgreSQL) from the start.
+    let _ = control.start_background();
     let sfu = Sfu::start(sfu_config(&config)).context("cannot start the media plane")?;
     let media_addrs = sfu.local_addrs();
     let listener = tokio::net::TcpListener::bind(config.http.listen)
