@@ -128,8 +128,11 @@ impl Control {
             .require_permission(actor, server_id, Permission::CreateInvitations)
             .await?;
         let all = role_has(role, Permission::ManageInvitations);
-        let rows = sqlx::query("SELECT token, server_id, created_by, created_at, expires_at, max_uses, uses, revoked_at FROM invitations WHERE server_id = $1 \
-             AND ($2 = 1 OR created_by = $3) ORDER BY created_at DESC, token")
+        let rows = sqlx::query(
+            "SELECT token, server_id, created_by, created_at, expires_at, max_uses, uses, \
+             revoked_at FROM invitations WHERE server_id = $1 \
+             AND ($2 = 1 OR created_by = $3) ORDER BY created_at DESC, token",
+        )
         .bind(server_id)
         .bind(i64::from(all))
         .bind(actor)
@@ -279,10 +282,13 @@ impl Control {
         {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT token, server_id, created_by, created_at, expires_at, max_uses, uses, revoked_at FROM invitations WHERE token = $1")
-            .bind(token)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT token, server_id, created_by, created_at, expires_at, max_uses, uses, \
+             revoked_at FROM invitations WHERE token = $1",
+        )
+        .bind(token)
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(invitation_from_row).transpose()
     }
 }

@@ -145,8 +145,11 @@ impl Control {
 
     /// Active devices of `user_id`, oldest first.
     pub async fn devices_of(&self, user_id: &str) -> Result<Vec<Device>, ControlError> {
-        let rows = sqlx::query("SELECT user_id, device_id, name, created_at, revoked_at FROM devices WHERE user_id = $1 AND revoked_at IS NULL \
-             ORDER BY created_at, device_id")
+        let rows = sqlx::query(
+            "SELECT user_id, device_id, name, created_at, revoked_at FROM devices \
+             WHERE user_id = $1 AND revoked_at IS NULL \
+             ORDER BY created_at, device_id",
+        )
         .bind(user_id)
         .fetch_all(self.pool())
         .await?;
@@ -155,7 +158,8 @@ impl Control {
 
     /// Revokes `device_id` of `user_id` (the caller's own device or another of theirs): it can no
     /// longer authenticate device-scoped calls, its pending key envelopes, key packages and
-    /// link codes are deleted, and every channel group it is in gets a removal proposal. An unknown or already revoked device is `DeviceNotFound`.
+    /// link codes are deleted, and every channel group it is in gets a removal proposal. An
+    /// unknown or already revoked device is `DeviceNotFound`.
     pub async fn revoke_device(
         &self,
         user_id: &str,
@@ -222,7 +226,10 @@ impl Control {
         user_id: &str,
         device_id: &str,
     ) -> Result<Option<Device>, ControlError> {
-        let row = sqlx::query("SELECT user_id, device_id, name, created_at, revoked_at FROM devices WHERE user_id = $1 AND device_id = $2")
+        let row = sqlx::query(
+            "SELECT user_id, device_id, name, created_at, revoked_at FROM devices \
+             WHERE user_id = $1 AND device_id = $2",
+        )
         .bind(user_id)
         .bind(device_id)
         .fetch_optional(self.pool())

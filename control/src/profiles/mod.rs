@@ -97,10 +97,13 @@ impl From<sqlx::Error> for ProfilesError {
 impl Control {
     /// `user_id`'s profile (empty when never set).
     pub async fn profile(&self, user_id: &str) -> Result<Profile, ControlError> {
-        let row = sqlx::query("SELECT user_id, display_name, status, avatar_asset_id, updated_at FROM profiles WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT user_id, display_name, status, avatar_asset_id, updated_at FROM profiles \
+             WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await?;
         match row {
             Some(row) => profile_from_row(&row),
             None => Ok(empty_profile(user_id)),
