@@ -126,7 +126,25 @@ pub(crate) async fn append(
     query.fetch_one(&mut *conn).await
 }
 
+/// A write transaction, and on SQLite the in-process writer gate held until it is dropped.
+pub(crate) type WriteTx<'a> = (
+    sqlx::Transaction<'static, sqlx::Any>,
+    Option<tokio::sync::MutexGuard<'a, ()>>,
+);
+
 impl Control {
+    /// Begins a transaction that will write. On SQLite, writers of this process first queue on
+    /// an async mutex (FIFO), instead of polling SQLite's lock with its busy handler, which under
+    /// load starves some writers past the busy timeout. Keep the gate (second element) alive
+    /// until the transaction ends.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx<'_>, sqlx::Error> {
+        let gate = match self.backend {
+            Backend::Sqlite => Some(self.hub.write_gate.lock().await),
+            Backend::Postgres => None,
+        };
+        Ok((self.pool().begin().await?, gate))
+    }
+
     /// To call after committing a transaction that appended events: wakes this process's
     /// dispatcher and, on PostgreSQL, sends `NOTIFY` (outside any lock) to the other processes.
     /// A lost notification costs at most one dispatcher poll interval.

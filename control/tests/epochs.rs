@@ -238,6 +238,13 @@ async fn pending_removal_must_be_committed(ctl: Control) {
     let membership = ctl.membership("alice", CHANNEL).await.expect("m");
     assert!(membership.pending_proposals.is_empty());
     assert_eq!(membership.members.len(), 1);
+    // A revoked device: one call proposes its removal everywhere it is a member.
+    let proposals = ctl
+        .propose_removals_for_device(&alice, Some("revoked"))
+        .await
+        .expect("proposals");
+    assert_eq!(proposals.len(), 1);
+    assert_eq!(proposals[0].channel_id, CHANNEL);
     // A removal of a non-member cannot be proposed.
     let err = ctl
         .propose_device_removal(CHANNEL, &bob, None)

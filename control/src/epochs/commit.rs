@@ -34,7 +34,7 @@ impl Control {
         validate(&request)?;
         self.visible_channel(&sender.user_id, channel_id).await?;
 
-        let mut tx = self.pool().begin().await?;
+        let (mut tx, _gate) = self.begin_write().await?;
         // The compare-and-swap, first: it row-locks the channel (PostgreSQL) or takes the write
         // lock (SQLite) so everything below is serialized with other commits and sends.
         let advanced: Option<i64> = sqlx::query_scalar(

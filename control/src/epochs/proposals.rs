@@ -64,7 +64,7 @@ impl Control {
         }
         errors.into_result().map_err(ProposalError::Invalid)?;
 
-        let mut tx = self.pool().begin().await?;
+        let (mut tx, _gate) = self.begin_write().await?;
         // A no-op write that row-locks the channel: serialized with commits.
         let epoch: Option<i64> =
             sqlx::query_scalar("UPDATE channels SET epoch = epoch WHERE id = $1 RETURNING epoch")
@@ -120,6 +120,36 @@ impl Control {
         tx.commit().await?;
         self.outbox_committed();
         Ok(proposal)
+    }
+
+    /// Proposes the removal of `device` from every channel whose group it is in (for a revoked
+    /// device, or a user removed from a server: pass the device of each). Returns the proposals.
+    pub async fn propose_removals_for_device(
+        &self,
+        device: &DeviceRef,
+        reason: Option<&str>,
+    ) -> Result<Vec<Proposal>, ProposalError> {
+        let channels: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT channel_id FROM channel_device_spans \
+             WHERE user_id = $1 AND device_id = $2 AND left_epoch IS NULL ORDER BY channel_id",
+        )
+        .bind(&device.user_id)
+        .bind(&device.device_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut proposals = Vec::with_capacity(channels.len());
+        for channel_id in channels {
+            match self
+                .propose_device_removal(&channel_id, device, reason)
+                .await
+            {
+                Ok(proposal) => proposals.push(proposal),
+                // Removed by a commit in the meantime: nothing to propose.
+                Err(ProposalError::NotAMember) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(proposals)
     }
 
     /// [`Control::propose_device_removal`] on behalf of `actor`, who must be an owner or

@@ -54,7 +54,7 @@ impl Control {
             }
         }
 
-        let mut tx = self.pool().begin().await?;
+        let (mut tx, _gate) = self.begin_write().await?;
         // First statement, a write: row-locks the channel, so sends are numbered in commit order
         // and serialized with membership commits. Keep the statements below it few.
         let row: Option<(i64, i64)> = sqlx::query_as(

@@ -35,7 +35,7 @@ impl Control {
             "user_id": device.user_id,
             "device_id": device.device_id,
         });
-        let mut tx = self.pool().begin().await?;
+        let (mut tx, _gate) = self.begin_write().await?;
         outbox::append(
             &mut tx,
             self.backend,
@@ -56,7 +56,7 @@ impl Control {
         user_id: &str,
         status: &str,
     ) -> Result<(), ControlError> {
-        let mut tx = self.pool().begin().await?;
+        let (mut tx, _gate) = self.begin_write().await?;
         outbox::append(
             &mut tx,
             self.backend,

@@ -29,6 +29,8 @@ pub(crate) struct Hub {
     wake: Notify,
     started: AtomicBool,
     pub(crate) audience: AudienceCache,
+    /// SQLite only: serializes this process's write transactions (see `Control::begin_write`).
+    pub(crate) write_gate: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for Hub {
