@@ -28,9 +28,30 @@ pub async fn run_openchat(
     timing: Timing,
 ) -> anyhow::Result<Value> {
     let mut cmd = tokio::process::Command::new(rtc_joiner);
-    cmd.arg("load")
-        .args(["--backend-url", backend])
-        .args(["--joiners", &scenario.joiners.to_string()])
+    cmd.arg("load").args(["--backend-url", backend]);
+    run_load_process(cmd, pid, scenario, timing).await
+}
+
+/// Runs `bench janus-load` (this binary) against a Janus HTTP API.
+pub async fn run_janus(
+    api: &str,
+    pid: u32,
+    scenario: &Scenario,
+    timing: Timing,
+) -> anyhow::Result<Value> {
+    let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    cmd.arg("janus-load").args(["--api", api]);
+    run_load_process(cmd, pid, scenario, timing).await
+}
+
+/// The load flags both load processes share; runs `cmd` with them and parses its JSON summary.
+async fn run_load_process(
+    mut cmd: tokio::process::Command,
+    pid: u32,
+    scenario: &Scenario,
+    timing: Timing,
+) -> anyhow::Result<Value> {
+    cmd.args(["--joiners", &scenario.joiners.to_string()])
         .args(["--publishers", &scenario.publishers.to_string()])
         .args(["--rooms", &scenario.rooms.to_string()])
         .args(["--ramp", &timing.ramp.to_string()])

@@ -2,10 +2,14 @@
 //!
 //! - `bench openchatd`: each scenario against a fresh release `openchatd`, driven by
 //!   `rtc-joiner load` in another process; one CSV row per run in `bench/results/openchatd.csv`.
+//! - `bench compare`: the fan-out scenarios alternating openchatd, Janus (default) and Janus
+//!   (`event_loops = 2`) within each run; rows in `bench/results/compare.csv`.
 //! - `bench plot`: medians of every CSV in `bench/results/` into `summary.csv` and `fanout.svg`.
+//! - `bench janus-load` (internal): the load process for Janus, spawned by `compare`.
 //!
 //! Everything runs on loopback and every phase is bounded.
 
+mod janus;
 mod load;
 mod machine;
 mod openchatd;
@@ -34,6 +38,15 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         workers: u32,
     },
+    /// Fan-out against openchatd and Janus (default and event_loops = 2), alternating within
+    /// each run; appends rows to <results>/compare.csv.
+    Compare {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Internal: the load process against a Janus HTTP API (prints the JSON summary).
+    #[command(hide = true)]
+    JanusLoad(JanusLoadArgs),
     /// Medians of every CSV in <results> into summary.csv and fanout.svg.
     Plot {
         /// Results directory.
@@ -65,6 +78,29 @@ struct RunArgs {
     bin_dir: PathBuf,
 }
 
+#[derive(clap::Args)]
+struct JanusLoadArgs {
+    #[arg(long)]
+    api: String,
+    #[arg(long)]
+    joiners: usize,
+    #[arg(long)]
+    publishers: usize,
+    #[arg(long)]
+    rooms: usize,
+    #[arg(long)]
+    ramp: f64,
+    #[arg(long)]
+    duration: f64,
+    #[arg(long)]
+    settle: f64,
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Accepted for symmetry with `rtc-joiner load`; the output is always JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 fn workspace_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -77,8 +113,79 @@ fn results_dir() -> PathBuf {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Openchatd { run, workers } => run_openchatd(&run, workers).await,
+        Command::Compare { run } => run_compare(&run).await,
+        Command::JanusLoad(args) => janus_load(args).await,
         Command::Plot { results } => plot_results(&results),
     }
+}
+
+async fn janus_load(args: JanusLoadArgs) -> anyhow::Result<()> {
+    use std::time::Duration;
+    anyhow::ensure!(
+        args.publishers == args.rooms,
+        "the Janus adapter runs one publisher per room"
+    );
+    let plan = rtc_joiner::load::LoadPlan {
+        target: args.api.clone(),
+        joiners: args.joiners,
+        publishers: args.publishers,
+        rooms: args.rooms,
+        ramp_per_sec: args.ramp,
+        settle: Duration::from_secs_f64(args.settle),
+        window: Duration::from_secs_f64(args.duration),
+        connect_timeout: Duration::from_secs(30),
+        server_pid: args.server_pid,
+        metrics_url: None,
+        progress: true,
+    };
+    let client = janus::client::JanusClient {
+        api: args.api,
+        clip: rtc_joiner::load::openchat::load_tone(440.0),
+    };
+    let summary = rtc_joiner::load::run_load(&plan, std::sync::Arc::new(client)).await;
+    println!("{}", summary.to_json());
+    Ok(())
+}
+
+/// One scenario against each target in turn, run after run: ratios come from one run.
+async fn run_compare(args: &RunArgs) -> anyhow::Result<()> {
+    let scenarios: Vec<_> = scenario::select(&args.scenarios)
+        .into_iter()
+        .filter(|s| s.publishers == s.rooms)
+        .collect();
+    anyhow::ensure!(!scenarios.is_empty(), "no fan-out scenario selected");
+    std::fs::create_dir_all(&args.results)?;
+    machine::write(&args.results)?;
+    let csv = args.results.join("compare.csv");
+    let timing = load::Timing {
+        ramp: args.ramp,
+        window: args.window,
+        settle: 3.0,
+    };
+    for run in 1..=args.runs {
+        for s in &scenarios {
+            eprintln!("== run {run}/{}: openchatd {}", args.runs, s.name);
+            let server = openchatd::Openchatd::start(&args.bin_dir.join("openchatd"), 1).await?;
+            let summary = load::run_openchat(
+                &args.bin_dir.join("rtc-joiner"),
+                &server.url(),
+                server.pid(),
+                s,
+                timing,
+            )
+            .await?;
+            drop(server);
+            results::append(&csv, &[load::row(run, "openchatd", s, &summary)])?;
+            for flavor in [janus::server::Flavor::Default, janus::server::Flavor::Tuned] {
+                eprintln!("== run {run}/{}: {} {}", args.runs, flavor.target(), s.name);
+                let janus = janus::server::Janus::start(flavor, s.rooms).await?;
+                let summary = load::run_janus(&janus.api, janus.pid(), s, timing).await?;
+                drop(janus);
+                results::append(&csv, &[load::row(run, flavor.target(), s, &summary)])?;
+            }
+        }
+    }
+    plot_results(&args.results)
 }
 
 async fn run_openchatd(args: &RunArgs, workers: u32) -> anyhow::Result<()> {
@@ -112,7 +219,7 @@ async fn run_openchatd(args: &RunArgs, workers: u32) -> anyhow::Result<()> {
 
 fn plot_results(dir: &std::path::Path) -> anyhow::Result<()> {
     let mut rows = Vec::new();
-    for name in ["openchatd.csv", "janus.csv"] {
+    for name in ["openchatd.csv", "compare.csv"] {
         let path = dir.join(name);
         if path.exists() {
             rows.extend(results::read(&path)?);

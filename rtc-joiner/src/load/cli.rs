@@ -1,7 +1,7 @@
 //! `rtc-joiner load ...`: flags of load mode and the run they describe.
 
 use super::engine::{LoadPlan, run_load};
-use super::openchat::{OpenChatClient, Publish, user_id};
+use super::openchat::{OpenChatClient, Publish, load_tone, user_id};
 use super::setup::{Rooms, create_rooms};
 use super::summary::LoadSummary;
 use crate::JoinerError;
@@ -48,7 +48,7 @@ pub struct LoadCli {
     /// Seconds to wait for joiners to connect after the ramp.
     #[arg(long, default_value_t = 30.0)]
     pub connect_timeout: f64,
-    /// Publishers send a tone (publisher i: this + 10 * (i % 50) Hz)...
+    /// Publishers send a tone of this frequency with a little noise (looped 10 s clip)...
     #[arg(long, default_value_t = 440.0, conflicts_with = "file")]
     pub tone_hz: f64,
     /// ... or this file, looped.
@@ -146,9 +146,7 @@ impl LoadCli {
                     .map_err(|err| JoinerError::Io(std::io::Error::other(err)))??;
                 Publish::Clip(clip)
             }
-            None => Publish::Tone {
-                base_hz: self.tone_hz,
-            },
+            None => Publish::Clip(load_tone(self.tone_hz)),
         };
         let template = JoinerConfig {
             backend_url: self.backend_url.clone(),

@@ -24,13 +24,28 @@ pub struct OpenChatClient {
 /// Publishers' audio.
 #[derive(Clone)]
 pub enum Publish {
-    /// A tone: publisher `i` uses `base_hz + 10 * (i % 50)` Hz.
-    Tone {
-        /// Frequency of publisher 0.
-        base_hz: f64,
-    },
     /// A decoded clip shared by every publisher, looped.
     Clip(PcmClip),
+}
+
+/// Seconds of the generated load tone (it loops; longer than the probe's match window).
+const TONE_SECS: usize = 10;
+
+/// A tone with a little deterministic noise, so that no two 20 ms Opus frames within the
+/// probe's match window are byte-identical (a pure tone repeats its frames every few periods,
+/// which would make end-to-end matching ambiguous).
+pub fn load_tone(hz: f64) -> PcmClip {
+    let rate = 48_000usize;
+    let mut state: u32 = 0x9e37_79b9;
+    let samples = (0..TONE_SECS * rate)
+        .map(|n| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let noise = (f64::from(state >> 8) / f64::from(1u32 << 24) - 0.5) * 0.02;
+            let t = n as f64 / rate as f64;
+            (0.3 * (2.0 * std::f64::consts::PI * hz * t).sin() + noise) as f32
+        })
+        .collect();
+    PcmClip::new(samples)
 }
 
 /// User id of a slot.
@@ -55,12 +70,6 @@ impl LoadClient for OpenChatClient {
                 config.media = MediaInput::Listen;
                 Joiner::new(config)
             }
-            (Publish::Tone { base_hz }, true) => {
-                config.media = MediaInput::Tone {
-                    hz: base_hz + 10.0 * (slot.index % 50) as f64,
-                };
-                Joiner::new(config)
-            }
             (Publish::Clip(clip), true) => {
                 config.media = MediaInput::File {
                     path: "clip".into(),
@@ -78,5 +87,29 @@ impl LoadClient for OpenChatClient {
                 })
                 .await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_tone_frames_are_distinct() {
+        let clip = load_tone(440.0);
+        assert_eq!(clip.samples().len(), TONE_SECS * 48_000);
+        let frames: Vec<&[f32]> = clip.samples().chunks(960).take(100).collect();
+        let mut hashes: Vec<u64> = frames
+            .iter()
+            .map(|f| {
+                let bytes: Vec<u8> = f.iter().flat_map(|s| s.to_le_bytes()).collect();
+                crate::load::probe::payload_hash(&bytes)
+            })
+            .collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), 100);
+        let found = crate::dominant_frequency(clip.samples(), 48_000);
+        assert!((found - 440.0).abs() < 5.0, "{found}");
     }
 }

@@ -209,6 +209,9 @@ pub struct SendProbe {
 impl SendProbe {
     /// Call right before the packet is handed to the transport.
     pub fn on_send(&self, payload: &[u8], at: Instant) {
+        if self.shared.packets_sent.load(Ordering::Relaxed) == 0 {
+            tracing::debug!(payload_len = payload.len(), head = ?&payload[..payload.len().min(12)], "first probed send");
+        }
         self.log.record(payload, at);
         self.shared.packets_sent.fetch_add(1, Ordering::Relaxed);
     }
@@ -252,7 +255,14 @@ impl RecvProbe {
                 }
             }
             None => {
-                shared.unmatched.fetch_add(1, Ordering::Relaxed);
+                if shared.unmatched.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::debug!(
+                        publisher = %self.publisher,
+                        payload_len = payload.len(),
+                        head = ?&payload[..payload.len().min(12)],
+                        "first unmatched packet"
+                    );
+                }
             }
         }
     }

@@ -1,0 +1,221 @@
+//! The [`LoadClient`] for Janus's videoroom: the publisher of room R publishes Opus (offer to
+//! Janus), each listener subscribes to that room's publisher (answers Janus's offer). The
+//! WebRTC side is rtc-joiner's own peer, sender and receiver, with the same probe as against
+//! openchatd, so both servers are measured by identical clients.
+
+use super::api::Session;
+use rtc_joiner::audio_source::{PcmClip, PcmSource};
+use rtc_joiner::load::{JoinFuture, JoinProbe, LoadClient, Slot};
+use rtc_joiner::peer::{PeerEvent, PeerOptions, PeerSession, run_sender};
+use rtc_joiner::receiver::{RemoteTrackInfo, run_receiver};
+use rtc_joiner::{JoinerError, Summary};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use webrtc::peer_connection::RTCPeerConnectionState;
+
+/// How long a listener waits for its room's publisher to appear.
+const PUBLISHER_WAIT: Duration = Duration::from_secs(30);
+
+/// Joins Janus videorooms 1..=K (room index r -> Janus room r + 1), one publisher per room.
+pub struct JanusClient {
+    /// HTTP API base.
+    pub api: String,
+    /// What publishers send.
+    pub clip: PcmClip,
+}
+
+fn err(e: anyhow::Error) -> JoinerError {
+    JoinerError::Protocol(format!("janus: {e:#}"))
+}
+
+/// The probe key of room `room`'s publisher (publisher and listeners agree on it).
+fn publisher_key(room: usize) -> String {
+    format!("janus-room-{}", room + 1)
+}
+
+impl LoadClient for JanusClient {
+    fn join(&self, slot: Slot, probe: JoinProbe, stop: watch::Receiver<bool>) -> JoinFuture {
+        let api = self.api.clone();
+        let clip = self.clip.clone();
+        Box::pin(async move {
+            let started = Instant::now();
+            probe.ticket_requested(started);
+            let mut session = Session::create(&api).await.map_err(err)?;
+            let handle = session.attach_videoroom().await.map_err(err)?;
+            let room = slot.room as u64 + 1;
+            let peer_options = PeerOptions {
+                publish: slot.publishes,
+                udp_addrs: vec!["127.0.0.1:0".into()],
+                gather_timeout: Duration::from_secs(5),
+            };
+            let (peer, mut peer_events) = PeerSession::new(peer_options).await?;
+            let result = if slot.publishes {
+                publish(&mut session, handle, room, &peer).await
+            } else {
+                subscribe(&mut session, handle, room, &peer).await
+            };
+            if let Err(e) = result {
+                peer.close().await;
+                session.destroy().await;
+                return Err(err(e));
+            }
+            let mut sender = None;
+            if let Some(local) = peer.local_audio() {
+                sender = Some(tokio::spawn(run_sender(
+                    local.clone(),
+                    PcmSource::clip(clip, true),
+                    peer.connection_state(),
+                    stop.clone(),
+                    Some(probe.sender(&publisher_key(slot.room))),
+                )));
+            }
+            let mut receivers = Vec::new();
+            let mut stop_wait = stop.clone();
+            let mut connected = false;
+            loop {
+                tokio::select! {
+                    () = async { let _ = stop_wait.wait_for(|s| *s).await; } => break,
+                    event = peer_events.recv() => match event {
+                        Some(PeerEvent::Track(track)) => {
+                            let key = publisher_key(slot.room);
+                            let info = RemoteTrackInfo {
+                                participant_id: key.clone(),
+                                ..RemoteTrackInfo::default()
+                            };
+                            receivers.push(tokio::spawn(run_receiver(
+                                track,
+                                info,
+                                None,
+                                stop.clone(),
+                                Some(probe.receiver(&key)),
+                            )));
+                        }
+                        Some(PeerEvent::ConnectionState(RTCPeerConnectionState::Connected)) => {
+                            if !connected {
+                                connected = true;
+                                probe.media_connected();
+                            }
+                        }
+                        Some(PeerEvent::ConnectionState(RTCPeerConnectionState::Failed)) => {
+                            peer.close().await;
+                            session.destroy().await;
+                            return Err(JoinerError::Protocol("janus: media connection failed".into()));
+                        }
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+            }
+            let sent = match sender {
+                Some(h) => h.await.ok().and_then(Result::ok),
+                None => None,
+            };
+            peer.close().await;
+            let mut received = Vec::new();
+            for r in receivers {
+                if let Ok(report) = r.await {
+                    received.push(report);
+                }
+            }
+            session.destroy().await;
+            Ok(Summary {
+                channel_id: format!("janus-room-{room}"),
+                duration_secs: started.elapsed().as_secs_f64(),
+                stop_reason: "interrupted".into(),
+                media_connected: connected,
+                sent,
+                received,
+                ..Summary::default()
+            })
+        })
+    }
+}
+
+fn jsep(kind: &str, sdp: String) -> Value {
+    json!({"type": kind, "sdp": sdp, "trickle": false})
+}
+
+/// Joins as publisher and publishes our audio offer; applies Janus's answer.
+async fn publish(
+    session: &mut Session,
+    handle: u64,
+    room: u64,
+    peer: &PeerSession,
+) -> anyhow::Result<()> {
+    session
+        .message(
+            handle,
+            json!({"request": "join", "ptype": "publisher", "room": room}),
+            None,
+        )
+        .await?;
+    session.next_event(handle).await?; // joined
+    let offer = peer.create_offer().await?;
+    session
+        .message(
+            handle,
+            json!({"request": "publish", "audio": true, "video": false}),
+            Some(jsep("offer", offer)),
+        )
+        .await?;
+    loop {
+        let event = session.next_event(handle).await?;
+        if let Some(sdp) = event["jsep"]["sdp"].as_str() {
+            peer.apply_answer(sdp.to_owned()).await?;
+            return Ok(());
+        }
+    }
+}
+
+/// Waits for the room's publisher, subscribes, and answers Janus's offer.
+async fn subscribe(
+    session: &mut Session,
+    handle: u64,
+    room: u64,
+    peer: &PeerSession,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + PUBLISHER_WAIT;
+    let feed = loop {
+        let r = session
+            .message(
+                handle,
+                json!({"request": "listparticipants", "room": room}),
+                None,
+            )
+            .await?;
+        let feed = r["plugindata"]["data"]["participants"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["publisher"] == true))
+            .and_then(|p| p["id"].as_u64());
+        match feed {
+            Some(feed) => break feed,
+            None if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            None => anyhow::bail!("room {room} has no publisher"),
+        }
+    };
+    session
+        .message(
+            handle,
+            json!({"request": "join", "ptype": "subscriber", "room": room, "streams": [{"feed": feed}]}),
+            None,
+        )
+        .await?;
+    let offer = loop {
+        let event = session.next_event(handle).await?;
+        if let Some(sdp) = event["jsep"]["sdp"].as_str() {
+            break sdp.to_owned();
+        }
+    };
+    let answer = peer.answer_offer(offer).await?;
+    session
+        .message(
+            handle,
+            json!({"request": "start"}),
+            Some(jsep("answer", answer)),
+        )
+        .await?;
+    Ok(())
+}
