@@ -42,7 +42,13 @@ impl Control {
 async fn dispatch(hub: Weak<Hub>, pool: AnyPool) {
     let mut last = loop {
         match last_event_id(&pool).await {
-            Ok(id) => break id,
+            Ok(id) => {
+                match hub.upgrade() {
+                    Some(hub) => hub.set_dispatching(),
+                    None => return,
+                }
+                break id;
+            }
             Err(_) if pool.is_closed() => return,
             Err(e) => {
                 tracing::warn!(error = %e, "realtime dispatcher cannot read the outbox; retrying");

@@ -31,6 +31,9 @@ pub(crate) struct Hub {
     pub(crate) audience: AudienceCache,
     /// SQLite only: serializes this process's write transactions (see `Control::begin_write`).
     pub(crate) write_gate: tokio::sync::Mutex<()>,
+    /// Set once the dispatcher has read its starting position.
+    dispatching: AtomicBool,
+    dispatching_changed: Notify,
 }
 
 impl fmt::Debug for Hub {
@@ -100,6 +103,25 @@ impl Hub {
     /// Waits for [`Hub::wake`].
     pub(crate) async fn woken(&self) {
         self.wake.notified().await;
+    }
+
+    /// Called by the dispatcher once it knows its starting position: from now on every event
+    /// committed after that position reaches the registered sessions.
+    pub(crate) fn set_dispatching(&self) {
+        self.dispatching.store(true, Ordering::Release);
+        self.dispatching_changed.notify_waiters();
+    }
+
+    /// Waits until [`Hub::set_dispatching`]. A session registers, then waits for this, then reads
+    /// its own starting position: events between the two positions are never missed.
+    pub(crate) async fn dispatching(&self) {
+        loop {
+            let changed = self.dispatching_changed.notified();
+            if self.dispatching.load(Ordering::Acquire) {
+                return;
+            }
+            changed.await;
+        }
     }
 
     /// Marks the dispatcher started; returns `true` for the first caller only.

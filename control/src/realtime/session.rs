@@ -24,6 +24,9 @@ const MAX_INVALID_FRAMES: u32 = 20;
 /// Minimum time between two forwarded typing notices for one channel.
 const TYPING_INTERVAL: Duration = Duration::from_secs(2);
 
+/// Most queued events written before one flush.
+const SEND_BATCH: usize = 256;
+
 /// Replay page size.
 const REPLAY_BATCH: i64 = 512;
 
@@ -100,6 +103,9 @@ where
     Tx: Sink<String> + Unpin,
     Rx: Stream<Item = ClientInput> + Unpin,
 {
+    // Registered before this: every event after the dispatcher's start reaches us live, and our
+    // own position (read below) is at or after the dispatcher's start.
+    control.hub.dispatching().await;
     let start = match resume_after {
         Some(after) => replay(control, device, after, tx).await,
         None => last_event_id(control.pool()).await.map_err(Some),
@@ -124,13 +130,26 @@ where
     loop {
         tokio::select! {
             event = subscription.rx.recv() => match event {
-                Some(event) if event.id > position => {
-                    if tx.send(event.frame.to_string()).await.is_err() {
+                Some(event) => {
+                    // Write everything already queued, then flush once (one syscall per batch).
+                    let mut next = Some(event);
+                    let mut fed = 0;
+                    while let Some(event) = next.take() {
+                        if event.id > position {
+                            if tx.feed(event.frame.to_string()).await.is_err() {
+                                return End::Gone;
+                            }
+                            position = event.id;
+                        }
+                        fed += 1;
+                        if fed < SEND_BATCH {
+                            next = subscription.rx.try_recv().ok();
+                        }
+                    }
+                    if tx.flush().await.is_err() {
                         return End::Gone;
                     }
-                    position = event.id;
                 }
-                Some(_) => {}
                 None => {
                     let frame = json!({"type": "resync", "reason": "lagged",
                                        "last_event_id": position});
