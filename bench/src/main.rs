@@ -14,6 +14,7 @@ mod load;
 mod machine;
 mod openchatd;
 mod plot;
+mod ratios;
 mod results;
 mod scenario;
 
@@ -64,6 +65,9 @@ struct RunArgs {
     /// Repetitions of the whole set (medians are taken over them).
     #[arg(long, default_value_t = 3)]
     runs: u32,
+    /// Number of the first run (to continue a series in the same CSV).
+    #[arg(long, default_value_t = 1)]
+    first_run: u32,
     /// Joins per second.
     #[arg(long, default_value_t = 50.0)]
     ramp: f64,
@@ -162,9 +166,9 @@ async fn run_compare(args: &RunArgs) -> anyhow::Result<()> {
         window: args.window,
         settle: 3.0,
     };
-    for run in 1..=args.runs {
+    for run in args.first_run..args.first_run + args.runs {
         for s in &scenarios {
-            eprintln!("== run {run}/{}: openchatd {}", args.runs, s.name);
+            eprintln!("== run {run}: openchatd {}", s.name);
             let server = openchatd::Openchatd::start(&args.bin_dir.join("openchatd"), 1).await?;
             let summary = load::run_openchat(
                 &args.bin_dir.join("rtc-joiner"),
@@ -177,7 +181,7 @@ async fn run_compare(args: &RunArgs) -> anyhow::Result<()> {
             drop(server);
             results::append(&csv, &[load::row(run, "openchatd", s, &summary)])?;
             for flavor in [janus::server::Flavor::Default, janus::server::Flavor::Tuned] {
-                eprintln!("== run {run}/{}: {} {}", args.runs, flavor.target(), s.name);
+                eprintln!("== run {run}: {} {}", flavor.target(), s.name);
                 let janus = janus::server::Janus::start(flavor, s.rooms).await?;
                 let summary = load::run_janus(&janus.api, janus.pid(), s, timing).await?;
                 drop(janus);
@@ -201,9 +205,9 @@ async fn run_openchatd(args: &RunArgs, workers: u32) -> anyhow::Result<()> {
         window: args.window,
         settle: 3.0,
     };
-    for run in 1..=args.runs {
+    for run in args.first_run..args.first_run + args.runs {
         for s in &scenarios {
-            eprintln!("== run {run}/{}: openchatd {}", args.runs, s.name);
+            eprintln!("== run {run}: openchatd {}", s.name);
             let server = openchatd::Openchatd::start(&server_bin, workers).await?;
             let summary = load::run_openchat(&joiner_bin, &server.url(), server.pid(), s, timing)
                 .await
@@ -224,6 +228,13 @@ fn plot_results(dir: &std::path::Path) -> anyhow::Result<()> {
         if path.exists() {
             rows.extend(results::read(&path)?);
         }
+    }
+    let compare = dir.join("compare.csv");
+    if compare.exists() {
+        std::fs::write(
+            dir.join("ratios.csv"),
+            ratios::csv(&results::read(&compare)?),
+        )?;
     }
     let medians = results::medians(&rows);
     let summary = dir.join("summary.csv");

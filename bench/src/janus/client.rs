@@ -48,6 +48,8 @@ impl LoadClient for JanusClient {
                 publish: slot.publishes,
                 udp_addrs: vec!["127.0.0.1:0".into()],
                 gather_timeout: Duration::from_secs(5),
+                // The same pacing as `rtc-joiner load` (browser-like).
+                ice_check_interval: Some(Duration::from_millis(50)),
             };
             let (peer, mut peer_events) = PeerSession::new(peer_options).await?;
             let result = if slot.publishes {

@@ -30,6 +30,7 @@ pub struct Joiner {
     config: JoinerConfig,
     clip: Option<PcmClip>,
     probe: Option<JoinProbe>,
+    ice_check_interval: Option<Duration>,
 }
 
 impl Joiner {
@@ -39,6 +40,7 @@ impl Joiner {
             config,
             clip: None,
             probe: None,
+            ice_check_interval: None,
         }
     }
 
@@ -49,6 +51,7 @@ impl Joiner {
             config,
             clip: Some(clip),
             probe: None,
+            ice_check_interval: None,
         }
     }
 
@@ -56,6 +59,12 @@ impl Joiner {
     /// statistics of received audio (no Opus decoding, no WAV files).
     pub fn with_probe(mut self, probe: JoinProbe) -> Self {
         self.probe = Some(probe);
+        self
+    }
+
+    /// Paces ICE connectivity checks at `interval` instead of webrtc-rs's 200 ms default.
+    pub fn with_ice_check_interval(mut self, interval: Duration) -> Self {
+        self.ice_check_interval = Some(interval);
         self
     }
 
@@ -120,6 +129,7 @@ impl Joiner {
             publish: source.is_some(),
             udp_addrs: self.config.udp_addrs.clone(),
             gather_timeout: GATHER_TIMEOUT,
+            ice_check_interval: self.ice_check_interval,
         })
         .await;
         let (peer, peer_events) = match peer_setup {

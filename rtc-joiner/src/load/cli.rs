@@ -54,6 +54,9 @@ pub struct LoadCli {
     /// ... or this file, looped.
     #[arg(long)]
     pub file: Option<PathBuf>,
+    /// Pacing of ICE connectivity checks, ms (browsers: about 50; webrtc-rs default: 200).
+    #[arg(long, default_value_t = 50)]
+    pub ice_check_interval_ms: u64,
     /// Process id of the server, to measure its CPU time and memory.
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -165,6 +168,7 @@ impl LoadCli {
             rooms,
             run_id,
             publish,
+            ice_check_interval: Duration::from_millis(self.ice_check_interval_ms.max(1)),
         };
         Ok(run_load(&plan, Arc::new(client)).await)
     }

@@ -19,6 +19,8 @@ pub struct OpenChatClient {
     pub run_id: String,
     /// What publishers send.
     pub publish: Publish,
+    /// ICE check pacing of every joiner.
+    pub ice_check_interval: std::time::Duration,
 }
 
 /// Publishers' audio.
@@ -79,7 +81,9 @@ impl LoadClient for OpenChatClient {
                 Joiner::with_clip(config, clip.clone())
             }
         };
-        let joiner = joiner.with_probe(probe);
+        let joiner = joiner
+            .with_probe(probe)
+            .with_ice_check_interval(self.ice_check_interval);
         Box::pin(async move {
             joiner
                 .run(async move {
