@@ -143,7 +143,7 @@ async fn janus_load(args: JanusLoadArgs) -> anyhow::Result<()> {
         progress: true,
     };
     let client = janus::client::JanusClient {
-        api: args.api,
+        hub: janus::api::Hub::create(&args.api).await?,
         clip: rtc_joiner::load::openchat::load_tone(440.0),
     };
     let summary = rtc_joiner::load::run_load(&plan, std::sync::Arc::new(client)).await;

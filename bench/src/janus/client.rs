@@ -3,7 +3,7 @@
 //! WebRTC side is rtc-joiner's own peer, sender and receiver, with the same probe as against
 //! openchatd, so both servers are measured by identical clients.
 
-use super::api::Session;
+use super::api::{Handle, Hub};
 use rtc_joiner::audio_source::{PcmClip, PcmSource};
 use rtc_joiner::load::{JoinFuture, JoinProbe, LoadClient, Slot};
 use rtc_joiner::peer::{PeerEvent, PeerOptions, PeerSession, run_sender};
@@ -19,8 +19,8 @@ const PUBLISHER_WAIT: Duration = Duration::from_secs(30);
 
 /// Joins Janus videorooms 1..=K (room index r -> Janus room r + 1), one publisher per room.
 pub struct JanusClient {
-    /// HTTP API base.
-    pub api: String,
+    /// The shared Janus session.
+    pub hub: std::sync::Arc<Hub>,
     /// What publishers send.
     pub clip: PcmClip,
 }
@@ -36,13 +36,12 @@ fn publisher_key(room: usize) -> String {
 
 impl LoadClient for JanusClient {
     fn join(&self, slot: Slot, probe: JoinProbe, stop: watch::Receiver<bool>) -> JoinFuture {
-        let api = self.api.clone();
+        let hub = self.hub.clone();
         let clip = self.clip.clone();
         Box::pin(async move {
             let started = Instant::now();
             probe.ticket_requested(started);
-            let mut session = Session::create(&api).await.map_err(err)?;
-            let handle = session.attach_videoroom().await.map_err(err)?;
+            let mut handle = hub.attach_videoroom().await.map_err(err)?;
             let room = slot.room as u64 + 1;
             let peer_options = PeerOptions {
                 publish: slot.publishes,
@@ -53,13 +52,13 @@ impl LoadClient for JanusClient {
             };
             let (peer, mut peer_events) = PeerSession::new(peer_options).await?;
             let result = if slot.publishes {
-                publish(&mut session, handle, room, &peer).await
+                publish(&mut handle, room, &peer).await
             } else {
-                subscribe(&mut session, handle, room, &peer).await
+                subscribe(&mut handle, room, &peer).await
             };
             if let Err(e) = result {
                 peer.close().await;
-                session.destroy().await;
+                handle.detach().await;
                 return Err(err(e));
             }
             let mut sender = None;
@@ -101,7 +100,7 @@ impl LoadClient for JanusClient {
                         }
                         Some(PeerEvent::ConnectionState(RTCPeerConnectionState::Failed)) => {
                             peer.close().await;
-                            session.destroy().await;
+                            handle.detach().await;
                             return Err(JoinerError::Protocol("janus: media connection failed".into()));
                         }
                         Some(_) => {}
@@ -120,7 +119,7 @@ impl LoadClient for JanusClient {
                     received.push(report);
                 }
             }
-            session.destroy().await;
+            handle.detach().await;
             Ok(Summary {
                 channel_id: format!("janus-room-{room}"),
                 duration_secs: started.elapsed().as_secs_f64(),
@@ -139,30 +138,23 @@ fn jsep(kind: &str, sdp: String) -> Value {
 }
 
 /// Joins as publisher and publishes our audio offer; applies Janus's answer.
-async fn publish(
-    session: &mut Session,
-    handle: u64,
-    room: u64,
-    peer: &PeerSession,
-) -> anyhow::Result<()> {
-    session
+async fn publish(handle: &mut Handle, room: u64, peer: &PeerSession) -> anyhow::Result<()> {
+    handle
         .message(
-            handle,
             json!({"request": "join", "ptype": "publisher", "room": room}),
             None,
         )
         .await?;
-    session.next_event(handle).await?; // joined
+    handle.next_event().await?; // joined
     let offer = peer.create_offer().await?;
-    session
+    handle
         .message(
-            handle,
             json!({"request": "publish", "audio": true, "video": false}),
             Some(jsep("offer", offer)),
         )
         .await?;
     loop {
-        let event = session.next_event(handle).await?;
+        let event = handle.next_event().await?;
         if let Some(sdp) = event["jsep"]["sdp"].as_str() {
             peer.apply_answer(sdp.to_owned()).await?;
             return Ok(());
@@ -171,20 +163,11 @@ async fn publish(
 }
 
 /// Waits for the room's publisher, subscribes, and answers Janus's offer.
-async fn subscribe(
-    session: &mut Session,
-    handle: u64,
-    room: u64,
-    peer: &PeerSession,
-) -> anyhow::Result<()> {
+async fn subscribe(handle: &mut Handle, room: u64, peer: &PeerSession) -> anyhow::Result<()> {
     let deadline = Instant::now() + PUBLISHER_WAIT;
     let feed = loop {
-        let r = session
-            .message(
-                handle,
-                json!({"request": "listparticipants", "room": room}),
-                None,
-            )
+        let r = handle
+            .message(json!({"request": "listparticipants", "room": room}), None)
             .await?;
         let feed = r["plugindata"]["data"]["participants"]
             .as_array()
@@ -198,26 +181,21 @@ async fn subscribe(
             None => anyhow::bail!("room {room} has no publisher"),
         }
     };
-    session
+    handle
         .message(
-            handle,
             json!({"request": "join", "ptype": "subscriber", "room": room, "streams": [{"feed": feed}]}),
             None,
         )
         .await?;
     let offer = loop {
-        let event = session.next_event(handle).await?;
+        let event = handle.next_event().await?;
         if let Some(sdp) = event["jsep"]["sdp"].as_str() {
             break sdp.to_owned();
         }
     };
     let answer = peer.answer_offer(offer).await?;
-    session
-        .message(
-            handle,
-            json!({"request": "start"}),
-            Some(jsep("answer", answer)),
-        )
+    handle
+        .message(json!({"request": "start"}), Some(jsep("answer", answer)))
         .await?;
     Ok(())
 }
