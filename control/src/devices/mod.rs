@@ -121,7 +121,7 @@ impl Control {
                 Some(_) => Err(DevicesError::DeviceRevoked),
             };
         }
-        let mut tx = self.pool().begin().await?;
+        let (mut tx, _gate) = self.begin_write().await?;
         self.lock_user_devices(&mut tx, user_id).await?;
         sqlx::query(
             "INSERT INTO devices (user_id, device_id, name, created_at) \
@@ -169,7 +169,7 @@ impl Control {
             return Err(DevicesError::DeviceNotFound);
         }
         let now = self.now();
-        let mut tx = self.pool().begin().await?;
+        let (mut tx, _gate) = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE devices SET revoked_at = $1 WHERE user_id = $2 AND device_id = $3 \
              AND revoked_at IS NULL",

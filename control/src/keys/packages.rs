@@ -77,7 +77,7 @@ impl Control {
             });
         }
         let now = self.now();
-        let mut tx = self.pool().begin().await?;
+        let (mut tx, _gate) = self.begin_write().await?;
         if let Some(package) = last_resort {
             sqlx::query(
                 "DELETE FROM key_packages WHERE user_id = $1 AND device_id = $2 AND last_resort = 1",
