@@ -64,7 +64,10 @@ impl Control {
         }
         errors.into_result().map_err(ProposalError::Invalid)?;
 
-        let (mut tx, _gate) = self.begin_write().await?;
+        // Not `begin_write`: callers (device revocation, leaving a server) may still hold the
+        // SQLite writer gate after their own commit, and the gate is not reentrant. Proposals
+        // are rare; SQLite's busy handler is enough for them.
+        let mut tx = self.pool().begin().await?;
         // A no-op write that row-locks the channel: serialized with commits.
         let epoch: Option<i64> =
             sqlx::query_scalar("UPDATE channels SET epoch = epoch WHERE id = $1 RETURNING epoch")
