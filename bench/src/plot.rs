@@ -2,6 +2,7 @@
 //! (fan-out scenarios, medians), one series per target, as SVG.
 
 use crate::results::Row;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -44,7 +45,11 @@ pub fn draw(medians: &[Row], machine: &str, path: &Path) -> anyhow::Result<()> {
         ("sans-serif", 18),
     )?;
     let panels = body.split_evenly((1, 2));
-    let cpu: [(&str, Pick); 1] = [("", |r| r.server_us_per_fwd_packet)];
+    // Janus has no forwarded-packet counter: its figure is per packet its subscribers received
+    // (for openchatd both agree within 1%).
+    let cpu: [(&str, Pick); 1] = [("", |r| {
+        r.server_us_per_fwd_packet.or(r.server_us_per_rx_packet)
+    })];
     let lat: [(&str, Pick); 2] = [(" p50", |r| r.e2e_p50_ms), (" p99", |r| r.e2e_p99_ms)];
     panel(
         &panels[0],
@@ -52,13 +57,15 @@ pub fn draw(medians: &[Row], machine: &str, path: &Path) -> anyhow::Result<()> {
         &targets,
         "server CPU per forwarded packet (us)",
         &cpu,
+        false,
     )?;
     panel(
         &panels[1],
         medians,
         &targets,
-        "end-to-end latency, client to client (ms)",
+        "end-to-end latency, client to client (ms, log)",
         &lat,
+        true,
     )?;
     root.present()?;
     Ok(())
@@ -70,6 +77,7 @@ fn panel(
     targets: &[String],
     y_label: &str,
     values: &[(&str, Pick)],
+    log_y: bool,
 ) -> anyhow::Result<()> {
     let mut all: Vec<Series> = Vec::new();
     for (ti, t) in targets.iter().enumerate() {
@@ -86,11 +94,38 @@ fn panel(
         .fold(0.0f64, f64::max)
         .max(1e-3)
         * 1.15;
-    let mut chart = ChartBuilder::on(area)
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d((5f64..2000f64).log_scale(), 0f64..y_max)?;
+    if log_y {
+        let y_min = all
+            .iter()
+            .flat_map(|(_, _, _, p)| p.iter().map(|(_, y)| *y))
+            .fold(f64::INFINITY, f64::min)
+            .clamp(1e-3, 1.0)
+            * 0.8;
+        let chart = ChartBuilder::on(area)
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d((5f64..2000f64).log_scale(), (y_min..y_max).log_scale())?;
+        draw_series(chart, all, y_label)
+    } else {
+        let chart = ChartBuilder::on(area)
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d((5f64..2000f64).log_scale(), 0f64..y_max)?;
+        draw_series(chart, all, y_label)
+    }
+}
+
+/// Mesh, lines, points and legend of one panel.
+fn draw_series<'a, Y>(
+    mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<LogCoord<f64>, Y>>,
+    all: Vec<Series>,
+    y_label: &str,
+) -> anyhow::Result<()>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     chart
         .configure_mesh()
         .x_desc("listeners")
