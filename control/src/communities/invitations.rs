@@ -245,7 +245,7 @@ impl Control {
         }
 
         // Write first, so SQLite takes its write lock at once (no read-to-write upgrade).
-        let (mut tx, _gate) = self.begin_write().await?;
+        let (mut tx, gate) = self.begin_write().await?;
         let used = sqlx::query(
             "UPDATE invitations SET uses = uses + 1 WHERE token = $1 AND revoked_at IS NULL \
              AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)",
@@ -269,6 +269,8 @@ impl Control {
             return Err(CommunitiesError::AlreadyAMember);
         }
         tx.commit().await?;
+        // Release the SQLite writer gate before anything else may want it.
+        drop(gate);
         Ok(Member {
             server_id: invitation.server_id,
             user_id: user_id.to_owned(),

@@ -121,7 +121,7 @@ impl Control {
                 Some(_) => Err(DevicesError::DeviceRevoked),
             };
         }
-        let (mut tx, _gate) = self.begin_write().await?;
+        let (mut tx, gate) = self.begin_write().await?;
         self.lock_user_devices(&mut tx, user_id).await?;
         sqlx::query(
             "INSERT INTO devices (user_id, device_id, name, created_at) \
@@ -136,6 +136,8 @@ impl Control {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        // Release the SQLite writer gate before anything else may want it.
+        drop(gate);
         match self.device(user_id, device_id).await? {
             Some(device) if device.revoked_at.is_none() => Ok(device),
             Some(_) => Err(DevicesError::DeviceRevoked),
@@ -169,7 +171,7 @@ impl Control {
             return Err(DevicesError::DeviceNotFound);
         }
         let now = self.now();
-        let (mut tx, _gate) = self.begin_write().await?;
+        let (mut tx, gate) = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE devices SET revoked_at = $1 WHERE user_id = $2 AND device_id = $3 \
              AND revoked_at IS NULL",
@@ -195,6 +197,8 @@ impl Control {
                 .await?;
         }
         tx.commit().await?;
+        // Release the SQLite writer gate before anything else may want it.
+        drop(gate);
         self.propose_removals(Removal::Device { user_id, device_id }, "device revoked")
             .await;
         self.device(user_id, device_id)

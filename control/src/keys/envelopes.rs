@@ -121,7 +121,7 @@ impl Control {
             }
         }
         let now = self.now();
-        let (mut tx, _gate) = self.begin_write().await?;
+        let (mut tx, gate) = self.begin_write().await?;
         let mut ids = Vec::with_capacity(envelopes.len());
         for envelope in envelopes {
             let id: i64 = sqlx::query_scalar(
@@ -170,6 +170,8 @@ impl Control {
             .await?;
         }
         tx.commit().await?;
+        // Release the SQLite writer gate before anything else may want it.
+        drop(gate);
         self.outbox_committed();
         Ok(ids)
     }
