@@ -245,3 +245,25 @@ async fn over_the_rate_gets_429_with_retry_after() {
     assert_eq!(server.post(path, Some(&bob), json!({})).await.0, 200);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_is_served_without_a_token() {
+    let server = TestServer::start(Db::Sqlite).await.expect("server");
+    let (status, body) = server.get("/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        doc["openapi"]
+    );
+    for path in [
+        "/v1/rtc/channels/{channel_id}/join-ticket",
+        "/v1/channels/{channel_id}/messages",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "document lacks {path}");
+    }
+    server.stop().await;
+}

@@ -40,7 +40,9 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(web::index))
         .route("/app.js", get(web::script))
         .route("/style.css", get(web::style))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        // `/v1/openapi.json` and avatar images (an `<img>` cannot send a token).
+        .merge(state.control.public_router());
     public
         .merge(authed)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
