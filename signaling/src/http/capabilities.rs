@@ -21,7 +21,7 @@ pub async fn capabilities(State(state): State<AppState>) -> Json<Value> {
             "ice_lite": true,
             "max_participants_per_room": state.config.rtc.max_participants_per_room,
         },
-        "e2ee": {"envelopes": false, "epochs": false},
+        "e2ee": {"envelopes": true, "epochs": true, "key_packages": true, "key_backups": true, "realtime": true},
         "limits": {
             "ticket_ttl_secs": state.config.rtc.ticket_ttl_secs,
             "max_ws_frame_bytes": MAX_FRAME_BYTES,
