@@ -1,17 +1,29 @@
 //! `rtc-joiner load ...`: flags of load mode and the run they describe.
 
 use super::engine::{LoadPlan, run_load};
+use super::light::{EncodedClip, HubPool, LightOpenChatClient};
 use super::openchat::{OpenChatClient, Publish, load_tone, user_id};
 use super::setup::{Rooms, create_rooms};
 use super::summary::LoadSummary;
 use crate::JoinerError;
 use crate::audio_source::{FileType, decode_file};
 use crate::cli::{Auth, JoinerConfig, MediaInput, MediaMode};
+use crate::signaling_client::ApiClient;
 use clap::Parser;
 use reqwest::Url;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The joiners' WebRTC stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// str0m peers multiplexed on hub threads.
+    Str0m,
+    /// One webrtc-rs peer connection per joiner.
+    #[value(name = "webrtc-rs")]
+    WebrtcRs,
+}
 
 /// Many joiners from one process: ramps them into rooms, measures, reports.
 #[derive(Debug, Clone, Parser)]
@@ -54,7 +66,16 @@ pub struct LoadCli {
     /// ... or this file, looped.
     #[arg(long)]
     pub file: Option<PathBuf>,
-    /// Pacing of ICE connectivity checks, ms (browsers: about 50; webrtc-rs default: 200).
+    /// WebRTC stack of the joiners: `str0m` (light: every peer on a few hub threads, one
+    /// socket each, Opus encoded once) or `webrtc-rs` (one full webrtc-rs peer connection per
+    /// joiner, like `rtc-joiner` itself; heavier, for interoperability).
+    #[arg(long, value_enum, default_value_t = Engine::Str0m)]
+    pub engine: Engine,
+    /// Hub threads of the str0m engine.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub media_threads: u32,
+    /// Pacing of ICE connectivity checks, ms, of the webrtc-rs engine (browsers: about 50;
+    /// webrtc-rs default: 200).
     #[arg(long, default_value_t = 50)]
     pub ice_check_interval_ms: u64,
     /// Process id of the server, to measure its CPU time and memory.
@@ -138,19 +159,35 @@ impl LoadCli {
                 channels: vec![self.channel_id.clone()],
             }
         };
-        let publish = match &self.file {
+        let clip = match &self.file {
             Some(path) => {
                 let file_type = FileType::from_path(path).ok_or_else(|| {
                     JoinerError::Config(format!("cannot tell the format of {}", path.display()))
                 })?;
                 let path = path.clone();
-                let clip = tokio::task::spawn_blocking(move || decode_file(&path, file_type))
+                tokio::task::spawn_blocking(move || decode_file(&path, file_type))
                     .await
-                    .map_err(|err| JoinerError::Io(std::io::Error::other(err)))??;
-                Publish::Clip(clip)
+                    .map_err(|err| JoinerError::Io(std::io::Error::other(err)))??
             }
-            None => Publish::Clip(load_tone(self.tone_hz)),
+            None => load_tone(self.tone_hz),
         };
+        let connect_timeout = plan.connect_timeout + plan.window + Duration::from_secs(60);
+        if self.engine == Engine::Str0m {
+            let encoded = EncodedClip::encode(&clip)?;
+            let hubs = HubPool::start(
+                self.media_threads as usize,
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                encoded,
+            )?;
+            let client = LightOpenChatClient {
+                api: ApiClient::new(self.backend_url.clone())?,
+                rooms,
+                run_id,
+                hubs,
+                connect_timeout,
+            };
+            return Ok(run_load(&plan, Arc::new(client)).await);
+        }
         let template = JoinerConfig {
             backend_url: self.backend_url.clone(),
             server_id: rooms.server_id.clone(),
@@ -161,13 +198,13 @@ impl LoadCli {
             duration: None,
             write_received_dir: None,
             udp_addrs: vec!["127.0.0.1:0".to_owned()],
-            connect_timeout: plan.connect_timeout + plan.window + Duration::from_secs(60),
+            connect_timeout,
         };
         let client = OpenChatClient {
             template,
             rooms,
             run_id,
-            publish,
+            publish: Publish::Clip(clip),
             ice_check_interval: Duration::from_millis(self.ice_check_interval_ms.max(1)),
         };
         Ok(run_load(&plan, Arc::new(client)).await)

@@ -17,6 +17,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod light;
 pub mod openchat;
 pub mod percentile;
 pub mod probe;

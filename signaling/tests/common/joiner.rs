@@ -43,6 +43,21 @@ impl JoinerProcess {
         }
     }
 
+    /// Starts `rtc-joiner load --backend-url <backend> --json --quiet` with `args` after.
+    pub fn spawn_load(name: &str, backend: &str, args: &[&str]) -> JoinerProcess {
+        let child = Command::new(joiner_bin())
+            .args(["load", "--backend-url", backend, "--json", "--quiet"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("rtc-joiner load starts");
+        JoinerProcess {
+            child: Some(child),
+            name: name.into(),
+        }
+    }
+
     /// Waits for exit within `deadline`; returns (success, stdout, stderr).
     pub fn wait(mut self, deadline: Duration) -> (bool, String, String) {
         let end = Instant::now() + deadline;
