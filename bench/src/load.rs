@@ -17,6 +17,8 @@ pub struct Timing {
     pub window: f64,
     /// Settle time before the window, seconds.
     pub settle: f64,
+    /// The load clients' WebRTC stack.
+    pub engine: rtc_joiner::load::cli::Engine,
 }
 
 /// Runs the load process for `scenario` against `backend` (server `pid`) and waits for it.
@@ -58,6 +60,7 @@ async fn run_load_process(
         .args(["--duration", &timing.window.to_string()])
         .args(["--settle", &timing.settle.to_string()])
         .args(["--server-pid", &pid.to_string()])
+        .args(["--engine", engine_flag(timing.engine)])
         .arg("--json")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -74,6 +77,13 @@ async fn run_load_process(
         bail!("rtc-joiner load failed: {}", output.status);
     }
     serde_json::from_slice(&output.stdout).context("parsing the load summary")
+}
+
+fn engine_flag(engine: rtc_joiner::load::cli::Engine) -> &'static str {
+    match engine {
+        rtc_joiner::load::cli::Engine::Str0m => "str0m",
+        rtc_joiner::load::cli::Engine::WebrtcRs => "webrtc-rs",
+    }
 }
 
 fn f(v: &Value, path: &[&str]) -> Option<f64> {

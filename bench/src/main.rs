@@ -20,6 +20,7 @@ mod scenario;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use rtc_joiner::load::cli::Engine;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -80,6 +81,9 @@ struct RunArgs {
     /// Directory of the release binaries (openchatd, rtc-joiner).
     #[arg(long, default_value_os_t = workspace_dir().join("target/release"))]
     bin_dir: PathBuf,
+    /// The load clients' WebRTC stack (`rtc-joiner load --engine`), for every target.
+    #[arg(long, value_enum, default_value_t = Engine::Str0m)]
+    engine: Engine,
 }
 
 #[derive(clap::Args)]
@@ -103,6 +107,12 @@ struct JanusLoadArgs {
     /// Accepted for symmetry with `rtc-joiner load`; the output is always JSON.
     #[arg(long)]
     json: bool,
+    /// The clients' WebRTC stack (as `rtc-joiner load --engine`).
+    #[arg(long, value_enum, default_value_t = Engine::Str0m)]
+    engine: Engine,
+    /// Hub threads of the str0m engine.
+    #[arg(long, default_value_t = 1)]
+    media_threads: usize,
 }
 
 fn workspace_dir() -> PathBuf {
@@ -142,11 +152,20 @@ async fn janus_load(args: JanusLoadArgs) -> anyhow::Result<()> {
         metrics_url: None,
         progress: true,
     };
-    let client = janus::client::JanusClient {
-        hub: janus::api::Hub::create(&args.api).await?,
-        clip: rtc_joiner::load::openchat::load_tone(440.0),
+    let hub = janus::api::Hub::create(&args.api).await?;
+    let clip = rtc_joiner::load::openchat::load_tone(440.0);
+    let client: std::sync::Arc<dyn rtc_joiner::load::LoadClient> = match args.engine {
+        Engine::WebrtcRs => std::sync::Arc::new(janus::client::JanusClient { hub, clip }),
+        Engine::Str0m => std::sync::Arc::new(janus::client::LightJanusClient {
+            hub,
+            hubs: rtc_joiner::load::light::HubPool::start(
+                args.media_threads,
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                rtc_joiner::load::light::EncodedClip::encode(&clip)?,
+            )?,
+        }),
     };
-    let summary = rtc_joiner::load::run_load(&plan, std::sync::Arc::new(client)).await;
+    let summary = rtc_joiner::load::run_load(&plan, client).await;
     println!("{}", summary.to_json());
     Ok(())
 }
@@ -165,6 +184,7 @@ async fn run_compare(args: &RunArgs) -> anyhow::Result<()> {
         ramp: args.ramp,
         window: args.window,
         settle: 3.0,
+        engine: args.engine,
     };
     for run in args.first_run..args.first_run + args.runs {
         for s in &scenarios {
@@ -204,6 +224,7 @@ async fn run_openchatd(args: &RunArgs, workers: u32) -> anyhow::Result<()> {
         ramp: args.ramp,
         window: args.window,
         settle: 3.0,
+        engine: args.engine,
     };
     for run in args.first_run..args.first_run + args.runs {
         for s in &scenarios {

@@ -1,10 +1,12 @@
 //! The [`LoadClient`] for Janus's videoroom: the publisher of room R publishes Opus (offer to
 //! Janus), each listener subscribes to that room's publisher (answers Janus's offer). The
-//! WebRTC side is rtc-joiner's own peer, sender and receiver, with the same probe as against
+//! WebRTC side is rtc-joiner's own: [`JanusClient`] uses its webrtc-rs peer, sender and
+//! receiver, [`LightJanusClient`] its light str0m engine, each with the same probe as against
 //! openchatd, so both servers are measured by identical clients.
 
 use super::api::{Handle, Hub};
 use rtc_joiner::audio_source::{PcmClip, PcmSource};
+use rtc_joiner::load::light::{HubPool, LightPeer, PeerNotice};
 use rtc_joiner::load::{JoinFuture, JoinProbe, LoadClient, Slot};
 use rtc_joiner::peer::{PeerEvent, PeerOptions, PeerSession, run_sender};
 use rtc_joiner::receiver::{RemoteTrackInfo, run_receiver};
@@ -52,7 +54,7 @@ impl LoadClient for JanusClient {
             };
             let (peer, mut peer_events) = PeerSession::new(peer_options).await?;
             let result = if slot.publishes {
-                publish(&mut handle, room, &peer).await
+                publish_to(&mut handle, room, &peer).await
             } else {
                 subscribe(&mut handle, room, &peer).await
             };
@@ -137,8 +139,121 @@ fn jsep(kind: &str, sdp: String) -> Value {
     json!({"type": kind, "sdp": sdp, "trickle": false})
 }
 
+/// The offer/answer steps the videoroom flow needs from a client peer.
+trait Negotiate {
+    /// Our offer (complete: candidates included).
+    async fn offer(&self) -> Result<String, JoinerError>;
+    /// Applies the answer to our offer.
+    async fn accept_answer(&self, sdp: String) -> Result<(), JoinerError>;
+    /// Applies Janus's offer; returns our answer.
+    async fn answer(&self, sdp: String) -> Result<String, JoinerError>;
+}
+
+impl Negotiate for PeerSession {
+    async fn offer(&self) -> Result<String, JoinerError> {
+        self.create_offer().await
+    }
+    async fn accept_answer(&self, sdp: String) -> Result<(), JoinerError> {
+        self.apply_answer(sdp).await
+    }
+    async fn answer(&self, sdp: String) -> Result<String, JoinerError> {
+        self.answer_offer(sdp).await
+    }
+}
+
+/// A light peer plus the probe key its remote media is attributed to.
+struct LightNegotiator<'a> {
+    peer: &'a LightPeer,
+    publisher: String,
+}
+
+impl Negotiate for LightNegotiator<'_> {
+    async fn offer(&self) -> Result<String, JoinerError> {
+        Ok(self.peer.offer().await?.0)
+    }
+    async fn accept_answer(&self, sdp: String) -> Result<(), JoinerError> {
+        self.peer.accept_answer(sdp).await
+    }
+    async fn answer(&self, sdp: String) -> Result<String, JoinerError> {
+        let owners = rtc_joiner::peer::sdp::media_sections(&sdp)
+            .into_iter()
+            .filter_map(|s| Some((s.mid?, self.publisher.clone())))
+            .collect();
+        self.peer.accept_offer(sdp, owners).await
+    }
+}
+
+/// Joins Janus videorooms like [`JanusClient`], with the media on rtc-joiner's light engine.
+pub struct LightJanusClient {
+    /// The shared Janus session.
+    pub hub: std::sync::Arc<Hub>,
+    /// The media hubs (their clip is what publishers send).
+    pub hubs: HubPool,
+}
+
+impl LoadClient for LightJanusClient {
+    fn join(&self, slot: Slot, probe: JoinProbe, stop: watch::Receiver<bool>) -> JoinFuture {
+        let hub = self.hub.clone();
+        let hubs = self.hubs.clone();
+        Box::pin(async move {
+            let started = Instant::now();
+            probe.ticket_requested(started);
+            let mut handle = hub.attach_videoroom().await.map_err(err)?;
+            let room = slot.room as u64 + 1;
+            let key = publisher_key(slot.room);
+            let publish = slot.publishes.then(|| probe.sender(&key));
+            let mut peer = hubs.create(publish, Some(probe.clone())).await?;
+            let negotiator = LightNegotiator {
+                peer: &peer,
+                publisher: key,
+            };
+            let result = if slot.publishes {
+                publish_to(&mut handle, room, &negotiator).await
+            } else {
+                subscribe(&mut handle, room, &negotiator).await
+            };
+            if let Err(e) = result {
+                peer.close().await;
+                handle.detach().await;
+                return Err(err(e));
+            }
+            let mut stop_wait = stop.clone();
+            let mut connected = false;
+            let outcome = loop {
+                tokio::select! {
+                    () = async { let _ = stop_wait.wait_for(|s| *s).await; } => break Ok(()),
+                    notice = peer.notice() => match notice {
+                        Some(PeerNotice::Connected) => {
+                            if !connected {
+                                connected = true;
+                                probe.media_connected();
+                            }
+                        }
+                        Some(PeerNotice::Failed(reason)) => {
+                            break Err(JoinerError::Protocol(format!("janus: media failed: {reason}")));
+                        }
+                        None => break Err(JoinerError::Protocol("the media hub stopped".into())),
+                    }
+                }
+            };
+            let report = peer.close().await;
+            handle.detach().await;
+            outcome?;
+            Ok(Summary {
+                channel_id: format!("janus-room-{room}"),
+                duration_secs: started.elapsed().as_secs_f64(),
+                stop_reason: "interrupted".into(),
+                media_connected: connected,
+                sent: report.sent,
+                received: report.received,
+                ..Summary::default()
+            })
+        })
+    }
+}
+
 /// Joins as publisher and publishes our audio offer; applies Janus's answer.
-async fn publish(handle: &mut Handle, room: u64, peer: &PeerSession) -> anyhow::Result<()> {
+async fn publish_to(handle: &mut Handle, room: u64, peer: &impl Negotiate) -> anyhow::Result<()> {
     handle
         .message(
             json!({"request": "join", "ptype": "publisher", "room": room}),
@@ -146,7 +261,7 @@ async fn publish(handle: &mut Handle, room: u64, peer: &PeerSession) -> anyhow::
         )
         .await?;
     handle.next_event().await?; // joined
-    let offer = peer.create_offer().await?;
+    let offer = peer.offer().await?;
     handle
         .message(
             json!({"request": "publish", "audio": true, "video": false}),
@@ -156,14 +271,14 @@ async fn publish(handle: &mut Handle, room: u64, peer: &PeerSession) -> anyhow::
     loop {
         let event = handle.next_event().await?;
         if let Some(sdp) = event["jsep"]["sdp"].as_str() {
-            peer.apply_answer(sdp.to_owned()).await?;
+            peer.accept_answer(sdp.to_owned()).await?;
             return Ok(());
         }
     }
 }
 
 /// Waits for the room's publisher, subscribes, and answers Janus's offer.
-async fn subscribe(handle: &mut Handle, room: u64, peer: &PeerSession) -> anyhow::Result<()> {
+async fn subscribe(handle: &mut Handle, room: u64, peer: &impl Negotiate) -> anyhow::Result<()> {
     let deadline = Instant::now() + PUBLISHER_WAIT;
     let feed = loop {
         let r = handle
@@ -193,7 +308,7 @@ async fn subscribe(handle: &mut Handle, room: u64, peer: &PeerSession) -> anyhow
             break sdp.to_owned();
         }
     };
-    let answer = peer.answer_offer(offer).await?;
+    let answer = peer.answer(offer).await?;
     handle
         .message(json!({"request": "start"}), Some(jsep("answer", answer)))
         .await?;
