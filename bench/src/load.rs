@@ -121,5 +121,7 @@ pub fn row(run: u32, target: &str, scenario: &Scenario, summary: &Value) -> Row 
         load_cpu_percent: f(summary, &["window", "load_cpu_percent"]),
         connected: f(summary, &["joins", "media_connected"]),
         failed: f(summary, &["joins", "failed"]),
+        fwd_p50_ms: f(summary, &["window", "server_forward_latency_ms", "p50"]),
+        fwd_p99_ms: f(summary, &["window", "server_forward_latency_ms", "p99"]),
     }
 }

@@ -29,16 +29,24 @@ pub struct Row {
     pub load_cpu_percent: Option<f64>,
     pub connected: Option<f64>,
     pub failed: Option<f64>,
+    /// The server's own added forwarding latency (openchatd only).
+    pub fwd_p50_ms: Option<f64>,
+    pub fwd_p99_ms: Option<f64>,
 }
 
 /// CSV header, in [`Row`] field order.
 pub const HEADER: &str = "run,target,scenario,joiners,publishers,rooms,listeners,window_s,\
 forwarded_packets,received_packets,server_cpu_percent,server_us_per_fwd_packet,\
 server_us_per_rx_packet,e2e_p50_ms,e2e_p99_ms,join_p50_ms,join_p99_ms,loss_percent,\
-jitter_mean_ms,rss_kib_per_participant,load_cpu_percent,connected,failed";
+jitter_mean_ms,rss_kib_per_participant,load_cpu_percent,connected,failed,fwd_p50_ms,fwd_p99_ms";
+
+/// Measured columns (after run, target, scenario, joiners, publishers, rooms, listeners).
+const METRICS: usize = 18;
+/// Every column.
+const COLUMNS: usize = 7 + METRICS;
 
 impl Row {
-    fn metrics(&self) -> [Option<f64>; 16] {
+    fn metrics(&self) -> [Option<f64>; METRICS] {
         [
             self.window_s,
             self.forwarded_packets,
@@ -56,10 +64,12 @@ impl Row {
             self.load_cpu_percent,
             self.connected,
             self.failed,
+            self.fwd_p50_ms,
+            self.fwd_p99_ms,
         ]
     }
 
-    fn metrics_mut(&mut self) -> [&mut Option<f64>; 16] {
+    fn metrics_mut(&mut self) -> [&mut Option<f64>; METRICS] {
         [
             &mut self.window_s,
             &mut self.forwarded_packets,
@@ -77,6 +87,8 @@ impl Row {
             &mut self.load_cpu_percent,
             &mut self.connected,
             &mut self.failed,
+            &mut self.fwd_p50_ms,
+            &mut self.fwd_p99_ms,
         ]
     }
 
@@ -106,7 +118,7 @@ impl Row {
     /// Parses a line written by [`Row::to_csv`].
     pub fn from_csv(line: &str) -> Option<Row> {
         let cells: Vec<&str> = line.trim().split(',').collect();
-        if cells.len() != 23 {
+        if cells.len() != COLUMNS {
             return None;
         }
         let mut row = Row {
@@ -185,7 +197,7 @@ pub fn medians(rows: &[Row]) -> Vec<Row> {
                 .collect();
             let mut m = (*group.first()?).clone();
             m.run = group.len() as u32;
-            for i in 0..16 {
+            for i in 0..METRICS {
                 *m.metrics_mut()[i] = median(group.iter().map(|r| r.metrics()[i]));
             }
             Some(m)
@@ -213,7 +225,7 @@ mod tests {
         };
         let back = Row::from_csv(&a.to_csv()).expect("parses");
         assert_eq!(back, a);
-        assert_eq!(HEADER.split(',').count(), 23);
+        assert_eq!(HEADER.split(',').count(), COLUMNS);
         let mut b = a.clone();
         b.run = 2;
         b.server_us_per_fwd_packet = Some(5.0);

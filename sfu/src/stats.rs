@@ -1,6 +1,7 @@
 //! Counters a benchmark or `/metrics` reads. One set per worker, so the hot path never shares a
 //! cache line across threads; a snapshot sums them.
 
+use crate::latency::{LatencyHistogram, LatencySnapshot};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -19,6 +20,7 @@ pub struct WorkerStats {
     pub(crate) send_batches: AtomicU64,
     pub(crate) peers: AtomicU64,
     pub(crate) rooms: AtomicU64,
+    pub(crate) forward_latency: LatencyHistogram,
 }
 
 impl WorkerStats {
@@ -63,6 +65,8 @@ pub struct StatsSnapshot {
     pub peers: u64,
     /// Live rooms.
     pub rooms: u64,
+    /// Added forwarding latency (read to send), see [`crate::latency`].
+    pub forward_latency: LatencySnapshot,
 }
 
 impl SfuStats {
@@ -82,6 +86,7 @@ impl SfuStats {
             s.send_batches += g(&w.send_batches);
             s.peers += g(&w.peers);
             s.rooms += g(&w.rooms);
+            w.forward_latency.add_to(&mut s.forward_latency);
         }
         s
     }

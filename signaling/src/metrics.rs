@@ -147,12 +147,58 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
             );
         }
+        render_forward_latency(&mut text, &sfu.forward_latency);
         text
     }
+}
+
+/// `openchat_sfu_forward_latency_seconds` as a Prometheus histogram (cumulative buckets).
+fn render_forward_latency(text: &mut String, latency: &sfu::LatencySnapshot) {
+    let name = "openchat_sfu_forward_latency_seconds";
+    let _ = write!(
+        text,
+        "# HELP {name} Added forwarding latency: publisher datagram read to copies sent\n\
+         # TYPE {name} histogram\n"
+    );
+    let mut cumulative = 0u64;
+    for (count, bound_us) in latency.buckets.iter().zip(sfu::BUCKET_BOUNDS_US) {
+        cumulative += count;
+        let le = bound_us as f64 / 1e6;
+        let _ = writeln!(text, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+    }
+    let count = latency.count();
+    let sum = latency.sum_ns as f64 / 1e9;
+    let _ = write!(
+        text,
+        "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum}\n{name}_count {count}\n"
+    );
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_latency_renders_as_a_cumulative_histogram() {
+        let mut latency = sfu::LatencySnapshot::default();
+        latency.buckets[0] = 2; // <= 10 us
+        latency.buckets[3] = 1; // <= 100 us
+        latency.buckets[sfu::latency::BUCKETS - 1] = 1; // unbounded
+        latency.sum_ns = 3_000_000;
+        let mut text = String::new();
+        render_forward_latency(&mut text, &latency);
+        assert!(text.contains("# TYPE openchat_sfu_forward_latency_seconds histogram"));
+        assert!(text.contains("openchat_sfu_forward_latency_seconds_bucket{le=\"0.00001\"} 2\n"));
+        assert!(text.contains("openchat_sfu_forward_latency_seconds_bucket{le=\"0.0001\"} 3\n"));
+        assert!(text.contains("openchat_sfu_forward_latency_seconds_bucket{le=\"0.1\"} 3\n"));
+        assert!(text.contains("openchat_sfu_forward_latency_seconds_bucket{le=\"+Inf\"} 4\n"));
+        assert!(text.contains("openchat_sfu_forward_latency_seconds_sum 0.003\n"));
+        assert!(text.contains("openchat_sfu_forward_latency_seconds_count 4\n"));
     }
 }

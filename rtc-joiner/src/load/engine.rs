@@ -6,6 +6,7 @@ use super::percentile::LatencyMs;
 use super::probe::{JoinProbe, LoadProbe};
 use super::procfs::{self, ProcSample};
 use super::progress::{Progress, spawn_progress};
+use super::server_metrics::ServerMetrics;
 use super::summary::{JoinCounts, LoadSummary, PacketCounts, ServerUsage, Window};
 use crate::{JoinerError, Summary};
 use reqwest::Url;
@@ -160,7 +161,7 @@ async fn measure_window(
     server_pid: Option<&str>,
     server_before: Option<ProcSample>,
 ) -> Window {
-    let forwarded_0 = scrape_forwarded(plan.metrics_url.as_ref()).await;
+    let metrics_0 = scrape(plan.metrics_url.as_ref()).await;
     let own_0 = procfs::sample("self");
     let server_0 = server_pid.and_then(procfs::sample);
     let t0 = Instant::now();
@@ -170,7 +171,13 @@ async fn measure_window(
     let seconds = t0.elapsed().as_secs_f64();
     let own_1 = procfs::sample("self");
     let server_1 = server_pid.and_then(procfs::sample);
-    let forwarded_1 = scrape_forwarded(plan.metrics_url.as_ref()).await;
+    let metrics_1 = scrape(plan.metrics_url.as_ref()).await;
+    let forwarded_0 = metrics_0.as_ref().and_then(|m| m.forwarded);
+    let forwarded_1 = metrics_1.as_ref().and_then(|m| m.forwarded);
+    let server_forward_latency_ms = match (&metrics_0, &metrics_1) {
+        (Some(a), Some(b)) => b.latency_since(a),
+        _ => None,
+    };
 
     let packets_received = probe.window_packets_received.load(Ordering::Relaxed);
     let load_cpu_secs = match (own_0, own_1) {
@@ -207,22 +214,14 @@ async fn measure_window(
         load_cpu_secs,
         load_cpu_percent: load_cpu_secs / seconds * 100.0,
         server,
+        server_forward_latency_ms,
     }
 }
 
-/// Reads `openchat_sfu_packets_forwarded_total` from a Prometheus text endpoint.
-async fn scrape_forwarded(url: Option<&Url>) -> Option<u64> {
+/// Scrapes the server's Prometheus endpoint.
+async fn scrape(url: Option<&Url>) -> Option<ServerMetrics> {
     let text = reqwest::get(url?.clone()).await.ok()?.text().await.ok()?;
-    parse_counter(&text, "openchat_sfu_packets_forwarded_total")
-}
-
-/// The value of an unlabelled counter in Prometheus text format.
-pub fn parse_counter(text: &str, name: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let rest = line.strip_prefix(name)?;
-        let value = rest.strip_prefix(' ')?.trim();
-        value.parse::<f64>().ok().map(|v| v as u64)
-    })
+    Some(ServerMetrics::parse(&text))
 }
 
 fn summarize(
@@ -309,18 +308,5 @@ mod tests {
         assert_eq!(s.iter().filter(|s| s.publishes).count(), 3);
         assert!(s[..3].iter().all(|s| s.publishes));
         assert_eq!(slot(5, 0, 0).room, 0, "zero rooms means one");
-    }
-
-    #[test]
-    fn parses_prometheus_counters() {
-        let text = "# HELP openchat_sfu_packets_forwarded_total x\n\
-                    # TYPE openchat_sfu_packets_forwarded_total counter\n\
-                    openchat_sfu_packets_forwarded_total_other 5\n\
-                    openchat_sfu_packets_forwarded_total 12345\n";
-        assert_eq!(
-            parse_counter(text, "openchat_sfu_packets_forwarded_total"),
-            Some(12_345)
-        );
-        assert_eq!(parse_counter(text, "missing"), None);
     }
 }

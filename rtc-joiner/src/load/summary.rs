@@ -60,6 +60,17 @@ pub struct ServerUsage {
     pub cpu_us_per_received_packet: Option<f64>,
 }
 
+/// The server's own added forwarding latency over the window (its histogram, read to send).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ForwardLatencyMs {
+    /// Packets measured (one sample per forwarded source packet, all copies sent).
+    pub count: u64,
+    /// Median, interpolated within its histogram bucket.
+    pub p50: Option<f64>,
+    /// 99th percentile, interpolated within its histogram bucket.
+    pub p99: Option<f64>,
+}
+
 /// The measurement window: after every joiner connected and the run settled.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Window {
@@ -73,6 +84,8 @@ pub struct Window {
     pub load_cpu_percent: f64,
     /// The server's usage, when `--server-pid` was given.
     pub server: Option<ServerUsage>,
+    /// The server's added forwarding latency, when its metrics expose it.
+    pub server_forward_latency_ms: Option<ForwardLatencyMs>,
 }
 
 /// Everything one load run reports.
@@ -176,6 +189,15 @@ impl fmt::Display for LoadSummary {
                 s.rss_per_participant_bytes / 1024.0
             )?;
         }
+        if let Some(l) = &w.server_forward_latency_ms {
+            writeln!(
+                f,
+                "server added forwarding latency (read -> sent): p50 {} ms, p99 {} ms ({} packets)",
+                opt(l.p50),
+                opt(l.p99),
+                l.count
+            )?;
+        }
         Ok(())
     }
 }
@@ -205,7 +227,13 @@ mod tests {
             forwarded_packets: Some(10_000),
             ..ServerUsage::default()
         });
+        summary.window.server_forward_latency_ms = Some(ForwardLatencyMs {
+            count: 500,
+            p50: Some(0.04),
+            p99: Some(0.3),
+        });
         let json: serde_json::Value = serde_json::from_str(&summary.to_json()).expect("json");
+        assert_eq!(json["window"]["server_forward_latency_ms"]["p99"], 0.3);
         assert_eq!(json["joins"]["failures_by_code"]["room_full"], 1);
         assert_eq!(json["join_latency_ms"]["p50"], 50.0);
         assert_eq!(json["e2e_latency_ms"]["p99"], 1.1);
@@ -214,6 +242,10 @@ mod tests {
         let text = summary.to_string();
         assert!(text.contains("failed with room_full: 1"), "{text}");
         assert!(text.contains("p50 50.00 ms"), "{text}");
+        assert!(
+            text.contains("(read -> sent): p50 0.04 ms, p99 0.30 ms (500 packets)"),
+            "{text}"
+        );
         assert!(
             text.contains("2.50 us/forwarded packet (10000 forwarded)"),
             "{text}"

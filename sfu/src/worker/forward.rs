@@ -87,6 +87,10 @@ impl Worker {
                 forwarded += 1;
             }
         }
+        if forwarded > 0 {
+            // Observed when the batch carrying these copies has been sent (`flush`).
+            self.forwarded_ingress.push(packet.timestamp);
+        }
         WorkerStats::add(&self.stats.packets_forwarded, forwarded);
         WorkerStats::add(
             &self.stats.bytes_forwarded,

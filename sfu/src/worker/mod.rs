@@ -124,6 +124,7 @@ impl WorkerHandle {
             drained: Drained::default(),
             scratch_events: Vec::new(),
             sender: io::BatchSender::default(),
+            forwarded_ingress: Vec::with_capacity(64),
             running: true,
         };
         let thread = std::thread::Builder::new()
@@ -190,6 +191,8 @@ pub struct Worker {
     drained: Drained,
     scratch_events: Vec<(PeerId, str0m::Event)>,
     sender: io::BatchSender,
+    /// When each packet forwarded since the last flush was read (for `forward_latency`).
+    forwarded_ingress: Vec<Instant>,
     running: bool,
 }
 

@@ -102,10 +102,17 @@ impl Worker {
     /// Sends every queued datagram.
     pub(super) fn flush(&mut self) {
         if self.sender.is_empty() {
+            self.forwarded_ingress.clear();
             return;
         }
         let outcome = self.sender.flush(&self.socket);
         WorkerStats::add(&self.stats.datagrams_sent, outcome.sent);
         WorkerStats::add(&self.stats.send_batches, outcome.calls);
+        let sent_at = std::time::Instant::now();
+        for read_at in self.forwarded_ingress.drain(..) {
+            self.stats
+                .forward_latency
+                .observe(sent_at.saturating_duration_since(read_at));
+        }
     }
 }

@@ -351,6 +351,7 @@ fn bench_worker() -> Result<Worker, SfuError> {
         drained: Drained::default(),
         scratch_events: Vec::new(),
         sender: BatchSender::default(),
+        forwarded_ingress: Vec::new(),
         running: true,
     })
 }
