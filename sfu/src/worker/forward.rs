@@ -87,15 +87,19 @@ impl Worker {
                 forwarded += 1;
             }
         }
-        if forwarded > 0 {
-            // Observed when the batch carrying these copies has been sent (`flush`).
-            self.forwarded_ingress.push(packet.timestamp);
-        }
         WorkerStats::add(&self.stats.packets_forwarded, forwarded);
         WorkerStats::add(
             &self.stats.bytes_forwarded,
             forwarded * packet.payload.len() as u64,
         );
+        if forwarded > 0 {
+            // The copies leave now, in one batch, rather than after the rest of the read budget
+            // and the due timers: forwarding latency is one packet's fan-out. The sample is
+            // taken when that batch has been sent.
+            self.forwarded_ingress.push(packet.timestamp);
+            self.sender.extend(self.drained.transmits.drain(..));
+            self.flush();
+        }
     }
 
     /// Ends speaking for sources that went quiet without sending packets.
