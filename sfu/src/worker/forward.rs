@@ -68,8 +68,15 @@ impl Worker {
             if !sub.connected {
                 continue;
             }
-            let Some(pt) = sub.opus_pt(route.mid) else {
-                continue;
+            let pt = match route.pt {
+                Some(pt) => pt,
+                None => {
+                    let Some(pt) = sub.opus_pt(route.mid) else {
+                        continue;
+                    };
+                    route.pt = Some(pt);
+                    pt
+                }
             };
             let Some((seq, ts)) = route.rewriter.map(*packet.seq_no, packet.header.timestamp)
             else {
