@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use str0m::media::Mid;
+use str0m::media::{Mid, Pt};
 
 use crate::events::TrackSnapshot;
 use crate::ids::PeerId;
@@ -19,6 +19,9 @@ pub struct Route {
     pub mid: Mid,
     /// Its sequence/timestamp space.
     pub rewriter: Rewriter,
+    /// The Opus payload type negotiated on `mid`, looked up once on the first packet so the hot
+    /// path does not hash into the subscriber's map for every packet.
+    pub pt: Option<Pt>,
 }
 
 /// A track published into the room.

@@ -15,6 +15,11 @@ use crate::room::Room;
 use crate::speaking::SpeakingChange;
 use crate::stats::WorkerStats;
 
+/// Whether forwarded packets are kept for retransmission. str0m negotiates no NACK feedback for
+/// Opus (audio loss is concealed by the decoder, not repaired), so a retransmission cache would
+/// only cost a copy of every packet header per subscriber, and the memory to hold it.
+const OPUS_NACKABLE: bool = false;
+
 impl Worker {
     pub(super) fn forward(&mut self, from: PeerId, packet: RtpPacket, now: Instant) {
         WorkerStats::add(&self.stats.packets_in, 1);
@@ -63,8 +68,15 @@ impl Worker {
             if !sub.connected {
                 continue;
             }
-            let Some(pt) = sub.opus_pt(route.mid) else {
-                continue;
+            let pt = match route.pt {
+                Some(pt) => pt,
+                None => {
+                    let Some(pt) = sub.opus_pt(route.mid) else {
+                        continue;
+                    };
+                    route.pt = Some(pt);
+                    pt
+                }
             };
             let Some((seq, ts)) = route.rewriter.map(*packet.seq_no, packet.header.timestamp)
             else {
@@ -78,7 +90,7 @@ impl Worker {
                 RtpWrite::new(pt, seq.into(), ts, packet.timestamp, packet.payload.clone())
                     .marker(packet.header.marker)
                     .ext_vals(ext.clone())
-                    .nackable(true),
+                    .nackable(OPUS_NACKABLE),
             );
             if sub.rtc.handle_input(Input::Timeout(now)).is_err() {
                 continue;

@@ -7,7 +7,8 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use str0m::ice::IceCreds;
 use str0m::media::Mid;
-use str0m::{Candidate, Rtc};
+use str0m::rtp::Extension;
+use str0m::{Candidate, Rtc, RtcConfig};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::Worker;
@@ -19,6 +20,25 @@ use crate::policy::{RoomKind, Source};
 use crate::room::{InTrack, Room};
 use crate::sfu::JoinRequest;
 use crate::speaking::SpeakingDetector;
+
+/// Header extension ids of voice rooms (the ids browsers and str0m use by default).
+const AUDIO_LEVEL_EXT_ID: u8 = 1;
+const MID_EXT_ID: u8 = 4;
+
+/// Limits a voice room peer to the header extensions the sfu reads or the client needs: the
+/// RFC 6464 audio level (the speaking detector reads it and it is forwarded) and the BUNDLE mid.
+///
+/// str0m's default map also offers transport-wide congestion control, abs-send-time, rid and
+/// video orientation. None of them serve Opus here (audio is neither paced nor bandwidth
+/// estimated), and transport-cc costs the most: every subscriber would send transport-cc
+/// feedback the worker must decrypt and parse, and every forwarded packet would be registered
+/// for it. Video rooms keep the default map (the clients' video bandwidth estimation uses it).
+fn voice_extensions(builder: RtcConfig) -> RtcConfig {
+    builder
+        .clear_extension_map()
+        .set_extension(AUDIO_LEVEL_EXT_ID, Extension::AudioLevel)
+        .set_extension(MID_EXT_ID, Extension::RtpMid)
+}
 
 fn random_token(len: usize) -> String {
     rand::rng()
@@ -40,9 +60,10 @@ impl Worker {
                 ufrag: ufrag.to_string(),
                 pass: random_token(32),
             });
-        if kind == RoomKind::Video {
-            builder = builder.enable_vp8(true).enable_h264(true).enable_vp9(true);
-        }
+        builder = match kind {
+            RoomKind::Video => builder.enable_vp8(true).enable_h264(true).enable_vp9(true),
+            RoomKind::Voice => voice_extensions(builder),
+        };
         let mut rtc = builder.build(now);
         let candidate = Candidate::host(self.advertised, "udp").ok()?;
         rtc.add_local_candidate(candidate)?;

@@ -170,6 +170,7 @@ impl Worker {
                                     sub: id,
                                     mid,
                                     rewriter: Default::default(),
+                                    pt: None,
                                 });
                             }
                         }
