@@ -104,7 +104,7 @@ impl Worker {
             &self.stats.bytes_forwarded,
             forwarded * packet.payload.len() as u64,
         );
-        if forwarded > 0 {
+        if forwarded > 0 && self.flush_after_fanout {
             // The copies leave now, in one batch, rather than after the rest of the read budget
             // and the due timers: forwarding latency is one packet's fan-out. The sample is
             // taken when that batch has been sent.

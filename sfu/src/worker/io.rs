@@ -54,25 +54,27 @@ impl BatchSender {
     pub fn flush(&mut self, socket: &mio::net::UdpSocket) -> FlushOutcome {
         let mut outcome = FlushOutcome::default();
         let fd = socket.as_raw_fd();
+        // Built once per flush; a refused datagram only moves the window over them.
+        let slices: Vec<[std::io::IoSlice<'_>; 1]> = self
+            .queue
+            .iter()
+            .map(|t| [std::io::IoSlice::new(&t.contents)])
+            .collect();
+        let addrs: Vec<Option<SockaddrStorage>> = self
+            .queue
+            .iter()
+            .map(|t| Some(SockaddrStorage::from(t.destination)))
+            .collect();
         let mut start = 0;
         while start < self.queue.len() {
             let end = (start + MAX_BATCH).min(self.queue.len());
-            let batch = &self.queue[start..end];
-            let slices: Vec<[std::io::IoSlice<'_>; 1]> = batch
-                .iter()
-                .map(|t| [std::io::IoSlice::new(&t.contents)])
-                .collect();
-            let addrs: Vec<Option<SockaddrStorage>> = batch
-                .iter()
-                .map(|t| Some(SockaddrStorage::from(t.destination)))
-                .collect();
-            let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(batch.len(), None);
+            let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(end - start, None);
             outcome.calls += 1;
             match sendmmsg(
                 fd,
                 &mut headers,
-                &slices,
-                &addrs,
+                &slices[start..end],
+                &addrs[start..end],
                 [],
                 MsgFlags::MSG_DONTWAIT,
             ) {

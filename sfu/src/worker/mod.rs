@@ -125,6 +125,7 @@ impl WorkerHandle {
             scratch_events: Vec::new(),
             sender: io::BatchSender::default(),
             forwarded_ingress: Vec::with_capacity(64),
+            flush_after_fanout: true,
             running: true,
         };
         let thread = std::thread::Builder::new()
@@ -193,6 +194,8 @@ pub struct Worker {
     sender: io::BatchSender,
     /// When each packet forwarded since the last flush was read (for `forward_latency`).
     forwarded_ingress: Vec<Instant>,
+    /// Send a packet's copies right after its fan-out (off only in the socketless benchmark).
+    flush_after_fanout: bool,
     running: bool,
 }
 

@@ -352,6 +352,7 @@ fn bench_worker() -> Result<Worker, SfuError> {
         scratch_events: Vec::new(),
         sender: BatchSender::default(),
         forwarded_ingress: Vec::new(),
+        flush_after_fanout: false,
         running: true,
     })
 }
