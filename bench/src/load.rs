@@ -60,7 +60,7 @@ async fn run_load_process(
         .args(["--duration", &timing.window.to_string()])
         .args(["--settle", &timing.settle.to_string()])
         .args(["--server-pid", &pid.to_string()])
-        .args(["--engine", engine_flag(timing.engine)])
+        .args(["--engine", &engine_flag(timing.engine)])
         .arg("--json")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -79,11 +79,13 @@ async fn run_load_process(
     serde_json::from_slice(&output.stdout).context("parsing the load summary")
 }
 
-fn engine_flag(engine: rtc_joiner::load::cli::Engine) -> &'static str {
-    match engine {
-        rtc_joiner::load::cli::Engine::Str0m => "str0m",
-        rtc_joiner::load::cli::Engine::WebrtcRs => "webrtc-rs",
-    }
+/// The `--engine` value clap accepts for `engine` (one source of truth: its `ValueEnum`).
+fn engine_flag(engine: rtc_joiner::load::cli::Engine) -> String {
+    use clap::ValueEnum;
+    engine
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
 }
 
 fn f(v: &Value, path: &[&str]) -> Option<f64> {
@@ -123,5 +125,17 @@ pub fn row(run: u32, target: &str, scenario: &Scenario, summary: &Value) -> Row 
         failed: f(summary, &["joins", "failed"]),
         fwd_p50_ms: f(summary, &["window", "server_forward_latency_ms", "p50"]),
         fwd_p99_ms: f(summary, &["window", "server_forward_latency_ms", "p99"]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc_joiner::load::cli::Engine;
+
+    #[test]
+    fn engine_flags_are_the_ones_rtc_joiner_accepts() {
+        assert_eq!(engine_flag(Engine::Str0m), "str0m");
+        assert_eq!(engine_flag(Engine::WebrtcRs), "webrtc-rs");
     }
 }
