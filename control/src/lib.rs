@@ -41,6 +41,7 @@ mod seed;
 mod servers;
 pub mod testing;
 mod validate;
+pub mod websocket;
 
 pub use admission::{Admission, AdmissionError, Grants, grants_for};
 pub use communities::{
@@ -110,6 +111,8 @@ pub struct Control {
     clock: clock::Clock,
     /// Realtime fanout shared by clones (subscribers, outbox dispatcher).
     hub: std::sync::Arc<realtime::Hub>,
+    /// Pings, idle bound and going-away signal of realtime WebSockets.
+    sockets: websocket::SocketPolicy,
 }
 
 impl Control {
@@ -129,7 +132,20 @@ impl Control {
             opts,
             clock: clock::Clock::default(),
             hub: Default::default(),
+            sockets: websocket::SocketPolicy::default(),
         })
+    }
+
+    /// This handle with `policy` for the realtime WebSockets it serves (server pings, the idle
+    /// bound, the process's going-away signal). Set it before building the routers.
+    pub fn with_socket_policy(mut self, policy: websocket::SocketPolicy) -> Control {
+        self.sockets = policy;
+        self
+    }
+
+    /// The policy realtime WebSockets follow.
+    pub fn socket_policy(&self) -> &websocket::SocketPolicy {
+        &self.sockets
     }
 
     /// Applies the embedded migrations for this database (`migrations/sqlite` or

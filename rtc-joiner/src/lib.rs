@@ -21,6 +21,9 @@
 //! -> WebSocket `join` -> `joined` -> one `offer` (non-trickle: every candidate is in the SDP)
 //! -> `answer`; server `offer`s are answered, `ping` keeps the session alive, and `leave` ends it.
 //! Flag errors exit with status 2; runtime errors print `error: <code>: <message>` and exit 1.
+//! When the server goes away (restart or drain: a `going_away` frame or close code 1001) the
+//! joiner prints `error: server_going_away: ...` and exits with [`EXIT_SERVER_GOING_AWAY`]
+//! (75, `EX_TEMPFAIL`): joining again later should work.
 //!
 //! Module map:
 //! - [`cli`]: command-line flags and their validation into a [`JoinerConfig`].
@@ -50,3 +53,7 @@ pub use cli::{Cli, JoinerConfig};
 pub use error::JoinerError;
 pub use joiner::Joiner;
 pub use summary::Summary;
+
+/// Exit status of `rtc-joiner` when the server went away (stopped or drained) during the run:
+/// 75, `EX_TEMPFAIL` of sysexits.h ("temporary failure, retry").
+pub const EXIT_SERVER_GOING_AWAY: u8 = 75;

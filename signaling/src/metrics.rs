@@ -6,6 +6,8 @@ use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, T
 
 /// Signaling-side metrics.
 pub struct Metrics {
+    /// Connection counters of the HTTP listener.
+    pub connections: std::sync::Arc<crate::listener::ConnStats>,
     registry: Registry,
     sessions: IntGauge,
     tickets_issued: IntCounter,
@@ -55,6 +57,7 @@ impl Metrics {
             ));
         }
         Metrics {
+            connections: Default::default(),
             registry,
             sessions,
             tickets_issued,
@@ -78,11 +81,17 @@ impl Metrics {
         self.join_refusals.with_label_values(&[code]).inc();
     }
 
-    /// The text exposition of every metric, with the sfu's counters appended.
-    pub fn render(&self, sfu: &sfu::StatsSnapshot) -> String {
+    /// The text exposition of every metric, with the connection, WebSocket and sfu counters
+    /// appended.
+    pub fn render(
+        &self,
+        sfu: &sfu::StatsSnapshot,
+        sockets: &control::websocket::SocketStats,
+    ) -> String {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         let mut text = String::from_utf8(buf).unwrap_or_default();
+        self.connections.render(&mut text, sockets);
         let counters = [
             (
                 "openchat_sfu_packets_in_total",

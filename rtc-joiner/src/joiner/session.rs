@@ -259,6 +259,10 @@ impl Session {
                 self.server_errors.push(format!("{code}: {message}"));
             }
             ServerMessage::Pong { nonce } => tracing::trace!(?nonce, "pong"),
+            ServerMessage::GoingAway { reason, reconnect } => {
+                // The close (1001) follows and ends the run with `ServerGoingAway`.
+                tracing::info!(%reason, reconnect, "the server is going away");
+            }
             ServerMessage::Joined(_) => tracing::warn!("unexpected second `joined`"),
             ServerMessage::Unknown => tracing::debug!("ignoring an unknown frame type"),
         }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message};
+use control::websocket as close;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -61,8 +62,18 @@ impl<S: Sink<Message> + Unpin> Out<S> {
         let _ = self
             .sink
             .send(Message::Close(Some(CloseFrame {
-                code: 4000,
+                code: close::SESSION_ERROR,
                 reason: code.into(),
+            })))
+            .await;
+    }
+
+    async fn close_normally(&mut self) {
+        let _ = self
+            .sink
+            .send(Message::Close(Some(CloseFrame {
+                code: close::NORMAL,
+                reason: "".into(),
             })))
             .await;
     }
@@ -257,7 +268,7 @@ where
                         Ok(())
                     }
                     ClientMessage::Leave {} => {
-                        let _ = out.sink.send(Message::Close(None)).await;
+                        out.close_normally().await;
                         break;
                     }
                 };
@@ -274,7 +285,7 @@ where
                         break;
                     }
                     sfu::PeerEvent::Closed { .. } => {
-                        let _ = out.sink.send(Message::Close(None)).await;
+                        out.close_normally().await;
                         break;
                     }
                     _ => {}
