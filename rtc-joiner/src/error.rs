@@ -27,8 +27,9 @@ pub enum JoinerError {
         message: String,
     },
     /// The server is going away (it stops or drains): it sent `going_away` or closed the
-    /// signaling socket with 1001. Not a failure of this client: join again later. The CLI
-    /// exits with [`EXIT_SERVER_GOING_AWAY`](crate::EXIT_SERVER_GOING_AWAY).
+    /// signaling socket with 1001. Not a failure of this client: join again later. A joined
+    /// session turns it into a clean end (stop reason `server_going_away`); before the join the
+    /// CLI exits with [`EXIT_SERVER_GOING_AWAY`](crate::EXIT_SERVER_GOING_AWAY).
     #[error("server_going_away: the server is going away ({reason}); join again to continue")]
     ServerGoingAway {
         /// The server's reason (`shutdown`, `drain`).
