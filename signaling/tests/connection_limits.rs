@@ -1,5 +1,5 @@
-//! Connection limits over real sockets: header-read and keep-alive deadlines, the per-address
-//! and total caps, idle WebSockets and oversize frames (close 1009) on both WebSockets.
+//! Connection limits over real sockets: header-read, keep-alive and upgrade deadlines, the
+//! per-address and total caps, idle WebSockets and oversize frames (close 1009) on both WebSockets.
 
 mod common;
 
@@ -39,6 +39,12 @@ async fn until_closed(stream: &mut TcpStream) -> (Vec<u8>, Duration) {
             Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
         }
     }
+}
+
+/// Reads `stream` until the server closes it; returns what it sent and the time since `since`.
+async fn closed_since(mut stream: TcpStream, since: Instant) -> (Vec<u8>, Duration) {
+    let (got, _) = until_closed(&mut stream).await;
+    (got, since.elapsed())
 }
 
 /// Sends a keep-alive GET on `stream` and reads one response: (status, body).
@@ -118,17 +124,21 @@ async fn silent_and_half_sent_connections_are_closed_after_the_header_timeout() 
         ("http.keep_alive_timeout_secs", "30"),
     ])
     .await;
-    let mut silent = TcpStream::connect(addr(&server)).await.expect("connect");
+    let opened = Instant::now();
+    let silent = TcpStream::connect(addr(&server)).await.expect("connect");
     let mut half = TcpStream::connect(addr(&server)).await.expect("connect");
     half.write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n")
         .await
         .expect("half a request");
-    let (silent_got, silent_after) = until_closed(&mut silent).await;
-    let (half_got, half_after) = until_closed(&mut half).await;
-    assert!(silent_got.is_empty() && half_got.is_empty());
-    for after in [silent_after, half_after] {
+    // Both watched at once, so each close time is its own.
+    let (silent_end, half_end) = tokio::join!(
+        closed_since(silent, opened),
+        closed_since(half, opened)
+    );
+    for (got, after) in [silent_end, half_end] {
+        assert!(got.is_empty(), "{got:?}");
         assert!(
-            after >= Duration::from_millis(800),
+            after >= Duration::from_millis(900),
             "closed before the deadline: {after:?}"
         );
     }
@@ -162,6 +172,45 @@ async fn an_idle_keep_alive_connection_is_closed_after_its_timeout() {
         1,
     )
     .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_request_not_answered_in_time_is_closed() {
+    let server = start(&[
+        ("http.header_read_timeout_secs", "30"),
+        ("http.keep_alive_timeout_secs", "30"),
+        ("http.ws_upgrade_timeout_secs", "1"),
+    ])
+    .await;
+    // The head asks for an upgrade; the handler waits for a body that never comes, so no 101
+    // (nor any answer) is sent.
+    let opened = Instant::now();
+    let mut conn = TcpStream::connect(addr(&server)).await.expect("connect");
+    conn.write_all(
+        b"POST /v1/dev/token HTTP/1.1\r\nHost: test\r\nConnection: upgrade\r\n\
+          Upgrade: websocket\r\ncontent-type: application/json\r\ncontent-length: 40\r\n\r\n{",
+    )
+    .await
+    .expect("request head");
+    let (got, after) = closed_since(conn, opened).await;
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    assert!(
+        after >= Duration::from_millis(900) && after < Duration::from_secs(30),
+        "closed after {after:?}, not by the 1 s upgrade deadline"
+    );
+    metric_reaches(
+        &server,
+        "openchat_http_timeouts_total{kind=\"ws_upgrade\"}",
+        1,
+    )
+    .await;
+    // A real upgrade is answered well within the deadline and lives on.
+    let mut ws = ws_connect(&server.ws_url()).await;
+    ws.send(Message::text(r#"{"type":"ping"}"#))
+        .await
+        .expect("sent");
+    assert!(next_text(&mut ws).await.is_some());
     server.stop().await;
 }
 
