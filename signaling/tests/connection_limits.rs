@@ -131,10 +131,8 @@ async fn silent_and_half_sent_connections_are_closed_after_the_header_timeout() 
         .await
         .expect("half a request");
     // Both watched at once, so each close time is its own.
-    let (silent_end, half_end) = tokio::join!(
-        closed_since(silent, opened),
-        closed_since(half, opened)
-    );
+    let (silent_end, half_end) =
+        tokio::join!(closed_since(silent, opened), closed_since(half, opened));
     for (got, after) in [silent_end, half_end] {
         assert!(got.is_empty(), "{got:?}");
         assert!(
@@ -345,10 +343,7 @@ async fn next_text(ws: &mut Client) -> Option<serde_json::Value> {
 
 /// Sends `message` (the server may close while it is still being written) and returns the
 /// close frame the server sent, with the text frames before it.
-async fn send_until_close(
-    ws: Client,
-    message: Message,
-) -> (Vec<serde_json::Value>, CloseFrame) {
+async fn send_until_close(ws: Client, message: Message) -> (Vec<serde_json::Value>, CloseFrame) {
     let (mut tx, mut rx) = ws.split();
     let writer = tokio::spawn(async move {
         let _ = tx.send(message).await;
