@@ -232,6 +232,10 @@ async fn sigterm_closes_websockets_with_1001_and_exits_0_within_the_grace() {
     let response = String::from_utf8_lossy(&response);
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("access_token"), "{response}");
+    assert!(
+        response.to_ascii_lowercase().contains("connection: close"),
+        "{response}"
+    );
 
     let mut rest = Vec::new();
     let dropped = tokio::time::timeout(Duration::from_secs(2), half.read_to_end(&mut rest)).await;
