@@ -87,14 +87,14 @@ impl Control {
             if current.contains(device) {
                 return Err(invalid(device, "already_a_member"));
             }
-            check_addable(&mut **conn, &server_id, device).await?;
+            check_addable(conn, &server_id, device).await?;
         }
         for device in &request.removed {
             if !current.contains(device) {
                 return Err(invalid(device, "not_a_member"));
             }
         }
-        check_proposals(&mut **conn, channel_id, &request).await?;
+        check_proposals(conn, channel_id, &request).await?;
 
         let now = self.now();
         sqlx::query(
