@@ -122,8 +122,13 @@ async fn revoked_device(s: &TestServer) {
         .call(Method::DELETE, "/v1/devices/a2", Some(&a1), None)
         .await;
     assert_eq!(status, 200, "revoke: {body}");
+    let revoked = Instant::now();
 
     assert_eq!(fatal_code(&mut in_room).await, "device_revoked");
+    eprintln!(
+        "the revoked device's signaling session ended {} ms after the revocation answered",
+        revoked.elapsed().as_millis()
+    );
     assert_closed(&mut in_room).await;
     assert_eq!(left_reason(&mut carol, &a2_participant).await, "removed");
     assert_eq!(fatal_code(&mut a2_realtime).await, "device_revoked");
@@ -191,7 +196,12 @@ async fn removed_member(s: &TestServer) {
         "remove bob: {status} {body}"
     );
 
+    let removed = Instant::now();
     assert_eq!(fatal_code(&mut in_room).await, "membership_revoked");
+    eprintln!(
+        "the removed member's signaling session ended {} ms after the removal answered",
+        removed.elapsed().as_millis()
+    );
     assert_closed(&mut in_room).await;
     assert_eq!(left_reason(&mut carol, &bob_participant).await, "removed");
 
@@ -399,7 +409,12 @@ async fn changes_reach_sessions_on_another_node() {
         "remove bob on node A: {status} {body}"
     );
 
+    let changed = Instant::now();
     assert_eq!(fatal_code(&mut alice_room).await, "device_revoked");
+    eprintln!(
+        "node B ended the revoked device's session {} ms after node A answered the removal",
+        changed.elapsed().as_millis()
+    );
     assert_eq!(fatal_code(&mut alice_realtime).await, "device_revoked");
     assert_eq!(fatal_code(&mut bob_room).await, "membership_revoked");
     let (status, body) = b
