@@ -11,6 +11,7 @@ pub mod config;
 pub mod http;
 pub mod keys;
 pub mod listener;
+pub mod live;
 pub mod metrics;
 pub mod rate_limit;
 pub mod server;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use control::websocket::{CLOSE_HANDSHAKE_WAIT, GoingAwayReason, GoingAwayTrigger, SocketPolicy};
 use control::{Control, ControlOptions};
 use sfu::{Sfu, SfuConfig};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::auth::AccessTokens;
@@ -30,6 +31,7 @@ pub struct Running {
     http: HttpServer,
     going_away: GoingAwayTrigger,
     grace: Duration,
+    watcher: JoinHandle<()>,
 }
 
 impl Running {
@@ -53,6 +55,7 @@ impl Running {
                 "every connection closed"
             );
         }
+        self.watcher.abort();
         Ok(())
     }
 
@@ -147,7 +150,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 burst: f64::from(config_limits.device_burst),
             },
         )),
+        live: Default::default(),
     };
+    // Revocations and removals end this node's live sessions (they reach every node).
+    let watcher = tokio::spawn(crate::live::watch_access(state.clone()));
     let app = crate::app(state.clone());
     let http = HttpServer::start(listener, app, limits, state.metrics.connections.clone());
     Ok(Running {
@@ -157,6 +163,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         http,
         going_away,
         grace,
+        watcher,
     })
 }
 

@@ -49,7 +49,7 @@ fn dev_token() {}
 #[utoipa::path(post, path = "/v1/rtc/channels/{channel_id}/join-ticket", tag = "rtc",
     params(("channel_id" = String, Path, description = "channel id")), request_body = Object,
     responses((status = 200, description = "the ticket, its expiry, grants and signaling URL", body = Object),
-        (status = 403, description = "not_a_member, banned", body = ErrorSchema),
+        (status = 403, description = "device_revoked, banned", body = ErrorSchema),
         (status = 404, description = "channel_not_found", body = ErrorSchema),
         (status = 409, description = "not_an_rtc_channel", body = ErrorSchema)))]
 fn join_ticket() {}
