@@ -28,6 +28,42 @@ pub struct Summary {
     pub received: Vec<ReceiverReport>,
     /// Non-fatal `error` frames the server sent, as `code: message`.
     pub server_errors: Vec<String>,
+    /// Every SDP sent or received, in order (sizes only).
+    pub sdps: Vec<SdpSeen>,
+}
+
+/// One SDP the joiner sent or received.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SdpSeen {
+    /// `sent` or `received`.
+    pub direction: &'static str,
+    /// `offer` or `answer`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Its length in bytes.
+    pub bytes: usize,
+    /// Its number of m-lines.
+    pub m_lines: usize,
+    /// `track_published` frames received before it.
+    pub tracks_published_before: usize,
+}
+
+impl SdpSeen {
+    /// Describes `sdp`.
+    pub fn new(
+        direction: &'static str,
+        kind: &'static str,
+        sdp: &str,
+        tracks_published_before: usize,
+    ) -> SdpSeen {
+        SdpSeen {
+            direction,
+            kind,
+            bytes: sdp.len(),
+            m_lines: sdp.lines().filter(|l| l.starts_with("m=")).count(),
+            tracks_published_before,
+        }
+    }
 }
 
 impl Summary {
@@ -129,6 +165,7 @@ mod tests {
                 ..ReceiverReport::default()
             }],
             server_errors: vec![],
+            sdps: vec![],
         };
         let text = summary.to_string();
         assert!(text.contains("sent: 150 packets"));

@@ -166,6 +166,8 @@ impl Joiner {
             sent: None,
             receivers: Vec::new(),
             server_errors: Vec::new(),
+            sdps: Vec::new(),
+            tracks_published: 0,
             media_connected: false,
             signaling_open: true,
             probe: self.probe.clone(),
@@ -189,6 +191,7 @@ impl Joiner {
             sent,
             received,
             server_errors: session.server_errors,
+            sdps: session.sdps,
         })
     }
 
