@@ -17,7 +17,7 @@ need_pkgs=()
 want_pkgs=(cmake pkg-config chromium ca-certificates curl
   # signaling/tests/interop.rs: GStreamer webrtcbin through PyGObject, and the venv for aiortc.
   python3 python3-venv python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
-  gir1.2-gst-plugins-bad-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gir1.2-gst-plugins-bad-1.0 gir1.2-nice-0.1 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-nice)
 for p in "${want_pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -6,6 +6,7 @@ too (`--offer-video`, which a voice room refuses), answers every server offer, r
 per participant and prints a JSON summary. Run `--help` for the flags.
 """
 
+import array
 import asyncio
 import fractions
 import math
@@ -13,7 +14,6 @@ import sys
 
 import aioice.ice
 import av
-import numpy
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -56,10 +56,11 @@ class ToneTrack(MediaStreamTrack):
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        n = numpy.arange(self.pts, self.pts + FRAME_SAMPLES)
-        samples = (0.3 * 32767 * numpy.sin(2 * math.pi * self.hz * n / proto.SAMPLE_RATE))
-        frame = av.AudioFrame.from_ndarray(samples.astype(numpy.int16).reshape(1, -1),
-                                           format="s16", layout="mono")
+        step = 2 * math.pi * self.hz / proto.SAMPLE_RATE
+        pcm = array.array("h", (int(9830 * math.sin(step * n))
+                                for n in range(self.pts, self.pts + FRAME_SAMPLES)))
+        frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
+        frame.planes[0].update(pcm.tobytes())
         frame.sample_rate = proto.SAMPLE_RATE
         frame.pts = self.pts
         frame.time_base = fractions.Fraction(1, proto.SAMPLE_RATE)
@@ -101,7 +102,6 @@ class AiortcClient:
                 self.session.audio(mid, bytes(out.planes[0])[: out.samples * 2])
 
     async def make_offer(self):
-        tracks = []
         if self.args.tone_hz:
             self.pc.addTrack(ToneTrack(self.args.tone_hz))
         else:
@@ -110,11 +110,10 @@ class AiortcClient:
             self.pc.addTrack(VideoStreamTrack())
         # aiortc gathers every candidate in setLocalDescription (no trickle).
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        for t in self.pc.getTransceivers():
-            if t.direction in ("sendrecv", "sendonly"):
-                source = "microphone" if t.kind == "audio" else "camera"
-                tracks.append({"mid": t.mid, "source": source})
-        return self.pc.localDescription.sdp, tracks
+        sdp = self.pc.localDescription.sdp
+        sources = {"audio": "microphone", "video": "camera"}
+        tracks = [{"mid": mid, "source": sources[kind]} for kind, mid in proto.sending_mids(sdp)]
+        return sdp, tracks
 
     async def apply_answer(self, sdp):
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))

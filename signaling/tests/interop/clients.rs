@@ -40,8 +40,8 @@ impl Stack {
             Stack::Gstreamer => Some(concat!(
                 "import gi, websockets\n",
                 "gi.require_version('Gst', '1.0'); gi.require_version('GstWebRTC', '1.0')\n",
-                "gi.require_version('GstSdp', '1.0')\n",
-                "from gi.repository import Gst, GstWebRTC, GstSdp\n",
+                "gi.require_version('GstSdp', '1.0'); gi.require_version('Nice', '0.1')\n",
+                "from gi.repository import Gst, GstWebRTC, GstSdp, Nice\n",
                 "Gst.init(None)\n",
                 "missing = [e for e in ('webrtcbin', 'nicesrc', 'opusenc', 'opusdec', ",
                 "'rtpopuspay', 'rtpopusdepay', 'audiotestsrc', 'appsink', 'dtlssrtpenc') ",

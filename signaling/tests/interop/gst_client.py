@@ -4,7 +4,7 @@
 Joins a room, publishes a sine tone (`--tone-hz`, audiotestsrc -> Opus) or only listens, answers
 every server offer, records remote audio per participant and prints a JSON summary. webrtcbin keeps
 its stock DTLS certificate (RSA-2048). Needs the Debian packages gstreamer1.0-plugins-{base,good,bad},
-gstreamer1.0-nice, gir1.2-gst-plugins-bad-1.0 and python3-gi. Run `--help` for the flags.
+gstreamer1.0-nice, gir1.2-gst-plugins-bad-1.0, gir1.2-nice-0.1 and python3-gi. Run `--help` for the flags.
 """
 
 import asyncio
@@ -16,7 +16,8 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstSdp", "1.0")
 gi.require_version("GstWebRTC", "1.0")
-from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
+gi.require_version("Nice", "0.1")
+from gi.repository import GLib, Gst, GstSdp, GstWebRTC, Nice  # noqa: E402
 
 import openchat_proto as proto  # noqa: E402
 
@@ -33,10 +34,22 @@ class GstClient:
         self.webrtc = Gst.ElementFactory.make("webrtcbin", "webrtc")
         self.webrtc.set_property("bundle-policy", GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
         self.pipeline.add(self.webrtc)
+        # The sfu is on loopback here, which libnice never gathers by itself; UDP only.
+        self.ice = self.webrtc.get_property("ice-agent")
+        self.ice.set_property("ice-tcp", False)
+        self.agent = self.ice.get_property("agent")
+        for ip in args.local_address:
+            addr = Nice.Address.new()
+            if not addr.set_from_string(ip):
+                raise ValueError(f"--local-address {ip} is not an IP address")
+            self.agent.add_local_address(addr)
         self.webrtc.connect("pad-added", self.on_pad_added)
         self.webrtc.connect("notify::connection-state", self.on_connection_state)
         self.webrtc.connect("notify::ice-gathering-state", self.on_gathering)
         self.gathered = asyncio.Event()
+        self.negotiation_needed = asyncio.Event()
+        self.webrtc.connect("on-negotiation-needed",
+                            lambda _w: self.call_soon(self.negotiation_needed.set))
         self.glib = GLib.MainLoop()
         self.glib_thread = threading.Thread(target=self.glib.run, daemon=True)
         self.glib_thread.start()
@@ -130,6 +143,8 @@ class GstClient:
                              GstWebRTC.WebRTCRTPTransceiverDirection.RECVONLY,
                              Gst.Caps.from_string(OPUS_CAPS))
         self.pipeline.set_state(Gst.State.PLAYING)
+        # webrtcbin can make an offer once it asks for one (its transceivers have caps by then).
+        await asyncio.wait_for(self.negotiation_needed.wait(), 10)
         offer = await self.create("create-offer", "offer")
         reply = await self.promise("set-local-description", offer)
         if reply is not None and reply.has_field("error"):
@@ -137,13 +152,8 @@ class GstClient:
         # The server is ICE-lite: send every candidate in the offer rather than trickling.
         await asyncio.wait_for(self.gathered.wait(), 10)
         sdp = self.webrtc.get_property("local-description").sdp.as_text()
-        tracks = []
-        for i in range(sdp.count("\nm=")):
-            trans = self.webrtc.emit("get-transceiver", i)
-            if trans and trans.get_property("direction") in (
-                    GstWebRTC.WebRTCRTPTransceiverDirection.SENDRECV,
-                    GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY):
-                tracks.append({"mid": trans.get_property("mid"), "source": "microphone"})
+        tracks = [{"mid": mid, "source": "microphone"}
+                  for kind, mid in proto.sending_mids(sdp) if kind == "audio"]
         return sdp, tracks
 
     async def apply_answer(self, sdp):
@@ -163,7 +173,11 @@ class GstClient:
 
 
 def main():
-    args = proto.base_args(__doc__).parse_args()
+    parser = proto.base_args(__doc__)
+    parser.add_argument("--local-address", action="append", default=None,
+                        help="gather ICE candidates on this address (repeatable; default 127.0.0.1)")
+    args = parser.parse_args()
+    args.local_address = args.local_address or ["127.0.0.1"]
     Gst.init(None)
 
     async def run():

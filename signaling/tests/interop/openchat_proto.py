@@ -97,6 +97,21 @@ def m_lines(sdp):
     return sum(1 for line in sdp.splitlines() if line.startswith("m="))
 
 
+def sending_mids(sdp):
+    """(kind, mid) of each m-line of `sdp` that sends (sendrecv or sendonly), for `tracks`."""
+    out, kind, mid, sends = [], None, None, True
+    for line in sdp.splitlines() + ["m=end"]:
+        if line.startswith("m="):
+            if kind is not None and mid is not None and sends:
+                out.append((kind, mid))
+            kind, mid, sends = line[2:].split(" ", 1)[0], None, True  # sendrecv is the default
+        elif line.startswith("a=mid:"):
+            mid = line[6:].strip()
+        elif line.strip() in ("a=recvonly", "a=inactive"):
+            sends = False
+    return out
+
+
 class Recorders:
     """Per remote participant WAV files, fed from any thread (GStreamer calls from its own)."""
 
