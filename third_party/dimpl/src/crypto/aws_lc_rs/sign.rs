@@ -7,6 +7,8 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA384_ASN1};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, UnparsedPublicKey};
 use aws_lc_rs::signature::{ECDSA_P384_SHA256_ASN1, ECDSA_P384_SHA384_ASN1};
 use aws_lc_rs::signature::{EcdsaKeyPair, EcdsaSigningAlgorithm, EcdsaVerificationAlgorithm};
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384};
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA512, RsaParameters};
 use der::{Decode, Encode};
 use spki::ObjectIdentifier;
 use x509_cert::Certificate as X509Certificate;
@@ -191,6 +193,9 @@ impl SignatureVerifier for AwsLcSignatureVerifier {
         hash_alg: HashAlgorithm,
         sig_alg: SignatureAlgorithm,
     ) -> Result<(), CryptoError> {
+        if sig_alg == SignatureAlgorithm::RSA {
+            return verify_rsa_pkcs1(cert_der, data, signature, hash_alg);
+        }
         if sig_alg != SignatureAlgorithm::ECDSA {
             return Err(CryptoError::UnsupportedSignatureAlgorithm(sig_alg));
         }
@@ -247,6 +252,49 @@ impl SignatureVerifier for AwsLcSignatureVerifier {
     }
 }
 
+/// Verifies an RSA PKCS#1 v1.5 signature (`rsa_pkcs1_sha256/384/512`) made with the key of an
+/// `rsaEncryption` certificate, 2048 to 8192 bits.
+///
+/// Verification only: a DTLS 1.2 server accepts RSA client certificates this way (their
+/// `CertificateVerify`), while its own key and cipher suites stay ECDSA.
+fn verify_rsa_pkcs1(
+    cert_der: &[u8],
+    data: &[u8],
+    signature: &[u8],
+    hash_alg: HashAlgorithm,
+) -> Result<(), CryptoError> {
+    const OID_RSA_ENCRYPTION: ObjectIdentifier =
+        ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+    let algorithm: &'static RsaParameters = match hash_alg {
+        HashAlgorithm::SHA256 => &RSA_PKCS1_2048_8192_SHA256,
+        HashAlgorithm::SHA384 => &RSA_PKCS1_2048_8192_SHA384,
+        HashAlgorithm::SHA512 => &RSA_PKCS1_2048_8192_SHA512,
+        _ => {
+            return Err(CryptoError::UnsupportedSignaturePair {
+                signature: SignatureAlgorithm::RSA,
+                hash: hash_alg,
+            });
+        }
+    };
+
+    let cert =
+        X509Certificate::from_der(cert_der).map_err(|_| CryptoError::CertificateParseFailed)?;
+    let spki = cert.tbs_certificate().subject_public_key_info();
+    if spki.algorithm.oid != OID_RSA_ENCRYPTION {
+        return Err(CryptoError::UnsupportedPublicKeyAlgorithm);
+    }
+    // The BIT STRING of an rsaEncryption key is the PKCS#1 RSAPublicKey that aws-lc-rs reads.
+    let pubkey_bytes = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or(CryptoError::InvalidSubjectPublicKey)?;
+
+    UnparsedPublicKey::new(algorithm, pubkey_bytes)
+        .verify(data, signature)
+        .map_err(|_| CryptoError::OperationFailed(CryptoOperation::VerifySignature))
+}
+
 /// Static instance of the key provider.
 pub(super) static KEY_PROVIDER: AwsLcKeyProvider = AwsLcKeyProvider;
 
@@ -290,5 +338,122 @@ mod tests {
                 group: NamedGroup::Secp256r1,
             }
         );
+    }
+
+    /// An RSA-2048 key and a self-signed certificate for it (PKCS#8 DER, certificate DER).
+    fn rsa_key_and_certificate() -> (Vec<u8>, Vec<u8>) {
+        let key =
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                .expect("generate RSA key");
+        let cert = rcgen::CertificateParams::new(Vec::<String>::new())
+            .expect("params")
+            .self_signed(&key)
+            .expect("self-signed certificate");
+        (key.serialize_der(), cert.der().to_vec())
+    }
+
+    fn rsa_pkcs1_sign(
+        pkcs8: &[u8],
+        encoding: &'static dyn aws_lc_rs::signature::RsaEncoding,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(pkcs8).expect("RSA key");
+        let mut signature = vec![0; key.public_modulus_len()];
+        key.sign(
+            encoding,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            data,
+            &mut signature,
+        )
+        .expect("sign");
+        signature
+    }
+
+    #[test]
+    fn rsa_pkcs1_signatures_verify_with_each_hash() {
+        let (pkcs8, cert) = rsa_key_and_certificate();
+        let data = b"handshake transcript";
+        let cases: [(
+            &'static dyn aws_lc_rs::signature::RsaEncoding,
+            HashAlgorithm,
+        ); 3] = [
+            (
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                HashAlgorithm::SHA256,
+            ),
+            (
+                &aws_lc_rs::signature::RSA_PKCS1_SHA384,
+                HashAlgorithm::SHA384,
+            ),
+            (
+                &aws_lc_rs::signature::RSA_PKCS1_SHA512,
+                HashAlgorithm::SHA512,
+            ),
+        ];
+        for (encoding, hash) in cases {
+            let signature = rsa_pkcs1_sign(&pkcs8, encoding, data);
+            SIGNATURE_VERIFIER
+                .verify_signature(&cert, data, &signature, hash, SignatureAlgorithm::RSA)
+                .expect("valid RSA signature verifies");
+        }
+    }
+
+    #[test]
+    fn rsa_signature_over_other_data_or_hash_is_refused() {
+        let (pkcs8, cert) = rsa_key_and_certificate();
+        let signature = rsa_pkcs1_sign(&pkcs8, &aws_lc_rs::signature::RSA_PKCS1_SHA256, b"a");
+
+        let other_data = SIGNATURE_VERIFIER.verify_signature(
+            &cert,
+            b"b",
+            &signature,
+            HashAlgorithm::SHA256,
+            SignatureAlgorithm::RSA,
+        );
+        assert_eq!(
+            other_data,
+            Err(CryptoError::OperationFailed(
+                CryptoOperation::VerifySignature
+            ))
+        );
+
+        let other_hash = SIGNATURE_VERIFIER.verify_signature(
+            &cert,
+            b"a",
+            &signature,
+            HashAlgorithm::SHA384,
+            SignatureAlgorithm::RSA,
+        );
+        assert!(other_hash.is_err());
+
+        let sha1 = SIGNATURE_VERIFIER.verify_signature(
+            &cert,
+            b"a",
+            &signature,
+            HashAlgorithm::SHA1,
+            SignatureAlgorithm::RSA,
+        );
+        assert!(matches!(
+            sha1,
+            Err(CryptoError::UnsupportedSignaturePair { .. })
+        ));
+    }
+
+    #[test]
+    fn rsa_signature_needs_an_rsa_certificate() {
+        let ecdsa = generate_self_signed_certificate().expect("generate cert");
+        let (pkcs8, _) = rsa_key_and_certificate();
+        let signature = rsa_pkcs1_sign(&pkcs8, &aws_lc_rs::signature::RSA_PKCS1_SHA256, b"a");
+
+        let err = SIGNATURE_VERIFIER
+            .verify_signature(
+                &ecdsa.certificate,
+                b"a",
+                &signature,
+                HashAlgorithm::SHA256,
+                SignatureAlgorithm::RSA,
+            )
+            .expect_err("an ECDSA certificate cannot carry an RSA signature");
+        assert_eq!(err, CryptoError::UnsupportedPublicKeyAlgorithm);
     }
 }

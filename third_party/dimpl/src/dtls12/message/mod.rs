@@ -259,14 +259,18 @@ impl ClientCertificateType {
     }
 
     /// Returns true if this certificate type is supported by this implementation.
-    /// Currently only ECDSA_SIGN is supported.
+    /// ECDSA_SIGN, and RSA_SIGN for client certificates a server verifies (dimpl never signs
+    /// with RSA).
     pub fn is_supported(&self) -> bool {
         Self::supported().contains(self)
     }
 
     /// Supported client certificate types.
-    pub const fn supported() -> &'static [ClientCertificateType; 1] {
-        &[ClientCertificateType::ECDSA_SIGN]
+    pub const fn supported() -> &'static [ClientCertificateType; 2] {
+        &[
+            ClientCertificateType::ECDSA_SIGN,
+            ClientCertificateType::RSA_SIGN,
+        ]
     }
 
     pub const fn as_u8(&self) -> u8 {
@@ -338,22 +342,23 @@ impl SignatureAndHashAlgorithm {
 
     /// All recognized signature+hash combinations.
     #[allow(dead_code)]
-    pub const fn all() -> &'static [SignatureAndHashAlgorithm; 4] {
-        const ALL: &[SignatureAndHashAlgorithm; 4] = &[
+    pub const fn all() -> &'static [SignatureAndHashAlgorithm; 5] {
+        Self::supported()
+    }
+
+    /// Supported signature+hash combinations: the ones dimpl can verify.
+    ///
+    /// RSA (PKCS#1 v1.5, `rsa_pkcs1_sha256/384/512`) is verify-only: it lets a server accept
+    /// the RSA client certificates some WebRTC endpoints use (GStreamer's webrtcbin makes an
+    /// RSA-2048 one) in `CertificateVerify`. dimpl's own key, and so every signature it
+    /// makes and every cipher suite it negotiates, stays ECDSA.
+    pub const fn supported() -> &'static [SignatureAndHashAlgorithm; 5] {
+        const SUPPORTED: &[SignatureAndHashAlgorithm; 5] = &[
             SignatureAndHashAlgorithm::new(HashAlgorithm::SHA256, SignatureAlgorithm::ECDSA),
             SignatureAndHashAlgorithm::new(HashAlgorithm::SHA384, SignatureAlgorithm::ECDSA),
             SignatureAndHashAlgorithm::new(HashAlgorithm::SHA256, SignatureAlgorithm::RSA),
             SignatureAndHashAlgorithm::new(HashAlgorithm::SHA384, SignatureAlgorithm::RSA),
-        ];
-
-        ALL
-    }
-
-    /// Supported signature+hash combinations.
-    pub const fn supported() -> &'static [SignatureAndHashAlgorithm; 2] {
-        const SUPPORTED: &[SignatureAndHashAlgorithm; 2] = &[
-            SignatureAndHashAlgorithm::new(HashAlgorithm::SHA256, SignatureAlgorithm::ECDSA),
-            SignatureAndHashAlgorithm::new(HashAlgorithm::SHA384, SignatureAlgorithm::ECDSA),
+            SignatureAndHashAlgorithm::new(HashAlgorithm::SHA512, SignatureAlgorithm::RSA),
         ];
 
         SUPPORTED
@@ -370,13 +375,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rsa_signature_algorithms_are_recognized_but_not_supported() {
-        let rsa_sha256 =
-            SignatureAndHashAlgorithm::new(HashAlgorithm::SHA256, SignatureAlgorithm::RSA);
+    fn rsa_pkcs1_signature_algorithms_are_supported_for_verification() {
+        for hash in [
+            HashAlgorithm::SHA256,
+            HashAlgorithm::SHA384,
+            HashAlgorithm::SHA512,
+        ] {
+            let rsa = SignatureAndHashAlgorithm::new(hash, SignatureAlgorithm::RSA);
+            assert!(SignatureAndHashAlgorithm::all().contains(&rsa));
+            assert!(rsa.is_supported());
+        }
+        let rsa_sha1 = SignatureAndHashAlgorithm::new(HashAlgorithm::SHA1, SignatureAlgorithm::RSA);
+        assert!(!rsa_sha1.is_supported());
+        assert_eq!(SignatureAndHashAlgorithm::supported().len(), 5);
+    }
 
-        assert!(SignatureAndHashAlgorithm::all().contains(&rsa_sha256));
-        assert!(!rsa_sha256.is_supported());
-        assert_eq!(SignatureAndHashAlgorithm::supported().len(), 2);
+    #[test]
+    fn rsa_sign_client_certificates_are_supported() {
+        assert!(ClientCertificateType::RSA_SIGN.is_supported());
+        assert!(ClientCertificateType::ECDSA_SIGN.is_supported());
+        assert!(!ClientCertificateType::DSS_SIGN.is_supported());
     }
 
     #[test]

@@ -101,22 +101,37 @@ mod tests {
 
         let (_, parsed) = SignatureAlgorithmsExtension::parse(&serialized).unwrap();
 
+        assert_eq!(parsed.supported_signature_algorithms, algorithms);
+    }
+
+    #[test]
+    fn parse_filters_unverifiable_algorithms() {
+        let bytes = [
+            0x00, 0x06, // Length (6 bytes)
+            0x02, 0x01, // SHA1/RSA (not supported)
+            0x04, 0x01, // SHA256/RSA
+            0x02, 0x03, // SHA1/ECDSA (not supported)
+        ];
+
+        let (_, parsed) = SignatureAlgorithmsExtension::parse(&bytes).unwrap();
+
         assert_eq!(parsed.supported_signature_algorithms.len(), 1);
         assert_eq!(
             parsed.supported_signature_algorithms[0],
-            SignatureAndHashAlgorithm::new(HashAlgorithm::SHA256, SignatureAlgorithm::ECDSA,)
+            SignatureAndHashAlgorithm::new(HashAlgorithm::SHA256, SignatureAlgorithm::RSA)
         );
     }
 
     #[test]
-    fn default_does_not_advertise_rsa() {
+    fn default_advertises_ecdsa_first_then_rsa() {
         let extension = SignatureAlgorithmsExtension::default();
+        let algorithms = &extension.supported_signature_algorithms;
 
+        assert_eq!(algorithms[0].signature, SignatureAlgorithm::ECDSA);
         assert!(
-            extension
-                .supported_signature_algorithms
+            algorithms
                 .iter()
-                .all(|algorithm| algorithm.signature != SignatureAlgorithm::RSA)
+                .any(|algorithm| algorithm.signature == SignatureAlgorithm::RSA)
         );
     }
 
