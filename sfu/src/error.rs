@@ -22,6 +22,11 @@ pub enum ErrorCode {
     RoomFull,
     /// The peer lost connectivity (ICE consent / no traffic).
     Timeout,
+    /// The peer's media (ICE + DTLS) did not connect within the connect bound after joining.
+    ConnectTimeout,
+    /// The DTLS handshake failed, or the client's certificate does not match the
+    /// `a=fingerprint` of its SDP.
+    DtlsFailed,
     /// Internal sfu fault.
     Internal,
 }
@@ -38,6 +43,8 @@ impl ErrorCode {
             ErrorCode::CodecNotAllowed => "codec_not_allowed",
             ErrorCode::RoomFull => "room_full",
             ErrorCode::Timeout => "timeout",
+            ErrorCode::ConnectTimeout => "connect_timeout",
+            ErrorCode::DtlsFailed => "dtls_failed",
             ErrorCode::Internal => "internal",
         }
     }

@@ -13,6 +13,8 @@ pub enum LeaveReason {
     Timeout,
     /// Moderation removed it.
     Kicked,
+    /// Its media connection failed (DTLS handshake or certificate check).
+    Failed,
 }
 
 impl LeaveReason {
@@ -22,6 +24,7 @@ impl LeaveReason {
             LeaveReason::Left => "left",
             LeaveReason::Timeout => "timeout",
             LeaveReason::Kicked => "kicked",
+            LeaveReason::Failed => "failed",
         }
     }
 }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod dtls_failure;
 mod error;
 mod events;
 mod ids;
@@ -26,6 +27,7 @@ mod stun;
 mod worker;
 
 pub use config::SfuConfig;
+pub use dtls_failure::{DtlsFailure, DtlsFailureReason};
 pub use error::{ErrorCode, SfuError};
 pub use events::{LeaveReason, ParticipantSnapshot, PeerEvent, TrackSnapshot};
 pub use ids::{ParticipantInfo, PeerId, RoomId};

@@ -13,6 +13,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::events::PeerEvent;
 use crate::ids::{ParticipantInfo, PeerId, RoomId};
 use crate::policy::{Grants, Source};
+use crate::worker::Fault;
 
 /// A published track in a room: its publisher and the publisher-side mid.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -43,8 +44,8 @@ pub struct Drained {
     pub transmits: Vec<Transmit>,
     /// str0m events, tagged with their peer.
     pub events: Vec<(PeerId, Event)>,
-    /// Peers that failed while draining.
-    pub failed: Vec<PeerId>,
+    /// Peers that failed, and why.
+    pub failed: Vec<(PeerId, Fault)>,
 }
 
 /// A peer and all state that belongs to it alone.
@@ -122,23 +123,22 @@ impl Peer {
     }
 
     /// Polls str0m until it asks for a timeout, collecting transmits and events.
-    /// Returns false if the peer failed and must be removed.
-    pub fn drain(&mut self, out: &mut Drained) -> bool {
+    /// Returns why the peer failed if it must be removed.
+    pub fn drain(&mut self, out: &mut Drained) -> Result<(), Fault> {
         loop {
             if !self.rtc.is_alive() {
-                return false;
+                return Err(Fault::Lost("the connection was closed".into()));
             }
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => {
                     self.next_timeout = Some(t);
-                    return true;
+                    return Ok(());
                 }
                 Ok(Output::Transmit(t)) => out.transmits.push(t),
                 Ok(Output::Event(e)) => out.events.push((self.id, e)),
                 Err(e) => {
-                    tracing::debug!(peer = %self.id, error = %e, "peer failed");
                     self.rtc.disconnect();
-                    return false;
+                    return Err(Fault::from_rtc_error(&e));
                 }
             }
         }

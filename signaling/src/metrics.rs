@@ -138,6 +138,12 @@ impl Metrics {
                 "sendmmsg calls",
                 sfu.send_batches,
             ),
+            (
+                "openchat_sfu_connect_timeouts_total",
+                "counter",
+                "Peers removed because their media did not connect within the connect bound",
+                sfu.connect_timeouts,
+            ),
             ("openchat_sfu_peers", "gauge", "Live peers", sfu.peers),
             ("openchat_sfu_rooms", "gauge", "Live rooms", sfu.rooms),
         ];
@@ -147,8 +153,21 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
             );
         }
+        render_dtls_failures(&mut text, sfu);
         render_forward_latency(&mut text, &sfu.forward_latency);
         text
+    }
+}
+
+/// `openchat_sfu_dtls_failures_total{reason}`: peers ended with `dtls_failed`, every reason listed.
+fn render_dtls_failures(text: &mut String, sfu: &sfu::StatsSnapshot) {
+    let name = "openchat_sfu_dtls_failures_total";
+    let _ = write!(
+        text,
+        "# HELP {name} Peers ended with dtls_failed, by reason\n# TYPE {name} counter\n"
+    );
+    for (reason, count) in sfu.dtls_failures_by_reason() {
+        let _ = writeln!(text, "{name}{{reason=\"{reason}\"}} {count}");
     }
 }
 
@@ -183,6 +202,20 @@ impl Default for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dtls_failures_render_by_reason() {
+        let mut sfu = sfu::StatsSnapshot::default();
+        let mismatch = sfu::DtlsFailureReason::FingerprintMismatch;
+        sfu.dtls_failures[mismatch.index()] = 3;
+        let mut text = String::new();
+        render_dtls_failures(&mut text, &sfu);
+        assert!(text.contains("# TYPE openchat_sfu_dtls_failures_total counter\n"));
+        assert!(
+            text.contains("openchat_sfu_dtls_failures_total{reason=\"fingerprint_mismatch\"} 3\n")
+        );
+        assert!(text.contains("openchat_sfu_dtls_failures_total{reason=\"peer_alert\"} 0\n"));
+    }
 
     #[test]
     fn forward_latency_renders_as_a_cumulative_histogram() {

@@ -130,6 +130,7 @@ impl Joiner {
             udp_addrs: self.config.udp_addrs.clone(),
             gather_timeout: GATHER_TIMEOUT,
             ice_check_interval: self.ice_check_interval,
+            dtls_certificate: self.config.dtls_certificate,
         })
         .await;
         let (peer, peer_events) = match peer_setup {
@@ -249,6 +250,7 @@ mod tests {
             write_received_dir: None,
             udp_addrs: vec!["127.0.0.1:0".into()],
             connect_timeout: Duration::from_secs(1),
+            dtls_certificate: crate::cli::DtlsCertificate::EcdsaP256,
         };
         let future = Joiner::new(config).run(std::future::pending());
         assert_send(&future);

@@ -96,13 +96,10 @@ impl Worker {
             Ok(a) => a,
             Err(e) => {
                 let fatal = !peer.rtc.is_alive();
-                peer.emit(error(
-                    ErrorCode::InvalidSdp,
-                    format!("offer refused: {e}"),
-                    fatal,
-                ));
+                let message = format!("offer refused: {e}");
+                peer.emit(error(ErrorCode::InvalidSdp, message.clone(), fatal));
                 if fatal {
-                    self.drained.failed.push(id);
+                    self.drained.failed.push((id, super::Fault::Lost(message)));
                 }
                 return;
             }

@@ -76,6 +76,16 @@ impl Client {
 
     /// Offers the given m-lines (kind, direction) and sends the offer to the sfu.
     pub fn offer(&mut self, lines: &[(MediaKind, Direction)]) -> Vec<Mid> {
+        self.offer_edited(lines, |sdp| sdp)
+    }
+
+    /// Like [`Client::offer`], with the SDP text passed through `edit` before it is sent (the
+    /// client's own str0m keeps the unedited offer).
+    pub fn offer_edited(
+        &mut self,
+        lines: &[(MediaKind, Direction)],
+        edit: impl FnOnce(String) -> String,
+    ) -> Vec<Mid> {
         let mut api = self.rtc.sdp_api();
         let mids: Vec<Mid> = lines
             .iter()
@@ -84,7 +94,7 @@ impl Client {
         let (offer, pending) = api.apply().expect("changes");
         self.pending = Some(pending);
         self.handle
-            .offer(offer.to_sdp_string(), vec![])
+            .offer(edit(offer.to_sdp_string()), vec![])
             .expect("offer sent");
         if let Some((_, Direction::SendRecv | Direction::SendOnly)) = lines.first() {
             self.send_mid = mids.first().copied();
@@ -170,6 +180,27 @@ impl Client {
 
     pub fn saw(&self, pred: impl Fn(&PeerEvent) -> bool) -> bool {
         self.events.iter().any(pred)
+    }
+
+    /// Takes the sfu's events without touching the network (a client whose media never flows).
+    pub fn take_events(&mut self) {
+        while let Some(event) = self.handle.try_next_event() {
+            self.events.push(event);
+        }
+    }
+
+    /// Whether this client was ever told that `participant` publishes a track: a
+    /// `TrackPublished`, or tracks in a participant snapshot.
+    pub fn saw_track_of(&self, participant: &str) -> bool {
+        let has_tracks = |p: &sfu::ParticipantSnapshot| {
+            p.info.participant_id == participant && !p.tracks.is_empty()
+        };
+        self.saw(|e| match e {
+            PeerEvent::TrackPublished { participant_id, .. } => participant_id == participant,
+            PeerEvent::Joined { participants } => participants.iter().any(has_tracks),
+            PeerEvent::ParticipantJoined(p) => has_tracks(p),
+            _ => false,
+        })
     }
 }
 
