@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing OpenChat needs, idempotently: system packages (cmake for the
-# opus crate, chromium for the browser tests, pkg-config, GStreamer webrtcbin and PyGObject for the
-# interop tests), a Python venv `.venv/` with aiortc for the interop tests, and checks the Rust
+# opus crate, chromium for the browser tests, pkg-config, GStreamer webrtcbin, PyGObject and Firefox
+# ESR for the interop tests), a Python venv `.venv/` with aiortc for the interop tests, and checks the Rust
 # toolchain.
 # Safe to run on every `make run` / `make test`: it does nothing when everything is present.
 set -euo pipefail
@@ -18,7 +18,9 @@ want_pkgs=(cmake pkg-config chromium ca-certificates curl
   # signaling/tests/interop.rs: GStreamer webrtcbin through PyGObject, and the venv for aiortc.
   python3 python3-venv python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   gir1.2-gst-plugins-bad-1.0 gir1.2-nice-0.1 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-bad gstreamer1.0-nice)
+  gstreamer1.0-plugins-bad gstreamer1.0-nice
+  # signaling/tests/interop.rs: Firefox ESR, driven headless over WebDriver BiDi.
+  firefox-esr)
 for p in "${want_pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     need_pkgs+=("$p")
