@@ -8,6 +8,7 @@ gstreamer1.0-nice, gir1.2-gst-plugins-bad-1.0, gir1.2-nice-0.1 and python3-gi. R
 """
 
 import asyncio
+import functools
 import sys
 import threading
 
@@ -59,8 +60,9 @@ class GstClient:
         bus.connect("message::warning", self.on_bus_error)
 
     # ---- GStreamer threads ---------------------------------------------------------------------
-    def call_soon(self, fn, *a):
-        self.loop.call_soon_threadsafe(fn, *a)
+    def call_soon(self, fn, *a, **kw):
+        """Runs `fn` on the asyncio loop (GStreamer signals come on its own threads)."""
+        self.loop.call_soon_threadsafe(functools.partial(fn, *a, **kw))
 
     def on_bus_error(self, _bus, message):
         err, debug = (message.parse_error() if message.type == Gst.MessageType.ERROR
@@ -103,12 +105,34 @@ class GstClient:
         return Gst.FlowReturn.OK
 
     # ---- promises into asyncio -----------------------------------------------------------------
-    async def promise(self, signal, *args):
-        """Emits a webrtcbin action signal that takes a GstPromise; returns the reply."""
+    async def promise(self, signal, *args, field=None):
+        """Emits a webrtcbin action signal that takes a GstPromise and waits for its reply.
+
+        The reply belongs to the promise, which may be freed once the change callback returns, so
+        everything is copied out on GStreamer's thread: the SDP text of the reply's `field` (for
+        create-offer/create-answer), or None. Raises RuntimeError with webrtcbin's error message.
+        """
         fut = self.loop.create_future()
 
         def done(p):
-            self.call_soon(lambda: fut.done() or fut.set_result(p.get_reply()))
+            reply = p.get_reply()
+            if reply is not None and reply.has_field("error"):
+                result = RuntimeError(f"{signal}: {reply.get_value('error').message}")
+            elif field is None:
+                result = None
+            elif reply is None or not reply.has_field(field):
+                result = RuntimeError(f"{signal}: no {field} in the reply")
+            else:
+                result = reply.get_value(field).sdp.as_text()
+
+            def settle():
+                if fut.done():
+                    return
+                if isinstance(result, Exception):
+                    fut.set_exception(result)
+                else:
+                    fut.set_result(result)
+            self.call_soon(settle)
 
         self.webrtc.emit(signal, *args, Gst.Promise.new_with_change_func(done))
         return await asyncio.wait_for(fut, 10)
@@ -118,16 +142,7 @@ class GstClient:
         if ok != GstSdp.SDPResult.OK:
             raise ValueError(f"GstSdp cannot parse the SDP ({ok})")
         desc = GstWebRTC.WebRTCSessionDescription.new(kind, msg)
-        reply = await self.promise(which, desc)
-        if reply is not None and reply.has_field("error"):
-            raise RuntimeError(reply.get_value("error").message)
-
-    async def create(self, signal, field):
-        reply = await self.promise(signal, None)
-        if reply is None or not reply.has_field(field):
-            err = reply.get_value("error").message if reply and reply.has_field("error") else "?"
-            raise RuntimeError(f"{signal} failed: {err}")
-        return reply.get_value(field)
+        await self.promise(which, desc)
 
     # ---- the three negotiation steps -----------------------------------------------------------
     async def make_offer(self):
@@ -145,10 +160,8 @@ class GstClient:
         self.pipeline.set_state(Gst.State.PLAYING)
         # webrtcbin can make an offer once it asks for one (its transceivers have caps by then).
         await asyncio.wait_for(self.negotiation_needed.wait(), 10)
-        offer = await self.create("create-offer", "offer")
-        reply = await self.promise("set-local-description", offer)
-        if reply is not None and reply.has_field("error"):
-            raise RuntimeError(reply.get_value("error").message)
+        offer = await self.promise("create-offer", None, field="offer")
+        await self.set_description("set-local-description", GstWebRTC.WebRTCSDPType.OFFER, offer)
         # The server is ICE-lite: send every candidate in the offer rather than trickling.
         await asyncio.wait_for(self.gathered.wait(), 10)
         sdp = self.webrtc.get_property("local-description").sdp.as_text()
@@ -161,11 +174,9 @@ class GstClient:
 
     async def answer_offer(self, sdp):
         await self.set_description("set-remote-description", GstWebRTC.WebRTCSDPType.OFFER, sdp)
-        answer = await self.create("create-answer", "answer")
-        reply = await self.promise("set-local-description", answer)
-        if reply is not None and reply.has_field("error"):
-            raise RuntimeError(reply.get_value("error").message)
-        return answer.sdp.as_text()
+        answer = await self.promise("create-answer", None, field="answer")
+        await self.set_description("set-local-description", GstWebRTC.WebRTCSDPType.ANSWER, answer)
+        return answer
 
     async def close(self):
         self.pipeline.set_state(Gst.State.NULL)
