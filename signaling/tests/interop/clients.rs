@@ -260,7 +260,12 @@ impl Client {
         };
         let stdout = std::fs::read_to_string(&self.stdout).unwrap_or_default();
         let name = self.name();
-        let context = || format!("stdout:\n{stdout}\nstderr (tail):\n{}", tail(&self.log(), 60));
+        let context = || {
+            format!(
+                "stdout:\n{stdout}\nstderr (tail):\n{}",
+                tail(&self.log(), 60)
+            )
+        };
         match status {
             Some(s) if s.success() => {}
             Some(s) => panic!("{name} exited with {s}\n{}", context()),

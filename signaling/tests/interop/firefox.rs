@@ -19,19 +19,28 @@ const STARTUP: Duration = Duration::from_secs(60);
 const COMMAND: Duration = Duration::from_secs(30);
 
 /// Prefs for a test profile: fake microphone without a prompt, ICE on loopback, no first-run noise.
+///
+/// Firefox gathers only its default route's address (here not loopback, so ICE with a server on
+/// 127.0.0.1 never starts) unless the page is capturing or has a permission; a fake device counts
+/// as capturing only with `media.navigator.permission.fake`. `ice.loopback` then adds 127.0.0.1.
 const PREFS: &str = r#"
 user_pref("media.navigator.streams.fake", true);
 user_pref("media.navigator.permission.disabled", true);
+user_pref("media.navigator.permission.fake", true);
 user_pref("media.peerconnection.ice.loopback", true);
 user_pref("media.peerconnection.ice.obfuscate_host_addresses", false);
 user_pref("media.autoplay.default", 0);
 user_pref("media.autoplay.blocking_policy", 0);
+user_pref("media.navigator.audio.fake_frequency", 1000);
 user_pref("browser.shell.checkDefaultBrowser", false);
 user_pref("datareporting.policy.dataSubmissionEnabled", false);
 user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
 user_pref("app.update.disabledForTesting", true);
 user_pref("network.captive-portal-service.enabled", false);
 "#;
+
+/// The tone of Firefox's fake microphone (`media.navigator.audio.fake_frequency` above).
+pub const FAKE_MICROPHONE_HZ: f64 = 1000.0;
 
 /// `$FIREFOX_BIN`, else Debian's `firefox-esr`.
 pub fn find() -> Option<PathBuf> {
@@ -112,7 +121,9 @@ impl Firefox {
         self.next_id += 1;
         let id = self.next_id;
         let frame = json!({"id": id, "method": method, "params": params});
-        self.ws.send(Message::Text(frame.to_string().into())).await?;
+        self.ws
+            .send(Message::Text(frame.to_string().into()))
+            .await?;
         tokio::time::timeout(COMMAND, async {
             while let Some(message) = self.ws.next().await {
                 let Message::Text(text) = message? else {
@@ -160,7 +171,10 @@ impl Firefox {
             )
             .await?;
         if result["type"] == "exception" {
-            bail!("`{expression}` threw: {}", result["exceptionDetails"]["text"]);
+            bail!(
+                "`{expression}` threw: {}",
+                result["exceptionDetails"]["text"]
+            );
         }
         match result["result"]["value"].as_str() {
             Some(text) => Ok(serde_json::from_str(text)?),
