@@ -298,7 +298,72 @@ impl<'a> SdpApi<'a> {
         simulcast: Option<crate::media::Simulcast>,
     ) -> Mid {
         let mid = self.new_mid();
+        self.add_media_inner(mid, None, kind, dir, stream_id, track_id, simulcast);
+        mid
+    }
 
+    /// Add audio or video media with a `mid` chosen by the caller, optionally in the m-line
+    /// slot of a stopped media (OpenChat patch, see `PATCHES.md`).
+    ///
+    /// Like [`SdpApi::add_media()`], except:
+    ///
+    /// * `mid` is the caller's: it must not be in use by a media or channel of the session, nor
+    ///   by another change of this [`SdpApi`]. A caller that never repeats a mid (for example
+    ///   one that counts) gets mids unique over the whole session, which
+    ///   [RFC 8829] §5.2.2 asks of a recycled m-line ("including a new MID value").
+    /// * `recycle`, if given, is the mid of a stopped media (see [`SdpApi::stop_media()`]) whose
+    ///   m-line slot the new media takes, as JSEP recycles m= sections ([RFC 8829] §5.2.2): the
+    ///   offer carries the new m-line at the stopped one's index instead of appending one, so
+    ///   the SDP does not grow with every media that ever came and went. When the answer is
+    ///   accepted the stopped media and its streams are dropped from the session. Only recycle
+    ///   a slot whose stop has been negotiated (the offer that stopped it was answered, or the
+    ///   remote stopped it): JSEP recycles zero-port m= sections of the *current* description.
+    ///
+    /// Returns false, and changes nothing, if `mid` is taken, if `recycle` is not a stopped
+    /// media, or if another change of this [`SdpApi`] already recycles that slot.
+    ///
+    /// [RFC 8829]: https://www.rfc-editor.org/rfc/rfc8829#section-5.2.2
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_media_with_mid(
+        &mut self,
+        mid: Mid,
+        recycle: Option<Mid>,
+        kind: MediaKind,
+        dir: Direction,
+        stream_id: Option<String>,
+        track_id: Option<String>,
+        simulcast: Option<crate::media::Simulcast>,
+    ) -> bool {
+        if self.rtc.session.has_mid(mid) || self.changes.has_mid(mid) {
+            return false;
+        }
+        let slot = match recycle {
+            None => None,
+            Some(stopped) => {
+                let Some(media) = self.rtc.session.media_by_mid(stopped) else {
+                    return false;
+                };
+                if !media.stopped() || self.changes.recycles(stopped) {
+                    return false;
+                }
+                Some((stopped, media.index()))
+            }
+        };
+        self.add_media_inner(mid, slot, kind, dir, stream_id, track_id, simulcast);
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_media_inner(
+        &mut self,
+        mid: Mid,
+        recycle: Option<(Mid, usize)>,
+        kind: MediaKind,
+        dir: Direction,
+        stream_id: Option<String>,
+        track_id: Option<String>,
+        simulcast: Option<crate::media::Simulcast>,
+    ) {
         // https://www.rfc-editor.org/rfc/rfc8830
         // msid-id = 1*64token-char
         fn is_token_char(c: &char) -> bool {
@@ -355,10 +420,10 @@ impl<'a> SdpApi<'a> {
             pts: vec![],
             exts: ExtensionMap::empty(),
             index: 0,
+            recycle,
         };
 
         self.changes.0.push(Change::AddMedia(add));
-        mid
     }
 
     /// Change the direction of an already existing media.
@@ -620,6 +685,9 @@ pub(crate) struct AddMedia {
     pub pts: Vec<Pt>,
     pub exts: ExtensionMap,
     pub index: usize,
+
+    /// The stopped media (mid, m-line index) whose slot this media takes (OpenChat patch).
+    pub recycle: Option<(Mid, usize)>,
 }
 
 impl Deref for Changes {
@@ -812,10 +880,13 @@ fn as_sdp(session: &Session, params: AsSdpParams) -> Sdp {
             new_lines = pending
                 .as_new_medias(new_index_start, &session.codec_config, &session.exts)
                 .collect();
+            // A recycled slot carries the new media instead of the stopped one.
+            v.retain(|m| !pending.recycles(m.mid()));
         }
 
-        // Add potentially new m-lines to the existing ones.
+        // Add potentially new m-lines to the existing ones, recycled ones at their slot.
         v.extend(new_lines.iter().map(|n| n as &dyn AsSdpMediaLine));
+        v.sort_by_key(|m| m.index());
 
         // Turn into sdp::MediaLine (m-line).
         let mut lines = v
@@ -916,7 +987,7 @@ fn apply_offer(session: &mut Session, offer: SdpOffer) -> Result<(), RtcError> {
     update_session(session, &offer);
 
     let bundle_mids = offer.bundle_mids();
-    let new_lines = sync_medias(session, &offer, true).map_err(RtcError::RemoteSdp)?;
+    let new_lines = sync_medias(session, &offer, true, &[]).map_err(RtcError::RemoteSdp)?;
 
     add_new_lines(session, &new_lines, true, bundle_mids).map_err(RtcError::RemoteSdp)?;
 
@@ -935,7 +1006,9 @@ fn apply_answer(
     update_session(session, &answer);
 
     let bundle_mids = answer.bundle_mids();
-    let new_lines = sync_medias(session, &answer, false).map_err(RtcError::RemoteSdp)?;
+    let local_recycles = pending.recycled_slots();
+    let new_lines =
+        sync_medias(session, &answer, false, &local_recycles).map_err(RtcError::RemoteSdp)?;
 
     // The new_lines from the answer must correspond to what we sent in the offer.
     if let Some(err) = pending.ensure_correct_answer(&new_lines) {
@@ -1056,10 +1129,13 @@ fn add_pending_changes(session: &mut Session, pending: Changes) {
 ///   index they should occupy. The index is normally the next free slot,
 ///   but can be a recycled slot (RFC 8829 §5.2.2) when the remote has
 ///   replaced a previously disabled Media with a new mid.
+/// * `local_recycles` lists the (new mid, stopped mid) pairs our own pending
+///   offer recycled (OpenChat patch): the answer carries them at the slot.
 fn sync_medias<'a>(
     session: &mut Session,
     sdp: &'a Sdp,
     is_offer: bool,
+    local_recycles: &[(Mid, Mid)],
 ) -> Result<Vec<(usize, &'a MediaLine)>, String> {
     let mut new_lines = Vec::with_capacity(sdp.media_lines.len());
     let bundle_mids = sdp.bundle_mids();
@@ -1098,7 +1174,8 @@ fn sync_medias<'a>(
                 // Recycling is only permitted in offers; an answer that
                 // rewires a mid at a stopped slot is malformed.
                 if let Some(pos) = session.medias.iter().position(|l| l.index() == idx) {
-                    if !is_offer {
+                    let ours = local_recycles.contains(&(m.mid(), session.medias[pos].mid()));
+                    if !is_offer && !ours {
                         return Err(format!(
                             "Answer recycles stopped m-line (not permitted per RFC 8829 §5.2.2): {}",
                             m.mid()
@@ -1740,6 +1817,25 @@ impl Changes {
         None
     }
 
+    /// Whether an added media of these changes takes the slot of the stopped media `mid`.
+    fn recycles(&self, mid: Mid) -> bool {
+        self.0.iter().any(|c| match c {
+            Change::AddMedia(v) => v.recycle.is_some_and(|(stopped, _)| stopped == mid),
+            _ => false,
+        })
+    }
+
+    /// (new mid, stopped mid) for every added media that recycles a slot.
+    fn recycled_slots(&self) -> Vec<(Mid, Mid)> {
+        self.0
+            .iter()
+            .filter_map(|c| match c {
+                Change::AddMedia(v) => v.recycle.map(|(stopped, _)| (v.mid, stopped)),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn count_new_medias(&self) -> usize {
         self.0
             .iter()
@@ -1757,10 +1853,15 @@ impl Changes {
         // an m-line (AddMedia / AddApp).  Non-media entries (Direction, IceRestart,
         // AddChannel) must not consume an index slot, otherwise the resulting m-line
         // indices would be non-contiguous and out of sync with their array positions.
+        // A media recycling a stopped slot takes that slot's index and appends nothing.
         let mut media_idx = 0usize;
         self.0.iter().filter_map(move |c| {
-            let result = c.as_new_media(index_start + media_idx, config, exts);
-            if result.is_some() {
+            let slot = match c {
+                Change::AddMedia(v) => v.recycle.map(|(_, index)| index),
+                _ => None,
+            };
+            let result = c.as_new_media(slot.unwrap_or(index_start + media_idx), config, exts);
+            if result.is_some() && slot.is_none() {
                 media_idx += 1;
             }
             result
@@ -2004,6 +2105,7 @@ mod test {
             pts: vec![],
             exts: ExtensionMap::empty(),
             index: 0, // will be overwritten by as_new_media()
+            recycle: None,
         }));
 
         let config = CodecConfig::new_with_defaults();
