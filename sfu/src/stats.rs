@@ -21,6 +21,7 @@ pub struct WorkerStats {
     pub(crate) peers: AtomicU64,
     pub(crate) rooms: AtomicU64,
     pub(crate) forward_latency: LatencyHistogram,
+    pub(crate) negotiations_failed: AtomicU64,
 }
 
 impl WorkerStats {
@@ -67,6 +68,9 @@ pub struct StatsSnapshot {
     pub rooms: u64,
     /// Added forwarding latency (read to send), see [`crate::latency`].
     pub forward_latency: LatencySnapshot,
+    /// Peers ended because a negotiation could not complete (`negotiation_failed`,
+    /// `negotiation_timeout`).
+    pub negotiations_failed: u64,
 }
 
 impl SfuStats {
@@ -86,6 +90,7 @@ impl SfuStats {
             s.send_batches += g(&w.send_batches);
             s.peers += g(&w.peers);
             s.rooms += g(&w.rooms);
+            s.negotiations_failed += g(&w.negotiations_failed);
             w.forward_latency.add_to(&mut s.forward_latency);
         }
         s

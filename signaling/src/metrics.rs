@@ -12,6 +12,7 @@ pub struct Metrics {
     join_refusals: IntCounterVec,
     sessions_ended_by_access: IntCounter,
     auth_refusals: IntCounterVec,
+    errors_sent: IntCounterVec,
 }
 
 /// Decrements the live-session gauge when dropped.
@@ -57,8 +58,17 @@ impl Metrics {
             &["code"],
         )
         .expect("valid metric");
+        let errors_sent = IntCounterVec::new(
+            Opts::new(
+                "openchat_signaling_errors_total",
+                "Error frames sent to signaling clients, by code (fatal ones end the session)",
+            ),
+            &["code"],
+        )
+        .expect("valid metric");
         for m in [
             Box::new(sessions.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(errors_sent.clone()),
             Box::new(tickets_issued.clone()),
             Box::new(join_refusals.clone()),
             Box::new(sessions_ended_by_access.clone()),
@@ -79,7 +89,13 @@ impl Metrics {
             join_refusals,
             sessions_ended_by_access,
             auth_refusals,
+            errors_sent,
         }
+    }
+
+    /// Counts an `error` frame sent on the signaling WebSocket.
+    pub fn error_sent(&self, code: &str) {
+        self.errors_sent.with_label_values(&[code]).inc();
     }
 
     /// Counts live sessions ended by an access change.
@@ -170,6 +186,13 @@ impl Metrics {
             ),
             ("openchat_sfu_peers", "gauge", "Live peers", sfu.peers),
             ("openchat_sfu_rooms", "gauge", "Live rooms", sfu.rooms),
+            (
+                "openchat_sfu_negotiations_failed_total",
+                "counter",
+                "Peers ended because a negotiation could not complete (negotiation_failed, \
+                 negotiation_timeout)",
+                sfu.negotiations_failed,
+            ),
         ];
         for (name, kind, help, value) in counters {
             let _ = write!(

@@ -8,6 +8,7 @@ mod forward;
 mod io;
 mod membership;
 mod negotiation;
+mod server_offer;
 mod str0m_events;
 
 #[cfg(feature = "bench-support")]
@@ -317,6 +318,7 @@ impl Worker {
         for id in dead {
             self.remove_peer(id, LeaveReason::Timeout);
         }
+        self.negotiation_housekeeping(now);
         self.tick_speaking(now);
         WorkerStats::set(&self.stats.peers, self.peers.len() as u64);
         WorkerStats::set(&self.stats.rooms, self.rooms.len() as u64);
