@@ -160,13 +160,18 @@ impl RoomPolicy {
     ///
     /// [`SPARE_SECTIONS`]: crate::SPARE_SECTIONS
     pub fn max_sections(&self) -> usize {
-        self.max_participants.max(1) * self.kind.sources().len() + limits::SPARE_SECTIONS
+        self.max_participants
+            .max(1)
+            .saturating_mul(self.kind.sources().len())
+            .saturating_add(limits::SPARE_SECTIONS)
     }
 
     /// The largest SDP a client of this room may send, offer or answer (see
     /// [`crate::sdp::limits`]). Larger SDP is refused.
     pub fn max_sdp_bytes(&self) -> usize {
-        limits::SESSION_BYTES + limits::SECTION_BYTES * self.max_sections()
+        limits::SECTION_BYTES
+            .saturating_mul(self.max_sections())
+            .saturating_add(limits::SESSION_BYTES)
     }
 
     /// [`RoomPolicy::max_sdp_bytes`] of the largest room kind with `max_participants`: what a

@@ -135,12 +135,13 @@ fn a_hundred_tracks_come_and_go_and_the_sdp_stays_flat() {
         "one server mid per track: {}",
         distinct.len()
     );
-    let last = room.last_mut().expect("a publisher");
+    let mut last = room.pop().expect("a publisher");
     let start = Instant::now();
     for n in 0..25u64 {
         last.send_frame(n, &[0x5a; 30]);
         let until = start + Duration::from_millis(20 * (n + 1));
         let mut all: Vec<&mut Client> = room.iter_mut().collect();
+        all.push(&mut last);
         all.push(&mut listener);
         pump_until(
             &mut all,

@@ -187,11 +187,11 @@ fn after_glare_the_server_waits_for_the_clients_offer() {
     );
     l.offer(&[(MediaKind::Audio, Direction::RecvOnly)]);
     assert!(
-        pump_until(
-            &mut [&mut l, &mut p, &mut q],
-            Duration::from_secs(5),
-            |c| c[0].offers_received().len() > offers_before
-        ),
+        pump_until(&mut [&mut l, &mut p, &mut q], Duration::from_secs(5), |c| c
+            [0]
+        .offers_received()
+        .len()
+            > offers_before),
         "the server offers the waiting track after the client's offer"
     );
     assert!(l.fatal_error().is_none());

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use super::text::{Section, SdpText};
+use super::text::{SdpText, Section};
 use crate::error::ErrorCode;
 use crate::policy::{Grants, MediaKind, RoomPolicy, Source, TrackDeclaration};
 

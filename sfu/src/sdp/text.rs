@@ -145,7 +145,10 @@ mod tests {
         assert!(!audio.port_is_zero());
         assert!(text.sections[1].port_is_zero());
         assert!(!text.sections[1].has_rtpmap());
-        assert!(text.render().ends_with("m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n"));
+        assert!(
+            text.render()
+                .ends_with("m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n")
+        );
     }
 
     #[test]
@@ -160,7 +163,14 @@ mod tests {
 
     #[test]
     fn garbage_does_not_panic() {
-        for junk in ["", "m=", "m=audio", "\u{0}", "a=x\r\nm=video x", "m=a b c d e f"] {
+        for junk in [
+            "",
+            "m=",
+            "m=audio",
+            "\u{0}",
+            "a=x\r\nm=video x",
+            "m=a b c d e f",
+        ] {
             let mut t = SdpText::parse(junk);
             for s in &mut t.sections {
                 let _ = (s.mid(), s.formats(), s.port_is_zero(), s.media_type());

@@ -158,7 +158,11 @@ impl Worker {
             Err(e) => {
                 tracing::debug!(peer = %id, error = %e, "client offer refused");
                 let fatal = !peer.rtc.is_alive();
-                peer.emit(error(ErrorCode::InvalidSdp, sdp_refusal("offer", &e), fatal));
+                peer.emit(error(
+                    ErrorCode::InvalidSdp,
+                    sdp_refusal("offer", &e),
+                    fatal,
+                ));
                 if fatal {
                     self.drained.failed.push(id);
                 }
@@ -210,7 +214,10 @@ impl Worker {
         let max_bytes = room.policy.max_sdp_bytes();
         // (message for the client, cause for the log)
         let accepted: Result<(), (String, String)> = if sdp.len() > max_bytes {
-            Err((too_large("answer", sdp.len(), max_bytes), "too large".into()))
+            Err((
+                too_large("answer", sdp.len(), max_bytes),
+                "too large".into(),
+            ))
         } else {
             SdpAnswer::from_sdp_string(sdp)
                 .map_err(|e| ("the answer is not valid SDP".to_string(), e.to_string()))

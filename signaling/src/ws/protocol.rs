@@ -14,7 +14,9 @@ pub const MIN_FRAME_BYTES: usize = 64 * 1024;
 /// line; a quarter more covers lines of ten bytes), plus the frame's other fields.
 pub fn max_frame_bytes(max_participants_per_room: usize) -> usize {
     let sdp = sfu::RoomPolicy::max_sdp_bytes_any_kind(max_participants_per_room);
-    (sdp + sdp / 4 + 1024).max(MIN_FRAME_BYTES)
+    sdp.saturating_add(sdp / 4)
+        .saturating_add(1024)
+        .max(MIN_FRAME_BYTES)
 }
 
 /// The `type` of every client frame.
@@ -436,9 +438,15 @@ mod tests {
         );
         let unknown = err(r#"{"type":"dance"}"#);
         assert!(unknown.starts_with("unknown frame type \"dance\"; the types are join, offer"));
-        assert_eq!(err(r#"{"type":"answer"}"#), "answer frame: missing field `sdp`");
+        assert_eq!(
+            err(r#"{"type":"answer"}"#),
+            "answer frame: missing field `sdp`"
+        );
         let bad = err(r#"{"type":"mute","source":"nose","muted":true}"#);
-        assert!(bad.starts_with("mute frame: unknown variant `nose`"), "{bad}");
+        assert!(
+            bad.starts_with("mute frame: unknown variant `nose`"),
+            "{bad}"
+        );
         for text in ["{\"type\":", r#"{"type":"dance"}"#, r#"{"type":"answer"}"#] {
             assert!(!err(text).contains("line 1"), "no parser positions");
         }
@@ -452,7 +460,8 @@ mod tests {
             let e = ClientMessage::parse(&format!(r#"{{"type":"{kind}"}}"#));
             assert!(
                 e.is_ok()
-                    || e.as_ref().is_err_and(|e| e.starts_with(&format!("{kind} frame: "))),
+                    || e.as_ref()
+                        .is_err_and(|e| e.starts_with(&format!("{kind} frame: "))),
                 "{kind}: {e:?}"
             );
         }
