@@ -166,6 +166,7 @@ impl Joiner {
             sent: None,
             receivers: Vec::new(),
             server_errors: Vec::new(),
+            largest_sdp: Default::default(),
             media_connected: false,
             signaling_open: true,
             probe: self.probe.clone(),
@@ -189,6 +190,7 @@ impl Joiner {
             sent,
             received,
             server_errors: session.server_errors,
+            largest_sdp: session.largest_sdp,
         })
     }
 

@@ -8,6 +8,7 @@ use crate::receiver::{ReceiverReport, run_receiver};
 use crate::signaling_client::messages::{MediaSource, OfferedTrack};
 use crate::signaling_client::session::WsStream;
 use crate::signaling_client::{ClientMessage, Joined, ServerMessage, SignalingSession};
+use crate::summary::SdpSize;
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,6 +51,8 @@ pub(super) struct Session {
     pub(super) sent: Option<SenderReport>,
     pub(super) receivers: Vec<JoinHandle<ReceiverReport>>,
     pub(super) server_errors: Vec<String>,
+    /// The largest SDP sent or received.
+    pub(super) largest_sdp: SdpSize,
     pub(super) media_connected: bool,
     pub(super) signaling_open: bool,
     /// Load-mode measurement hooks.
@@ -72,6 +75,7 @@ impl Session {
             }
             None => None,
         };
+        self.largest_sdp.observe(&sdp);
         self.signaling
             .send(&ClientMessage::Offer { sdp, tracks })
             .await
@@ -177,6 +181,7 @@ impl Session {
     async fn on_server_message(&mut self, message: ServerMessage) -> Result<(), JoinerError> {
         match message {
             ServerMessage::Answer { sdp } => {
+                self.largest_sdp.observe(&sdp);
                 self.peer.apply_answer(sdp).await?;
                 tracing::debug!("applied the server's answer");
             }
@@ -187,7 +192,9 @@ impl Session {
                     tracing::debug!("glare: rolling back our offer");
                     self.peer.rollback().await?;
                 }
+                self.largest_sdp.observe(&sdp);
                 let answer = self.peer.answer_offer(sdp).await?;
+                self.largest_sdp.observe(&answer);
                 self.signaling
                     .send(&ClientMessage::Answer { sdp: answer })
                     .await?;

@@ -113,6 +113,7 @@ impl JoinRun {
             sent: report.sent,
             received: report.received,
             server_errors: session.server_errors,
+            largest_sdp: Default::default(),
         })
     }
 }
