@@ -18,6 +18,14 @@ pub enum ErrorCode {
     PublishNotPermitted,
     /// No allowed codec in an m-line.
     CodecNotAllowed,
+    /// A second publishing m-line for a source the offer already publishes (one track per
+    /// source and participant).
+    DuplicateSource,
+    /// A server offer could not complete: its answer was unusable (too large, not SDP, or not
+    /// an answer to that offer), or the client's offers kept crossing the server's. Fatal.
+    NegotiationFailed,
+    /// No answer to a server offer within the negotiation bound. Fatal.
+    NegotiationTimeout,
     /// Room participant limit reached.
     RoomFull,
     /// The peer lost connectivity (ICE consent / no traffic).
@@ -41,6 +49,9 @@ impl ErrorCode {
             ErrorCode::MediaSourceNotAllowed => "media_source_not_allowed",
             ErrorCode::PublishNotPermitted => "publish_not_permitted",
             ErrorCode::CodecNotAllowed => "codec_not_allowed",
+            ErrorCode::DuplicateSource => "duplicate_source",
+            ErrorCode::NegotiationFailed => "negotiation_failed",
+            ErrorCode::NegotiationTimeout => "negotiation_timeout",
             ErrorCode::RoomFull => "room_full",
             ErrorCode::Timeout => "timeout",
             ErrorCode::ConnectTimeout => "connect_timeout",

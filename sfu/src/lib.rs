@@ -19,7 +19,8 @@ mod peer;
 mod policy;
 mod rewrite;
 mod room;
-mod sdp_filter;
+mod sdp;
+mod sections;
 mod sfu;
 mod speaking;
 mod stats;
@@ -33,6 +34,7 @@ pub use events::{LeaveReason, ParticipantSnapshot, PeerEvent, TrackSnapshot};
 pub use ids::{ParticipantInfo, PeerId, RoomId};
 pub use latency::{BUCKET_BOUNDS_US, LatencySnapshot};
 pub use policy::{Grants, MediaKind, RoomKind, RoomPolicy, Source, TrackDeclaration};
+pub use sdp::limits::{SECTION_BYTES, SESSION_BYTES, SPARE_SECTIONS};
 pub use sfu::{JoinRequest, PeerHandle, Sfu};
 pub use stats::{SfuStats, StatsSnapshot};
 

@@ -13,6 +13,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::events::PeerEvent;
 use crate::ids::{ParticipantInfo, PeerId, RoomId};
 use crate::policy::{Grants, Source};
+use crate::sections::Sections;
 use crate::worker::Fault;
 
 /// A published track in a room: its publisher and the publisher-side mid.
@@ -65,11 +66,19 @@ pub struct Peer {
     pub publishing: HashMap<Mid, Source>,
     /// Sources the client declared muted.
     pub muted: HashSet<Source>,
-    /// Mids this server created (subscriptions).
-    pub server_mids: HashSet<String>,
+    /// The m= sections of the session: server-created, free for recycling, count.
+    pub sections: Sections,
     /// The client's first offer has been applied: the server may offer from now on.
     pub remote_offer_applied: bool,
     pub pending_offer: Option<SdpPendingOffer>,
+    /// When the outstanding server offer was sent (its answer is due within the negotiation
+    /// timeout).
+    pub offered_at: Option<Instant>,
+    /// Client offers refused for glare since the client's last accepted offer.
+    pub glare_refusals: u32,
+    /// After a glare refusal the server makes no new offer until the client's own offer has
+    /// come, or until this time, so the two stop crossing.
+    pub hold_offers_until: Option<Instant>,
     /// Remote tracks this peer receives, and their negotiation state.
     pub subs: HashMap<TrackKey, SubState>,
     /// Incoming SSRC -> publisher-side mid, cached off the hot path's str0m lookup.
@@ -106,9 +115,12 @@ impl Peer {
             next_timeout: None,
             publishing: HashMap::new(),
             muted: HashSet::new(),
-            server_mids: HashSet::new(),
+            sections: Sections::default(),
             remote_offer_applied: false,
             pending_offer: None,
+            offered_at: None,
+            glare_refusals: 0,
+            hold_offers_until: None,
             subs: HashMap::new(),
             ssrc_mid: HashMap::new(),
             out_pt: HashMap::new(),

@@ -25,6 +25,7 @@ pub struct WorkerStats {
     /// Peers ended by a DTLS failure, by [`DtlsFailureReason::index`].
     pub(crate) dtls_failures: [AtomicU64; DTLS_REASONS],
     pub(crate) connect_timeouts: AtomicU64,
+    pub(crate) negotiations_failed: AtomicU64,
 }
 
 const DTLS_REASONS: usize = DtlsFailureReason::ALL.len();
@@ -78,6 +79,9 @@ pub struct StatsSnapshot {
     pub dtls_failures: [u64; DTLS_REASONS],
     /// Peers removed because their media did not connect within the connect bound.
     pub connect_timeouts: u64,
+    /// Peers ended because a negotiation could not complete (`negotiation_failed`,
+    /// `negotiation_timeout`).
+    pub negotiations_failed: u64,
 }
 
 impl StatsSnapshot {
@@ -111,6 +115,7 @@ impl SfuStats {
                 *sum += g(c);
             }
             s.connect_timeouts += g(&w.connect_timeouts);
+            s.negotiations_failed += g(&w.negotiations_failed);
             w.forward_latency.add_to(&mut s.forward_latency);
         }
         s

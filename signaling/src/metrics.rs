@@ -10,6 +10,9 @@ pub struct Metrics {
     sessions: IntGauge,
     tickets_issued: IntCounter,
     join_refusals: IntCounterVec,
+    sessions_ended_by_access: IntCounter,
+    auth_refusals: IntCounterVec,
+    errors_sent: IntCounterVec,
 }
 
 /// Decrements the live-session gauge when dropped.
@@ -41,10 +44,35 @@ impl Metrics {
             &["code"],
         )
         .expect("valid metric");
+        let sessions_ended_by_access = IntCounter::new(
+            "openchat_signaling_sessions_ended_by_access_total",
+            "Live signaling sessions ended because their device was revoked or their user left, \
+             was removed from or was banned from the room's server",
+        )
+        .expect("valid metric");
+        let auth_refusals = IntCounterVec::new(
+            Opts::new(
+                "openchat_auth_refusals_total",
+                "Authenticated requests refused after token verification, by code",
+            ),
+            &["code"],
+        )
+        .expect("valid metric");
+        let errors_sent = IntCounterVec::new(
+            Opts::new(
+                "openchat_signaling_errors_total",
+                "Error frames sent to signaling clients, by code (fatal ones end the session)",
+            ),
+            &["code"],
+        )
+        .expect("valid metric");
         for m in [
             Box::new(sessions.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(errors_sent.clone()),
             Box::new(tickets_issued.clone()),
             Box::new(join_refusals.clone()),
+            Box::new(sessions_ended_by_access.clone()),
+            Box::new(auth_refusals.clone()),
         ] {
             let _ = registry.register(m);
         }
@@ -59,7 +87,25 @@ impl Metrics {
             sessions,
             tickets_issued,
             join_refusals,
+            sessions_ended_by_access,
+            auth_refusals,
+            errors_sent,
         }
+    }
+
+    /// Counts an `error` frame sent on the signaling WebSocket.
+    pub fn error_sent(&self, code: &str) {
+        self.errors_sent.with_label_values(&[code]).inc();
+    }
+
+    /// Counts live sessions ended by an access change.
+    pub fn sessions_ended_by_access(&self, n: u64) {
+        self.sessions_ended_by_access.inc_by(n);
+    }
+
+    /// Counts an authenticated request refused (e.g. `device_revoked`).
+    pub fn auth_refused(&self, code: &str) {
+        self.auth_refusals.with_label_values(&[code]).inc();
     }
 
     /// Counts a session until the guard drops.
@@ -146,6 +192,13 @@ impl Metrics {
             ),
             ("openchat_sfu_peers", "gauge", "Live peers", sfu.peers),
             ("openchat_sfu_rooms", "gauge", "Live rooms", sfu.rooms),
+            (
+                "openchat_sfu_negotiations_failed_total",
+                "counter",
+                "Peers ended because a negotiation could not complete (negotiation_failed, \
+                 negotiation_timeout)",
+                sfu.negotiations_failed,
+            ),
         ];
         for (name, kind, help, value) in counters {
             let _ = write!(

@@ -28,6 +28,7 @@ pub struct Running {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    watcher: JoinHandle<()>,
 }
 
 impl Running {
@@ -36,6 +37,7 @@ impl Running {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.watcher.abort();
         tokio::time::timeout(Duration::from_secs(10), &mut self.task)
             .await
             .context("shutdown took too long")???;
@@ -74,6 +76,7 @@ pub fn sfu_config(config: &Config) -> SfuConfig {
         advertised_ip: config.media.advertised_ip,
         peer_timeout: Duration::from_secs(config.media.peer_timeout_secs),
         connect_timeout: Duration::from_secs(config.media.peer_timeout_secs.max(10)),
+        ..SfuConfig::default()
     }
 }
 
@@ -119,7 +122,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 burst: f64::from(config_limits.device_burst),
             },
         )),
+        live: Default::default(),
     };
+    // Revocations and removals end this node's live sessions (they reach every node).
+    let watcher = tokio::spawn(crate::live::watch_access(state.clone()));
     let app = crate::app(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -135,5 +141,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         state,
         shutdown: Some(tx),
         task,
+        watcher,
     })
 }

@@ -169,6 +169,7 @@ impl Joiner {
             server_errors: Vec::new(),
             sdps: Vec::new(),
             tracks_published: 0,
+            largest_sdp: Default::default(),
             media_connected: false,
             signaling_open: true,
             probe: self.probe.clone(),
@@ -193,6 +194,7 @@ impl Joiner {
             received,
             server_errors: session.server_errors,
             sdps: session.sdps,
+            largest_sdp: session.largest_sdp,
         })
     }
 

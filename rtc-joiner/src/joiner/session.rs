@@ -8,7 +8,7 @@ use crate::receiver::{ReceiverReport, run_receiver};
 use crate::signaling_client::messages::{MediaSource, OfferedTrack};
 use crate::signaling_client::session::WsStream;
 use crate::signaling_client::{ClientMessage, Joined, ServerMessage, SignalingSession};
-use crate::summary::SdpSeen;
+use crate::summary::{SdpSeen, SdpSize};
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -55,6 +55,8 @@ pub(super) struct Session {
     pub(super) sdps: Vec<SdpSeen>,
     /// `track_published` frames received so far.
     pub(super) tracks_published: usize,
+    /// The largest SDP sent or received.
+    pub(super) largest_sdp: SdpSize,
     pub(super) media_connected: bool,
     pub(super) signaling_open: bool,
     /// Load-mode measurement hooks.
@@ -83,7 +85,9 @@ impl Session {
             .await
     }
 
+    /// Records an SDP sent or received, for the summary.
     fn sdp_seen(&mut self, direction: &'static str, kind: &'static str, sdp: &str) {
+        self.largest_sdp.observe(sdp);
         self.sdps
             .push(SdpSeen::new(direction, kind, sdp, self.tracks_published));
     }

@@ -108,13 +108,12 @@ impl Worker {
         let mut participants = Vec::new();
         for other in &room.peers {
             if let Some(o) = self.peers.get(other) {
-                participants.push(ParticipantSnapshot {
-                    info: o.info.clone(),
-                    tracks: room.tracks_of(*other).map(|(_, t)| t.snapshot()).collect(),
-                });
+                participants.push(room.snapshot_of(o));
                 o.emit(PeerEvent::ParticipantJoined(ParticipantSnapshot {
                     info: peer.info.clone(),
                     tracks: Vec::new(),
+                    speaking: false,
+                    muted: Vec::new(),
                 }));
             }
         }

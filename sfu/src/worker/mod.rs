@@ -9,6 +9,7 @@ mod forward;
 mod io;
 mod membership;
 mod negotiation;
+mod server_offer;
 mod str0m_events;
 
 pub use fault::Fault;
@@ -312,6 +313,7 @@ impl Worker {
         for (id, fault) in self.overdue_peers(now) {
             self.fail_peer(id, fault);
         }
+        self.negotiation_housekeeping(now);
         self.tick_speaking(now);
         WorkerStats::set(&self.stats.peers, self.peers.len() as u64);
         WorkerStats::set(&self.stats.rooms, self.rooms.len() as u64);

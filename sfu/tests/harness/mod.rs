@@ -50,6 +50,12 @@ pub struct Client {
     pub media: Vec<MediaData>,
     pub connected: bool,
     pub send_mid: Option<Mid>,
+    /// Answer server offers as they come (off: the test answers, or never does).
+    pub answer_offers: bool,
+    /// SDP of every offer this client sent.
+    pub offers_sent: Vec<String>,
+    /// SDP of every answer this client sent.
+    pub answers_sent: Vec<String>,
     next_timeout: Instant,
 }
 
@@ -70,6 +76,9 @@ impl Client {
             media: Vec::new(),
             connected: false,
             send_mid: None,
+            answer_offers: true,
+            offers_sent: Vec::new(),
+            answers_sent: Vec::new(),
             next_timeout: Instant::now(),
         }
     }
@@ -93,6 +102,7 @@ impl Client {
             .collect();
         let (offer, pending) = api.apply().expect("changes");
         self.pending = Some(pending);
+        self.offers_sent.push(offer.to_sdp_string());
         self.handle
             .offer(edit(offer.to_sdp_string()), vec![])
             .expect("offer sent");
@@ -121,13 +131,14 @@ impl Client {
                             .expect("answer accepted");
                     }
                 }
-                PeerEvent::Offer { sdp } => {
+                PeerEvent::Offer { sdp } if self.answer_offers => {
                     let offer = SdpOffer::from_sdp_string(sdp).expect("offer parses");
                     let answer = self
                         .rtc
                         .sdp_api()
                         .accept_offer(offer)
                         .expect("offer accepted");
+                    self.answers_sent.push(answer.to_sdp_string());
                     self.handle
                         .answer(answer.to_sdp_string())
                         .expect("answer sent");
@@ -167,6 +178,11 @@ impl Client {
 
     /// Writes one 20 ms Opus frame on the sending m-line.
     pub fn send_frame(&mut self, n: u64, payload: &[u8]) {
+        self.send_frame_at_level(n, payload, None);
+    }
+
+    /// Writes one 20 ms Opus frame with an RFC 6464 audio level (-dBov, 0 loudest).
+    pub fn send_frame_at_level(&mut self, n: u64, payload: &[u8], level: Option<i8>) {
         let Some(mid) = self.send_mid else { return };
         let Some(writer) = self.rtc.writer(mid) else {
             return;
@@ -175,6 +191,10 @@ impl Client {
             return;
         };
         let mt = str0m::media::MediaTime::new(n * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ);
+        let writer = match level {
+            Some(level) => writer.audio_level(-level, true),
+            None => writer,
+        };
         let _ = writer.write(pt, Instant::now(), mt, payload.to_vec());
     }
 
@@ -200,6 +220,29 @@ impl Client {
             PeerEvent::Joined { participants } => participants.iter().any(has_tracks),
             PeerEvent::ParticipantJoined(p) => has_tracks(p),
             _ => false,
+        })
+    }
+
+    /// The SDP of the server offers this client received.
+    pub fn offers_received(&self) -> Vec<&str> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                PeerEvent::Offer { sdp } => Some(sdp.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The fatal error this client got, if any.
+    pub fn fatal_error(&self) -> Option<(sfu::ErrorCode, String)> {
+        self.events.iter().find_map(|e| match e {
+            PeerEvent::Error {
+                code,
+                message,
+                fatal: true,
+            } => Some((*code, message.clone())),
+            _ => None,
         })
     }
 }

@@ -13,6 +13,7 @@ use super::protocol::{
     ClientMessage, PROTOCOL_VERSION, RoomInfo, SelfInfo, ServerMessage, from_peer_event,
     participant,
 };
+use crate::live::{self, Holder, Registration};
 use crate::state::AppState;
 use crate::tickets::TicketClaims;
 
@@ -44,10 +45,22 @@ fn classify(message: Option<Result<Message, impl std::fmt::Display>>) -> Frame {
 
 struct Out<S> {
     sink: S,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl<S: Sink<Message> + Unpin> Out<S> {
+    /// Sends a frame. Every `error` frame is also logged at WARN and counted by code: each is
+    /// a client input the server refused (or the end of its session).
     async fn send(&mut self, message: &ServerMessage) -> bool {
+        if let ServerMessage::Error {
+            code,
+            message,
+            fatal,
+        } = message
+        {
+            tracing::warn!(code, fatal, %message, "signaling error sent to the client");
+            self.metrics.error_sent(code);
+        }
         self.sink
             .send(Message::Text(message.to_text().into()))
             .await
@@ -56,7 +69,6 @@ impl<S: Sink<Message> + Unpin> Out<S> {
 
     async fn fail(&mut self, code: &'static str, message: impl Into<String>) {
         let message = message.into();
-        tracing::debug!(code, %message, "closing signaling session");
         let _ = self.send(&ServerMessage::error(code, message, true)).await;
         let _ = self
             .sink
@@ -75,14 +87,40 @@ where
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let mut out = Out { sink };
     let metrics = state.metrics.clone();
+    let mut out = Out {
+        sink,
+        metrics: metrics.clone(),
+    };
     let _live = metrics.session_started();
     let Some(claims) = await_join(&state, &mut out, &mut stream).await else {
         return;
     };
+    // Registered before the access check: see `crate::live`.
+    let registration = state.live.register(Holder {
+        user_id: claims.sub.clone(),
+        device_id: claims.did.clone(),
+        server_id: claims.srv.clone(),
+        channel_id: claims.chn.clone(),
+    });
+    if let Err(e) = state
+        .control
+        .check_room_access(&claims.sub, &claims.did, &claims.chn)
+        .await
+    {
+        let (code, message) = match live::ending_for(&e) {
+            Some(ending) => (ending.code, ending.message),
+            None => {
+                tracing::warn!(error = %e, "cannot check a ticket holder's access");
+                ("internal", "the server could not check your access")
+            }
+        };
+        state.metrics.join_refused(code);
+        out.fail(code, message).await;
+        return;
+    }
     let span = tracing::info_span!("session", user = %claims.sub, room = %claims.chn);
-    tracing::Instrument::instrument(relay(state, out, stream, claims), span).await;
+    tracing::Instrument::instrument(relay(state, out, stream, claims, registration), span).await;
 }
 
 async fn await_join<S, R, E>(
@@ -153,8 +191,13 @@ fn room_kind(kind: &str) -> sfu::RoomKind {
     }
 }
 
-async fn relay<S, R, E>(state: AppState, mut out: Out<S>, mut stream: R, claims: TicketClaims)
-where
+async fn relay<S, R, E>(
+    state: AppState,
+    mut out: Out<S>,
+    mut stream: R,
+    claims: TicketClaims,
+    mut registration: Registration,
+) where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: std::fmt::Display,
@@ -285,6 +328,14 @@ where
                         break;
                     }
                 }
+            }
+            ending = &mut registration.ended => {
+                if let Ok(ending) = ending {
+                    tracing::info!(code = ending.code, "session ended by an access change");
+                    let _ = handle.remove(sfu::LeaveReason::Removed);
+                    out.fail(ending.code, ending.message).await;
+                }
+                break;
             }
             _ = sleep_until(silence_deadline) => {
                 out.fail("keepalive_timeout", "no frame for three keepalive intervals").await;

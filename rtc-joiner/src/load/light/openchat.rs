@@ -114,6 +114,7 @@ impl JoinRun {
             received: report.received,
             server_errors: session.server_errors,
             sdps: Vec::new(),
+            largest_sdp: Default::default(),
         })
     }
 }
