@@ -5,8 +5,9 @@
 //! zero port is part of the *current* description, with a new mid. The server does so for every
 //! remote track it adds when such a slot exists, so a session holds as many sections as the
 //! room had tracks at once, not as many as it ever had. A slot becomes free when an exchange
-//! completes with it at port 0: a track the server stopped, a section the client stopped, or
-//! one the server rejected.
+//! completes with it stopped: a track the server stopped, a section the client stopped, or one
+//! the server rejected. "Stopped" is str0m's word for it, not the answer's port: some clients
+//! (aiortc) answer a section the offer stopped with a non-zero port.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -65,13 +66,13 @@ impl Sections {
     }
 
     /// Takes in the description an offer/answer exchange has just made current: its section
-    /// count, which server sections are left, and which slots are free (at port 0 and, says
-    /// `is_stopped`, stopped for good).
+    /// count, which server sections are left, and which slots are free (those `is_stopped` says
+    /// are stopped for good: every stop in it has now been negotiated).
     pub fn completed(&mut self, census: &SectionCensus, is_stopped: impl Fn(Mid) -> bool) {
         self.count = census.sections;
         self.server.retain(|m| census.mids.contains(m));
         self.free = census
-            .stopped
+            .mids
             .iter()
             .map(|m| Mid::from(m.as_str()))
             .filter(|m| is_stopped(*m))
@@ -83,10 +84,9 @@ impl Sections {
 mod tests {
     use super::*;
 
-    fn census(mids: &[&str], stopped: &[&str]) -> SectionCensus {
+    fn census(mids: &[&str]) -> SectionCensus {
         SectionCensus {
             sections: mids.len(),
-            stopped: stopped.iter().map(|s| s.to_string()).collect(),
             mids: mids.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -104,13 +104,16 @@ mod tests {
         let mut s = Sections::default();
         s.created(Mid::from("s1"));
         s.created(Mid::from("s2"));
-        s.completed(&census(&["0", "s1", "s2", "1"], &["s1", "1"]), |_| true);
+        let stopped = [Mid::from("s1"), Mid::from("1")];
+        s.completed(&census(&["0", "s1", "s2", "1"]), |m| {
+            stopped.contains(&m)
+        });
         assert_eq!(s.count(), 4);
         assert_eq!(s.take_free(|_| true), Some(Mid::from("s1")));
         assert_eq!(s.take_free(|_| true), Some(Mid::from("1")));
         assert_eq!(s.take_free(|_| true), None);
         // s1 was recycled by the client's next offer (its own new mid took the slot).
-        s.completed(&census(&["0", "7", "s2", "1"], &[]), |_| true);
+        s.completed(&census(&["0", "7", "s2", "1"]), |_| false);
         assert!(!s.server_mids().contains("s1"));
         assert!(s.server_mids().contains("s2"));
     }
@@ -118,9 +121,9 @@ mod tests {
     #[test]
     fn slots_not_stopped_for_good_are_not_free() {
         let mut s = Sections::default();
-        s.completed(&census(&["0", "1"], &["1"]), |_| false);
+        s.completed(&census(&["0", "1"]), |_| false);
         assert_eq!(s.take_free(|_| true), None);
-        s.completed(&census(&["0", "1"], &["1"]), |_| true);
+        s.completed(&census(&["0", "1"]), |m| m == Mid::from("1"));
         assert_eq!(s.take_free(|_| false), None, "stale slots are dropped");
     }
 }

@@ -39,8 +39,6 @@ pub fn echo_rejected_formats(answer: &str, offer: &str) -> String {
 pub struct SectionCensus {
     /// Number of m= sections.
     pub sections: usize,
-    /// Mids of the sections with port 0 (rejected or stopped), in order.
-    pub stopped: Vec<String>,
     /// Mids of every section, in order.
     pub mids: Vec<String>,
 }
@@ -49,18 +47,10 @@ impl SectionCensus {
     /// Counts the sections of `sdp`.
     pub fn of(sdp: &str) -> SectionCensus {
         let text = SdpText::parse(sdp);
-        let mut census = SectionCensus {
+        SectionCensus {
             sections: text.sections.len(),
-            ..SectionCensus::default()
-        };
-        for s in &text.sections {
-            let Some(mid) = s.mid() else { continue };
-            if s.port_is_zero() {
-                census.stopped.push(mid.clone());
-            }
-            census.mids.push(mid);
+            mids: text.sections.iter().filter_map(|s| s.mid()).collect(),
         }
-        census
     }
 }
 
@@ -107,10 +97,9 @@ m=video 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:1\r\na=inactive\r\n";
     }
 
     #[test]
-    fn census_counts_and_lists_stopped_mids() {
+    fn census_counts_sections_and_lists_mids() {
         let c = SectionCensus::of(ANSWER);
         assert_eq!(c.sections, 2);
-        assert_eq!(c.stopped, ["1"]);
         assert_eq!(c.mids, ["0", "1"]);
         assert_eq!(SectionCensus::of("garbage"), SectionCensus::default());
     }
