@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,6 +42,8 @@ def base_args(description):
     p.add_argument("--write-received-dir", help="record remote audio as <dir>/<user_id>.wav")
     p.add_argument("--connect-timeout", type=float, default=20.0,
                    help="give up if media is not connected after this many seconds")
+    p.add_argument("--log-sdp", action="store_true",
+                   help="put the text of every SDP in its `sdp` progress line")
     return p
 
 
@@ -203,8 +206,11 @@ class Session:
             log("media_connected", after_ms=round((self.media_connected_at - self.started) * 1000))
 
     def client_error(self, what):
+        """The client's WebRTC stack failed at something; the traceback, if any, goes to the log."""
         self.client_errors.append(what)
-        log("client_error", message=what)
+        trace = traceback.format_exc()
+        log("client_error", message=what,
+            traceback=None if trace.startswith("NoneType: None") else trace)
 
     # ---- the session ---------------------------------------------------------------------------
     def record_sdp(self, direction, kind, sdp):
@@ -217,7 +223,10 @@ class Session:
             "publishers_before": len(self.publishers_seen),
         }
         self.sdps.append(entry)
-        log("sdp", **entry)
+        if self.args.log_sdp:
+            log("sdp", text=sdp, **entry)
+        else:
+            log("sdp", **entry)
 
     async def send(self, frame):
         await self.ws.send(json.dumps(frame))
