@@ -244,7 +244,14 @@ impl Client {
 
     /// Waits for it to exit (killing it after `limit`) and returns its JSON summary; panics with
     /// its output when it failed or printed no summary.
-    pub async fn finish(mut self, limit: Duration) -> Value {
+    pub async fn finish(self, limit: Duration) -> Value {
+        self.try_finish(limit)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Client::finish`], with the failure (and the client's output) as an error.
+    pub async fn try_finish(mut self, limit: Duration) -> Result<Value, String> {
         let mut child = self.child.take().expect("child");
         let deadline = tokio::time::Instant::now() + limit;
         let status = loop {
@@ -268,11 +275,16 @@ impl Client {
         };
         match status {
             Some(s) if s.success() => {}
-            Some(s) => panic!("{name} exited with {s}\n{}", context()),
-            None => panic!("{name} still running after {limit:?}\n{}", context()),
+            Some(s) => return Err(format!("{name} exited with {s}\n{}", context())),
+            None => {
+                return Err(format!(
+                    "{name} still running after {limit:?}\n{}",
+                    context()
+                ));
+            }
         }
         serde_json::from_str(stdout.trim())
-            .unwrap_or_else(|e| panic!("{name}: summary is not JSON ({e})\n{}", context()))
+            .map_err(|e| format!("{name}: summary is not JSON ({e})\n{}", context()))
     }
 }
 
