@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod dtls_failure;
 mod error;
 mod events;
 mod ids;
@@ -18,7 +19,8 @@ mod peer;
 mod policy;
 mod rewrite;
 mod room;
-mod sdp_filter;
+mod sdp;
+mod sections;
 mod sfu;
 mod speaking;
 mod stats;
@@ -26,11 +28,13 @@ mod stun;
 mod worker;
 
 pub use config::SfuConfig;
+pub use dtls_failure::{DtlsFailure, DtlsFailureReason};
 pub use error::{ErrorCode, SfuError};
 pub use events::{LeaveReason, ParticipantSnapshot, PeerEvent, TrackSnapshot};
 pub use ids::{ParticipantInfo, PeerId, RoomId};
 pub use latency::{BUCKET_BOUNDS_US, LatencySnapshot};
 pub use policy::{Grants, MediaKind, RoomKind, RoomPolicy, Source, TrackDeclaration};
+pub use sdp::limits::{SECTION_BYTES, SESSION_BYTES, SPARE_SECTIONS};
 pub use sfu::{JoinRequest, PeerHandle, Sfu};
 pub use stats::{SfuStats, StatsSnapshot};
 

@@ -94,6 +94,7 @@ pub fn sfu_config(config: &Config) -> SfuConfig {
         advertised_ip: config.media.advertised_ip,
         peer_timeout: Duration::from_secs(config.media.peer_timeout_secs),
         connect_timeout: Duration::from_secs(config.media.peer_timeout_secs.max(10)),
+        ..SfuConfig::default()
     }
 }
 

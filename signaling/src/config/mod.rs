@@ -195,7 +195,8 @@ pub struct MediaConfig {
     pub workers: usize,
     /// Address advertised in ICE candidates (default: `bind_ip`).
     pub advertised_ip: Option<IpAddr>,
-    /// Drop a peer after this many seconds without traffic.
+    /// Drop a peer after this many seconds without traffic. Media must also connect within
+    /// `max(peer_timeout_secs, 10)` seconds of joining (see `server::sfu_config`).
     pub peer_timeout_secs: u64,
 }
 

@@ -5,7 +5,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use crate::state::AppState;
-use crate::ws::protocol::{MAX_FRAME_BYTES, PROTOCOL_VERSION};
+use crate::ws::protocol::{PROTOCOL_VERSION, max_frame_bytes};
 
 /// Server version, protocol version, RTC and E2EE features, codecs and limits.
 pub async fn capabilities(State(state): State<AppState>) -> Json<Value> {
@@ -24,7 +24,7 @@ pub async fn capabilities(State(state): State<AppState>) -> Json<Value> {
         "e2ee": {"envelopes": true, "epochs": true, "key_packages": true, "key_backups": true, "realtime": true},
         "limits": {
             "ticket_ttl_secs": state.config.rtc.ticket_ttl_secs,
-            "max_ws_frame_bytes": MAX_FRAME_BYTES,
+            "max_ws_frame_bytes": max_frame_bytes(state.config.rtc.max_participants_per_room),
             "max_body_bytes": state.config.http.max_body_bytes,
         },
         "development_mode": state.config.mode == crate::config::Mode::Development,

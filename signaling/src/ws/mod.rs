@@ -13,13 +13,14 @@ use crate::state::AppState;
 use protocol::ServerMessage;
 
 /// Initial read buffer of a session. tungstenite's default (128 KiB) is allocated and zero-filled
-/// for every connection; signaling frames are a few hundred bytes (SDP a few KiB) and the buffer
-/// grows on demand up to the frame limit.
+/// for every connection; signaling frames are a few hundred bytes (SDP a few KiB per track in the
+/// room) and the buffer grows on demand up to the frame limit ([`protocol::max_frame_bytes`]).
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Upgrades and runs a session. The ticket in the first frame authenticates it. A frame over
-/// [`protocol::MAX_FRAME_BYTES`] ends the session with close 1009; the process going away ends
-/// it with a `going_away` frame and close 1001; a silent client with `idle_timeout` and 4000.
+/// [`protocol::max_frame_bytes`] (which fits the largest SDP of the largest room) ends the session
+/// with close 1009; the process going away ends it with a `going_away` frame and close 1001; a
+/// silent client with `idle_timeout` and 4000.
 pub async fn upgrade(
     State(state): State<AppState>,
     linger: Option<Extension<LingerOnClose>>,
@@ -27,10 +28,11 @@ pub async fn upgrade(
 ) -> Response {
     let policy = state.sockets.clone();
     let linger = linger.map(|Extension(l)| l);
+    let max_frame = protocol::max_frame_bytes(state.config.rtc.max_participants_per_room);
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
-        .max_message_size(protocol::MAX_FRAME_BYTES)
-        .max_frame_size(protocol::MAX_FRAME_BYTES)
+        .max_message_size(max_frame)
+        .max_frame_size(max_frame)
         .on_upgrade(move |socket| async move {
             let guard = GuardedSocket::new(socket, SocketKind::Signaling, policy, linger);
             let (mut sink, mut stream) = guard.split();

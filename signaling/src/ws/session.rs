@@ -46,10 +46,22 @@ fn classify(message: Option<Result<Message, impl std::fmt::Display>>) -> Frame {
 
 struct Out<S> {
     sink: S,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl<S: Sink<Message> + Unpin> Out<S> {
+    /// Sends a frame. Every `error` frame is also logged at WARN and counted by code: each is
+    /// a client input the server refused (or the end of its session).
     async fn send(&mut self, message: &ServerMessage) -> bool {
+        if let ServerMessage::Error {
+            code,
+            message,
+            fatal,
+        } = message
+        {
+            tracing::warn!(code, fatal, %message, "signaling error sent to the client");
+            self.metrics.error_sent(code);
+        }
         self.sink
             .send(Message::Text(message.to_text().into()))
             .await
@@ -58,7 +70,6 @@ impl<S: Sink<Message> + Unpin> Out<S> {
 
     async fn fail(&mut self, code: &'static str, message: impl Into<String>) {
         let message = message.into();
-        tracing::debug!(code, %message, "closing signaling session");
         let _ = self.send(&ServerMessage::error(code, message, true)).await;
         let _ = self
             .sink
@@ -87,8 +98,11 @@ where
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let mut out = Out { sink };
     let metrics = state.metrics.clone();
+    let mut out = Out {
+        sink,
+        metrics: metrics.clone(),
+    };
     let _live = metrics.session_started();
     let Some(claims) = await_join(&state, &mut out, &mut stream).await else {
         return;
