@@ -105,9 +105,7 @@ mod tests {
         s.created(Mid::from("s1"));
         s.created(Mid::from("s2"));
         let stopped = [Mid::from("s1"), Mid::from("1")];
-        s.completed(&census(&["0", "s1", "s2", "1"]), |m| {
-            stopped.contains(&m)
-        });
+        s.completed(&census(&["0", "s1", "s2", "1"]), |m| stopped.contains(&m));
         assert_eq!(s.count(), 4);
         assert_eq!(s.take_free(|_| true), Some(Mid::from("s1")));
         assert_eq!(s.take_free(|_| true), Some(Mid::from("1")));

@@ -52,7 +52,7 @@ fn an_unanswered_offer_ends_the_peer_with_negotiation_timeout() {
     let (mut l, mut p) = listener_with_an_offer_outstanding(&sfu, "t1");
     assert!(
         pump_until(&mut [&mut l, &mut p], Duration::from_secs(5), |c| {
-            c[0].fatal_error().is_some() && left_for_failure(&c[1])
+            c[0].fatal_error().is_some() && left_for_failure(c[1])
         }),
         "the listener is ended and the publisher told"
     );
@@ -78,7 +78,7 @@ fn an_answer_that_is_not_sdp_ends_the_peer() {
     assert!(pump_until(
         &mut [&mut l, &mut p],
         Duration::from_secs(5),
-        |c| c[0].fatal_error().is_some() && left_for_failure(&c[1])
+        |c| c[0].fatal_error().is_some() && left_for_failure(c[1])
     ));
     assert_eq!(
         l.fatal_error(),
