@@ -34,7 +34,7 @@ pub use events::{LeaveReason, ParticipantSnapshot, PeerEvent, TrackSnapshot};
 pub use ids::{ParticipantInfo, PeerId, RoomId};
 pub use latency::{BUCKET_BOUNDS_US, LatencySnapshot};
 pub use policy::{Grants, MediaKind, RoomKind, RoomPolicy, Source, TrackDeclaration};
-pub use sdp::limits::{SECTION_BYTES, SESSION_BYTES, SPARE_SECTIONS};
+pub use sdp::limits::{AUDIO_SECTION_BYTES, SESSION_BYTES, SPARE_SECTIONS, VIDEO_SECTION_BYTES};
 pub use sfu::{JoinRequest, PeerHandle, Sfu};
 pub use stats::{SfuStats, StatsSnapshot};
 

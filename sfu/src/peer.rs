@@ -13,6 +13,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::events::PeerEvent;
 use crate::ids::{ParticipantInfo, PeerId, RoomId};
 use crate::policy::{Grants, Source};
+use crate::sdp::answer::OfferedFormat;
 use crate::sections::Sections;
 use crate::worker::Fault;
 
@@ -68,6 +69,9 @@ pub struct Peer {
     pub muted: HashSet<Source>,
     /// The m= sections of the session: server-created, free for recycling, count.
     pub sections: Sections,
+    /// The first format the client offered in each section of the session, by mid: what a
+    /// rejected section without a codec of its own is written with.
+    pub offered_formats: HashMap<String, OfferedFormat>,
     /// The client's first offer has been applied: the server may offer from now on.
     pub remote_offer_applied: bool,
     pub pending_offer: Option<SdpPendingOffer>,
@@ -116,6 +120,7 @@ impl Peer {
             publishing: HashMap::new(),
             muted: HashSet::new(),
             sections: Sections::default(),
+            offered_formats: HashMap::new(),
             remote_offer_applied: false,
             pending_offer: None,
             offered_at: None,

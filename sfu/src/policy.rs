@@ -169,8 +169,18 @@ impl RoomPolicy {
     /// The largest SDP a client of this room may send, offer or answer (see
     /// [`crate::sdp::limits`]). Larger SDP is refused.
     pub fn max_sdp_bytes(&self) -> usize {
-        limits::SECTION_BYTES
-            .saturating_mul(self.max_sections())
+        let per_participant: usize = self
+            .kind
+            .sources()
+            .iter()
+            .map(|s| match s.kind() {
+                MediaKind::Audio => limits::AUDIO_SECTION_BYTES,
+                MediaKind::Video => limits::VIDEO_SECTION_BYTES,
+            })
+            .sum();
+        per_participant
+            .saturating_mul(self.max_participants.max(1))
+            .saturating_add(limits::SPARE_SECTIONS * limits::VIDEO_SECTION_BYTES)
             .saturating_add(limits::SESSION_BYTES)
     }
 
@@ -226,9 +236,10 @@ mod tests {
         assert_eq!(voice.max_sections(), 100 + limits::SPARE_SECTIONS);
         let video = RoomPolicy::for_kind(RoomKind::Video);
         assert_eq!(video.max_sections(), 400 + limits::SPARE_SECTIONS);
+        assert_eq!(voice.max_sdp_bytes(), 2048 + 100 * 2048 + 4 * 8192);
         assert_eq!(
             video.max_sdp_bytes(),
-            limits::SESSION_BYTES + limits::SECTION_BYTES * 404
+            2048 + 100 * (2 * 2048 + 2 * 8192) + 4 * 8192
         );
         assert_eq!(
             RoomPolicy::max_sdp_bytes_any_kind(100),

@@ -55,14 +55,16 @@ impl Sections {
         self.server.insert(mid.to_string());
     }
 
-    /// A free slot that `is_stopped` confirms, oldest first; stale ones are dropped.
-    pub fn take_free(&mut self, is_stopped: impl Fn(Mid) -> bool) -> Option<Mid> {
-        while let Some(mid) = self.free.pop_front() {
-            if is_stopped(mid) {
-                return Some(mid);
-            }
-        }
-        None
+    /// The first free slot that `fits`, among those `is_stopped` confirms (stale ones are
+    /// dropped).
+    pub fn take_free(
+        &mut self,
+        is_stopped: impl Fn(Mid) -> bool,
+        fits: impl Fn(Mid) -> bool,
+    ) -> Option<Mid> {
+        self.free.retain(|m| is_stopped(*m));
+        let at = self.free.iter().position(|m| fits(*m))?;
+        self.free.remove(at)
     }
 
     /// Takes in the description an offer/answer exchange has just made current: its section
@@ -105,13 +107,14 @@ mod tests {
         s.created(Mid::from("s1"));
         s.created(Mid::from("s2"));
         let stopped = [Mid::from("s1"), Mid::from("1")];
-        s.completed(&census(&["0", "s1", "s2", "1"]), |m| {
-            stopped.contains(&m)
-        });
+        s.completed(&census(&["0", "s1", "s2", "1"]), |m| stopped.contains(&m));
         assert_eq!(s.count(), 4);
-        assert_eq!(s.take_free(|_| true), Some(Mid::from("s1")));
-        assert_eq!(s.take_free(|_| true), Some(Mid::from("1")));
-        assert_eq!(s.take_free(|_| true), None);
+        // A slot that fits is taken first; the others wait.
+        let video = Mid::from("1");
+        assert_eq!(s.take_free(|_| true, |m| m == video), Some(video));
+        assert_eq!(s.take_free(|_| true, |m| m == video), None);
+        assert_eq!(s.take_free(|_| true, |_| true), Some(Mid::from("s1")));
+        assert_eq!(s.take_free(|_| true, |_| true), None);
         // s1 was recycled by the client's next offer (its own new mid took the slot).
         s.completed(&census(&["0", "7", "s2", "1"]), |_| false);
         assert!(!s.server_mids().contains("s1"));
@@ -122,8 +125,13 @@ mod tests {
     fn slots_not_stopped_for_good_are_not_free() {
         let mut s = Sections::default();
         s.completed(&census(&["0", "1"]), |_| false);
-        assert_eq!(s.take_free(|_| true), None);
+        assert_eq!(s.take_free(|_| true, |_| true), None);
         s.completed(&census(&["0", "1"]), |m| m == Mid::from("1"));
-        assert_eq!(s.take_free(|_| false), None, "stale slots are dropped");
+        assert_eq!(
+            s.take_free(|_| false, |_| true),
+            None,
+            "stale slots are dropped"
+        );
+        assert_eq!(s.take_free(|_| true, |_| true), None);
     }
 }

@@ -52,7 +52,7 @@ fn an_unanswered_offer_ends_the_peer_with_negotiation_timeout() {
     let (mut l, mut p) = listener_with_an_offer_outstanding(&sfu, "t1");
     assert!(
         pump_until(&mut [&mut l, &mut p], Duration::from_secs(5), |c| {
-            c[0].fatal_error().is_some() && left_for_failure(&c[1])
+            c[0].fatal_error().is_some() && left_for_failure(c[1])
         }),
         "the listener is ended and the publisher told"
     );
@@ -78,7 +78,7 @@ fn an_answer_that_is_not_sdp_ends_the_peer() {
     assert!(pump_until(
         &mut [&mut l, &mut p],
         Duration::from_secs(5),
-        |c| c[0].fatal_error().is_some() && left_for_failure(&c[1])
+        |c| c[0].fatal_error().is_some() && left_for_failure(c[1])
     ));
     assert_eq!(
         l.fatal_error(),
@@ -212,7 +212,7 @@ fn a_rejected_video_line_echoes_the_offered_format() {
         (MediaKind::Video, Direction::SendRecv),
     ]);
     assert!(pump_until(&mut [&mut a], Duration::from_secs(10), |c| c[0].connected));
-    let offer = &a.offers_sent[0];
+    let offer = a.offers_sent[0].clone();
     let video = &offer[offer.find("m=video").expect("video offered")..];
     let pt = video
         .lines()
@@ -240,4 +240,102 @@ fn a_rejected_video_line_echoes_the_offered_format() {
         rejected.lines().any(|l| l == rtpmap),
         "and its rtpmap {rtpmap}:\n{answer}"
     );
+    // The server's later offers keep writing it so.
+    let mut b = Client::new("b", join(&sfu, "t6", "bob", mic(), RoomKind::Voice));
+    b.offer(&[(MediaKind::Audio, Direction::SendOnly)]);
+    assert!(pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        |c| !c[0].offers_received().is_empty()
+    ));
+    let reoffer = a.offers_received()[0].to_string();
+    let stopped = &reoffer[reoffer.find("m=video").expect("video still there")..];
+    assert!(
+        stopped.starts_with(&format!("m=video 0 UDP/TLS/RTP/SAVPF {pt}\r\n")),
+        "{reoffer}"
+    );
+    assert!(stopped.lines().any(|l| l == rtpmap), "{reoffer}");
+    assert!(a.fatal_error().is_none());
+}
+
+fn sections_of(sdp: &str) -> Vec<String> {
+    sdp.lines()
+        .filter(|l| l.starts_with("m="))
+        .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+fn join_small_room(sfu: &Sfu, user: &str) -> sfu::PeerHandle {
+    let mut policy = sfu::RoomPolicy::for_kind(RoomKind::Voice);
+    policy.max_participants = 2;
+    sfu.join(sfu::JoinRequest {
+        room: sfu::RoomId("small".into()),
+        policy,
+        participant: sfu::ParticipantInfo {
+            participant_id: format!("p_{user}"),
+            user_id: user.into(),
+            device_id: "d".into(),
+        },
+        grants: mic(),
+    })
+    .expect("join")
+}
+
+#[test]
+fn a_rejected_video_slot_is_recycled_for_audio_only_at_the_cap() {
+    let sfu = start_sfu();
+    // Below the cap: bob's microphone gets a new m-line, the rejected video line stays.
+    let mut a = Client::new("a", join(&sfu, "t7", "alice", mic(), RoomKind::Voice));
+    a.offer(&[
+        (MediaKind::Audio, Direction::RecvOnly),
+        (MediaKind::Video, Direction::SendRecv),
+    ]);
+    assert!(pump_until(&mut [&mut a], Duration::from_secs(10), |c| c[0].connected));
+    let mut b = Client::new("b", join(&sfu, "t7", "bob", mic(), RoomKind::Voice));
+    b.offer(&[(MediaKind::Audio, Direction::SendOnly)]);
+    assert!(pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        |c| !c[0].offers_received().is_empty()
+    ));
+    assert_eq!(
+        sections_of(a.offers_received()[0]),
+        ["m=audio 9", "m=video 0", "m=audio 9"]
+    );
+
+    // At the cap (2 participants x 1 source + 4 spare = 6 m-lines, all of them alice's own),
+    // bob's microphone takes a rejected video slot.
+    let mut a = Client::new("a", join_small_room(&sfu, "alice"));
+    a.offer(&[
+        (MediaKind::Audio, Direction::RecvOnly),
+        (MediaKind::Video, Direction::SendRecv),
+        (MediaKind::Video, Direction::SendRecv),
+        (MediaKind::Video, Direction::SendRecv),
+        (MediaKind::Video, Direction::SendRecv),
+        (MediaKind::Video, Direction::SendRecv),
+    ]);
+    assert!(
+        pump_until(&mut [&mut a], Duration::from_secs(10), |c| c[0].connected),
+        "{:?}",
+        a.events
+    );
+    let mut b = Client::new("b", join_small_room(&sfu, "bob"));
+    b.offer(&[(MediaKind::Audio, Direction::SendOnly)]);
+    assert!(pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        |c| !c[0].offers_received().is_empty()
+    ));
+    assert_eq!(
+        sections_of(a.offers_received()[0]),
+        [
+            "m=audio 9",
+            "m=audio 9",
+            "m=video 0",
+            "m=video 0",
+            "m=video 0",
+            "m=video 0"
+        ]
+    );
+    assert!(a.fatal_error().is_none());
 }

@@ -1,36 +1,59 @@
 //! Fix-ups of the SDP str0m writes, and what the worker reads back from a completed exchange.
 
+use std::collections::HashMap;
+
 use super::text::SdpText;
 
-/// Gives every rejected section of `answer` that has no format of its own the first payload
-/// type the client offered in that section, with its `a=rtpmap` line.
+/// The first payload type a client offered in a section, with its `a=rtpmap` line if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfferedFormat {
+    /// Payload type.
+    pub pt: String,
+    /// Its whole `a=rtpmap:` line.
+    pub rtpmap: Option<String>,
+}
+
+/// The first format of every section of `offer`, by mid.
+pub fn offered_formats(offer: &str) -> HashMap<String, OfferedFormat> {
+    SdpText::parse(offer)
+        .sections
+        .iter()
+        .filter_map(|s| {
+            let pt = s.formats().first()?.to_string();
+            let rtpmap = s.rtpmap_line(&pt).map(str::to_string);
+            Some((s.mid()?, OfferedFormat { pt, rtpmap }))
+        })
+        .collect()
+}
+
+/// Gives every rejected section of `sdp` that has no `a=rtpmap` the format the client offered
+/// in it (`formats`, by mid).
 ///
-/// str0m answers a section it rejects for a media kind it has no codec for (video offered into
-/// a voice room) as `m=video 0 UDP/TLS/RTP/SAVPF 0` with no `a=rtpmap`. That is valid SDP, but
-/// some clients (aiortc) cannot apply it; echoing the offered format, as ended tracks already
-/// are, is what browsers write too. Sections are matched by index and mid; anything that does
-/// not line up is left as it is.
-pub fn echo_rejected_formats(answer: &str, offer: &str) -> String {
-    let offer = SdpText::parse(offer);
-    let mut out = SdpText::parse(answer);
+/// str0m writes a section it rejected for a media kind it has no codec for (video offered into
+/// a voice room) as `m=video 0 UDP/TLS/RTP/SAVPF 0` with no `a=rtpmap`, in its answer and in
+/// every later offer. That is valid SDP, but some clients (aiortc) cannot apply it; echoing the
+/// offered format, as ended tracks already are, is what browsers write too. Sections whose mid
+/// `formats` does not know are left as they are.
+pub fn fill_rejected_formats(sdp: &str, formats: &HashMap<String, OfferedFormat>) -> String {
+    let mut out = SdpText::parse(sdp);
     let mut changed = false;
-    for (section, offered) in out.sections.iter_mut().zip(&offer.sections) {
-        if !section.port_is_zero() || section.has_rtpmap() || section.mid() != offered.mid() {
+    for section in &mut out.sections {
+        if !section.port_is_zero() || section.has_rtpmap() {
             continue;
         }
-        let Some(pt) = offered.formats().first().map(|f| f.to_string()) else {
+        let Some(format) = section.mid().and_then(|mid| formats.get(&mid)) else {
             continue;
         };
-        section.set_formats(&[pt.as_str()]);
-        if let Some(rtpmap) = offered.rtpmap_line(&pt) {
-            section.lines.push(rtpmap.to_string());
+        section.set_formats(&[format.pt.as_str()]);
+        if let Some(rtpmap) = &format.rtpmap {
+            section.lines.push(rtpmap.clone());
         }
         changed = true;
     }
     if changed {
         out.render()
     } else {
-        answer.to_string()
+        sdp.to_string()
     }
 }
 
@@ -66,6 +89,10 @@ a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n";
     const ANSWER: &str = "v=0\r\ns=-\r\na=group:BUNDLE 0\r\n\
 m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n\
 m=video 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:1\r\na=inactive\r\n";
+
+    fn echo_rejected_formats(answer: &str, offer: &str) -> String {
+        fill_rejected_formats(answer, &offered_formats(offer))
+    }
 
     #[test]
     fn rejected_video_echoes_the_offered_format() {

@@ -17,7 +17,7 @@ use crate::ids::PeerId;
 use crate::peer::{Peer, SubState};
 use crate::policy::{MediaKind, TrackDeclaration};
 use crate::room::Route;
-use crate::sdp::answer::{SectionCensus, echo_rejected_formats};
+use crate::sdp::answer::{SectionCensus, fill_rejected_formats, offered_formats};
 use crate::sdp::filter::{OfferRules, filter_offer};
 
 /// Client offers refused for glare in a row (without one of its offers being accepted) after
@@ -70,8 +70,8 @@ fn sdp_refusal(what: &str, e: &RtcError) -> String {
 
 fn too_large(what: &str, len: usize, max: usize) -> String {
     format!(
-        "the {what} is {len} bytes; SDP in this room may be at most {max} bytes (m= sections of \
-         about 2 KiB each, one per track in the room)"
+        "the {what} is {len} bytes; SDP in this room may be at most {max} bytes (room for one \
+         m= section per track the room can hold)"
     )
 }
 
@@ -175,7 +175,8 @@ impl Worker {
                 ));
             }
         }
-        let answer = echo_rejected_formats(&answer.to_sdp_string(), sdp);
+        peer.offered_formats.extend(offered_formats(sdp));
+        let answer = fill_rejected_formats(&answer.to_sdp_string(), &peer.offered_formats);
         complete_exchange(peer, &answer);
         peer.emit(PeerEvent::Answer { sdp: answer });
         peer.remote_offer_applied = true;
@@ -285,9 +286,11 @@ impl Worker {
 }
 
 /// Takes in the description an exchange made current (`sdp`, the answer): section count, server
-/// sections left, slots free for recycling.
+/// sections left, slots free for recycling, formats of the client's sections still there.
 fn complete_exchange(peer: &mut Peer, sdp: &str) {
     let census = SectionCensus::of(sdp);
+    peer.offered_formats
+        .retain(|mid, _| census.mids.contains(mid));
     let rtc = &peer.rtc;
     peer.sections
         .completed(&census, |m| rtc.media(m).is_some_and(|m| m.stopped()));

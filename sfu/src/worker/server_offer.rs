@@ -5,10 +5,11 @@
 //! Rules kept here:
 //! - At most one server offer is outstanding per peer; changes that come meanwhile wait for the
 //!   next one.
-//! - A new track takes the slot of a stopped section of the current description if there is one
-//!   (a new mid at the same index), else a new section is appended, but never beyond
-//!   [`RoomPolicy::max_sections`](crate::RoomPolicy::max_sections): a track that finds no room
-//!   waits for a stop to be negotiated. Server mids are `s1`, `s2`, ... and never repeat.
+//! - A new track takes the slot of a stopped section of its kind in the current description if
+//!   there is one (a new mid at the same index), else a new section is appended, up to
+//!   [`RoomPolicy::max_sections`](crate::RoomPolicy::max_sections); at that cap it takes a stopped
+//!   section of the other kind, or waits for a stop to be negotiated. Server mids are `s1`, `s2`,
+//!   ... and never repeat.
 //! - An offer unanswered within `negotiation_timeout` ends the peer (`negotiation_timeout`); an
 //!   answer that cannot be applied, or a client whose offers keep crossing the server's, ends it
 //!   too (`negotiation_failed`). Both are fatal, logged at WARN and counted.
@@ -23,11 +24,19 @@ use crate::events::{LeaveReason, PeerEvent};
 use crate::ids::PeerId;
 use crate::peer::{SubState, TrackKey};
 use crate::policy::MediaKind;
+use crate::sdp::answer::fill_rejected_formats;
 use crate::stats::WorkerStats;
 
 /// After refusing a client offer for glare, how long the server waits for that offer (counted
 /// from the client's answer) before it offers again.
 pub(super) const GLARE_HOLD: Duration = Duration::from_secs(2);
+
+fn str0m_kind(kind: MediaKind) -> str0m::media::MediaKind {
+    match kind {
+        MediaKind::Audio => str0m::media::MediaKind::Audio,
+        MediaKind::Video => str0m::media::MediaKind::Video,
+    }
+}
 
 impl Worker {
     /// Sends a server offer if subscriptions changed and no negotiation is under way.
@@ -54,19 +63,27 @@ impl Worker {
             if *state != SubState::ToOpen {
                 continue;
             }
-            if !room.tracks.contains_key(key) {
+            let Some(track) = room.tracks.get(key) else {
                 vanished.push(key.clone());
                 continue;
-            }
+            };
+            let kind = str0m_kind(track.kind);
             let rtc = &peer.rtc;
-            let slot = peer
+            let stopped = |m| rtc.media(m).is_some_and(|m| m.stopped());
+            // A slot of the same kind when there is one: JSEP lets a recycled m-line change
+            // kind, but not every client copes (aiortc keeps the old transceiver at that index).
+            let mut slot = peer
                 .sections
-                .take_free(|m| rtc.media(m).is_some_and(|m| m.stopped()));
+                .take_free(stopped, |m| rtc.media(m).is_some_and(|m| m.kind() == kind));
             if slot.is_none() {
-                if peer.sections.count() + appended >= max_sections {
-                    continue; // waits for a stop to be negotiated
+                if peer.sections.count() + appended < max_sections {
+                    appended += 1;
+                } else {
+                    slot = peer.sections.take_free(stopped, |_| true);
+                    if slot.is_none() {
+                        continue; // waits for a stop to be negotiated
+                    }
                 }
-                appended += 1;
             }
             let mid = peer.sections.new_mid(|m| rtc.media(m).is_some());
             placements.push((key.clone(), mid, slot));
@@ -80,14 +97,10 @@ impl Worker {
             let Some(track) = room.tracks.get(&key) else {
                 continue;
             };
-            let kind = match track.kind {
-                MediaKind::Audio => str0m::media::MediaKind::Audio,
-                MediaKind::Video => str0m::media::MediaKind::Video,
-            };
             let added = api.add_media_with_mid(
                 mid,
                 slot,
-                kind,
+                str0m_kind(track.kind),
                 Direction::SendOnly,
                 Some(track.participant_id.clone()),
                 Some(track.track_id.clone()),
@@ -126,7 +139,7 @@ impl Worker {
             peer.emit(event);
         }
         peer.emit(PeerEvent::Offer {
-            sdp: offer.to_sdp_string(),
+            sdp: fill_rejected_formats(&offer.to_sdp_string(), &peer.offered_formats),
         });
         self.drain_peer(id);
     }

@@ -239,7 +239,14 @@ async fn relay<S, R, E>(
         Err(e) => {
             let code = e.code().as_str();
             state.metrics.join_refused(code);
-            out.fail(code, e.to_string()).await;
+            let message = match e {
+                sfu::SfuError::RoomFull(_) => e.to_string(),
+                _ => {
+                    tracing::warn!(error = %e, "the sfu refused a peer");
+                    "the media plane could not take the connection".to_string()
+                }
+            };
+            out.fail(code, message).await;
             return;
         }
     };
@@ -333,11 +340,18 @@ async fn relay<S, R, E>(
                     }
                     _ => {}
                 }
-                if let Some(message) = from_peer_event(&event) {
-                    let fatal = matches!(message, ServerMessage::Error { fatal: true, .. });
-                    if !out.send(&message).await || fatal {
+                let message = match from_peer_event(&event) {
+                    // A fatal error from the media plane ends the session like any other: the
+                    // frame, then close 4000 with the code as the reason.
+                    Some(ServerMessage::Error { code, message, fatal: true }) => {
+                        out.fail(code, message).await;
                         break;
                     }
+                    Some(message) => message,
+                    None => continue,
+                };
+                if !out.send(&message).await {
+                    break;
                 }
             }
             ending = &mut registration.ended => {
