@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing OpenChat needs, idempotently: system packages (cmake for the
-# opus crate, chromium for the browser tests, pkg-config), and checks the Rust toolchain.
+# opus crate, chromium for the browser tests, pkg-config, g++ for libFuzzer), checks the Rust
+# toolchain, and installs cargo-fuzz (the fuzz smoke runs of the test suite).
 # Safe to run on every `make run` / `make test`: it does nothing when everything is present.
 set -euo pipefail
 
@@ -12,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 need_pkgs=()
-want_pkgs=(cmake pkg-config chromium ca-certificates curl)
+want_pkgs=(cmake pkg-config chromium ca-certificates curl g++)
 for p in "${want_pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     need_pkgs+=("$p")
@@ -35,4 +36,12 @@ rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
 if [ "${rust_minor:-0}" -lt 94 ]; then
   echo "install-deps: Rust >= 1.94 is required (found $(rustc --version))." >&2
   exit 1
+fi
+
+# cargo-fuzz drives the fuzz targets in fuzz/ (scripts/fuzz.sh); libFuzzer itself is built by the
+# libfuzzer-sys crate. Pinned so every machine runs the same driver.
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+  echo "install-deps: installing cargo-fuzz $CARGO_FUZZ_VERSION"
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi

@@ -10,6 +10,8 @@ mod membership;
 mod negotiation;
 mod str0m_events;
 
+#[cfg(feature = "fuzzing")]
+pub use io::bench_room::{Arrival, ListenerExchange};
 #[cfg(feature = "bench-support")]
 pub use io::bench_room::{BenchRoom, Datagram};
 

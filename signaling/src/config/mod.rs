@@ -4,7 +4,7 @@
 mod layers;
 mod secret;
 
-pub use layers::{ConfigError, known_keys, load};
+pub use layers::{ConfigError, known_keys, load, load_text};
 pub use secret::Secret;
 
 use std::net::{IpAddr, SocketAddr};
