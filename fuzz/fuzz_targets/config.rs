@@ -1,13 +1,18 @@
 //! Layered configuration (`signaling::config::load_text`): TOML text, `OPENCHAT_*` environment
-//! values and `--set` flags, merged and validated.
+//! values and `--set` flags, merged and validated. A configuration that validates must also be
+//! usable: the rate limiter `openchatd` builds from it is driven past its burst.
 //!
 //! Input (UTF-8): the TOML text, then after a NUL byte one setting per line: `NAME=value` for the
 //! environment, `--key=value` for a flag. `*_FILE` variables read a file: the harness points
 //! them at a path that does not exist (file reading is not parsing).
 #![no_main]
 
+use std::time::{Duration, Instant};
+
+use control::Caller;
 use libfuzzer_sys::fuzz_target;
 use signaling::config::{Config, Secret, load_text};
+use signaling::rate_limit::{Rate, RateLimiter};
 
 /// Every secret replaced by another non-empty value: `Debug` must not tell them apart.
 fn other_secrets(config: &Config) -> Config {
@@ -22,6 +27,30 @@ fn other_secrets(config: &Config) -> Config {
         }
     }
     other
+}
+
+/// Builds the rate limiter as `openchatd` does (server.rs) and spends a small burst, then waits.
+fn use_rate_limits(config: &Config) {
+    let limits = &config.limits;
+    let limiter = RateLimiter::new(
+        Rate {
+            per_second: limits.user_rps,
+            burst: f64::from(limits.user_burst),
+        },
+        Rate {
+            per_second: limits.device_rps,
+            burst: f64::from(limits.device_burst),
+        },
+    );
+    let caller = Caller {
+        user_id: "alice".into(),
+        device_id: "laptop".into(),
+    };
+    let now = Instant::now();
+    for _ in 0..=limits.user_burst.min(limits.device_burst).min(64) {
+        let _ = limiter.check(&caller, now);
+    }
+    let _ = limiter.check(&caller, now + Duration::from_secs(1));
 }
 
 fuzz_target!(|data: &[u8]| {

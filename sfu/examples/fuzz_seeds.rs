@@ -111,8 +111,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         exchange.client_answer.as_bytes(),
     )?;
 
-    // Datagrams of a real session: the handshake, then two seconds of media.
-    let traffic = room.record_traffic(Duration::from_secs(2));
+    // Datagrams of a real session: the handshake, then six seconds of media.
+    let traffic = room.record_traffic(Duration::from_secs(6));
     let sources = room.datagram_sources();
     let pick = |source: &SocketAddr| sources.iter().position(|s| s == source).unwrap_or(0);
     let mut counts = std::collections::HashMap::new();

@@ -156,6 +156,22 @@ mod tests {
         );
     }
 
+    /// Found by the `config` fuzz target: with a tiny rate the wait overflowed `Duration` and
+    /// `check` panicked on the first refused request.
+    #[test]
+    fn tiny_rates_wait_instead_of_panicking() {
+        let tiny = Rate {
+            per_second: 1e-30,
+            burst: 1.0,
+        };
+        let limiter = RateLimiter::new(tiny, tiny);
+        let t0 = Instant::now();
+        let alice = caller("alice", "a");
+        assert!(limiter.check(&alice, t0).is_ok());
+        let wait = limiter.check(&alice, t0).expect_err("over the burst");
+        assert_eq!(wait, Duration::MAX);
+    }
+
     #[test]
     fn device_bucket_is_separate() {
         let limiter = RateLimiter::new(
