@@ -74,7 +74,10 @@ impl RateLimiter {
             let elapsed = now.saturating_duration_since(b.updated).as_secs_f64();
             let tokens = (b.tokens + elapsed * rate.per_second).min(rate.burst);
             if tokens < 1.0 {
-                wait = wait.max(Duration::from_secs_f64((1.0 - tokens) / rate.per_second));
+                // Saturates: a rate too small for `Duration` (or not finite) waits "forever"
+                // instead of panicking on the request that asked.
+                let secs = (1.0 - tokens) / rate.per_second;
+                wait = wait.max(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
             }
             refilled.push((key.clone(), tokens));
         }
