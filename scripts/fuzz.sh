@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Builds and runs the fuzz targets in fuzz/ (cargo-fuzz, libFuzzer, stable toolchain).
+# Builds and runs the fuzz targets in fuzz/ (libFuzzer through libfuzzer-sys, stable toolchain).
+# The build uses cargo-fuzz when it is installed, and otherwise runs cargo itself with the same
+# instrumentation flags (FUZZ_DRIVER=cargo forces that; both put the binaries in the same place).
 #
 #   scripts/fuzz.sh list                      the targets
 #   scripts/fuzz.sh build                     the instrumented build (reused when nothing changed)
-#   scripts/fuzz.sh smoke [SECONDS]           every target for SECONDS (default 20) from its seeds;
-#                                             fails on the first crash (make test runs this)
+#   scripts/fuzz.sh smoke [SECONDS]           every target for SECONDS (default 15) from its seeds;
+#                                             fails on the first crash (scripts/test.sh runs this)
 #   scripts/fuzz.sh run TARGET [ARGS...]      one target until stopped, with libFuzzer ARGS
 #                                             (e.g. -runs=10000000, -max_total_time=1800)
-#   scripts/fuzz.sh long [TARGET...]          10 million executions or 30 minutes, whichever
-#                                             comes first, per target (default: all), under
-#                                             nice -n 10; one summary line each (bench/results/fuzz.md)
+#   scripts/fuzz.sh long [TARGET...]          per target (default: all), one after the other under
+#                                             nice -n 10: 10 million executions or
+#                                             FUZZ_LONG_SECONDS (default 1800), whichever comes
+#                                             first; one summary line each (bench/results/fuzz-*.md)
 #
 # The instrumented build lives in "${CARGO_TARGET_DIR:-target}/fuzz"; what a run adds to a corpus
 # goes to "${CARGO_TARGET_DIR:-target}/fuzz/corpus/TARGET" (the checked-in seeds in
@@ -24,17 +27,28 @@ BIN_DIR="$BUILD_DIR/$TRIPLE/release"
 # sanitizer-coverage llvm-args, --cfg fuzzing) is stable, so no nightly toolchain is needed.
 # -a: debug assertions (integer overflow checks) in every crate.
 FUZZ_FLAGS=(--sanitizer none --debug-assertions --target-dir "$BUILD_DIR")
+# What cargo-fuzz 0.13 hands rustc for `build -s none -a` on Linux: SanitizerCoverage feeding
+# libFuzzer (8-bit counters, PC table, comparison tracing, stack depth), --cfg fuzzing, debug
+# assertions, one codegen unit (so ThinLTO still inlines through the instrumentation).
+SANCOV_RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Clink-dead-code \
+-Cllvm-args=-sanitizer-coverage-stack-depth -Cdebug-assertions -Ccodegen-units=1"
 
 targets() {
   sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^openchat-fuzz$'
 }
 
 build() {
-  if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "fuzz: cargo-fuzz is missing: run scripts/install-deps.sh" >&2
-    exit 1
+  if [ "${FUZZ_DRIVER:-}" != cargo ] && cargo fuzz --version >/dev/null 2>&1; then
+    (cd fuzz && cargo fuzz build "${FUZZ_FLAGS[@]}")
+  else
+    # The stable fallback: no cargo-fuzz needed, only cargo and a C++ compiler (libfuzzer-sys
+    # builds libFuzzer). --target keeps the flags off build scripts, as cargo-fuzz does.
+    RUSTFLAGS="$SANCOV_RUSTFLAGS ${RUSTFLAGS:-}" cargo build --manifest-path fuzz/Cargo.toml \
+      --release --config profile.release.debug=true --target "$TRIPLE" --bins \
+      --target-dir "$BUILD_DIR"
   fi
-  (cd fuzz && cargo fuzz build "${FUZZ_FLAGS[@]}")
 }
 
 # run TARGET [libFuzzer args...]: the built binary over the working corpus and the seeds.
@@ -61,7 +75,7 @@ case "${1:-}" in
   list) targets ;;
   build) build ;;
   smoke)
-    seconds="${2:-20}"
+    seconds="${2:-15}"
     build
     failed=0
     for t in $(targets); do
@@ -83,8 +97,9 @@ case "${1:-}" in
     for t in ${@:-$(targets)}; do
       log="$BUILD_DIR/long-$t.log"
       start=$(date +%s)
-      if nice -n 10 "$0" run-built "$t" -runs=10000000 -max_total_time=1800 -timeout=30 \
-          -rss_limit_mb=2048 >"$log" 2>&1; then
+      if nice -n 10 "$0" run-built "$t" -runs=10000000 \
+          -max_total_time="${FUZZ_LONG_SECONDS:-1800}" -timeout=30 -rss_limit_mb=2048 \
+          >"$log" 2>&1; then
         echo "fuzz long: ok $(summary "$t" "$log" $(( $(date +%s) - start )))"
       else
         echo "fuzz long: $t FAILED after $(( $(date +%s) - start ))s (log: $log)" >&2
@@ -104,7 +119,7 @@ case "${1:-}" in
     run "$@"
     ;;
   *)
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
