@@ -63,6 +63,7 @@ pub use messages::{
 };
 pub use model::{Ban, Channel, ChannelKind, Member, Role, Server, UnknownVariant};
 pub use profiles::{Avatar, AvatarAsset, Profile, ProfileUpdate, ProfilesError};
+pub use realtime::AccessChange;
 pub use servers::{JoinedServer, NewChannel, NewServer, ServersError};
 pub use validate::{FieldErrors, is_valid_id};
 
@@ -171,6 +172,16 @@ impl Control {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Access changes (device revoked, member removed), published by this process's realtime
+    /// dispatcher as it reaches them in the outbox — so on every node, whichever node made the
+    /// change. Starts the dispatcher if needed. A receiver that lags (`RecvError::Lagged`) has
+    /// missed some: it must re-check every session it holds.
+    pub fn access_changes(&self) -> tokio::sync::broadcast::Receiver<AccessChange> {
+        let receiver = self.hub.access_changes.0.subscribe();
+        self.start_background();
+        receiver
     }
 }
 

@@ -10,6 +10,8 @@ pub struct Metrics {
     sessions: IntGauge,
     tickets_issued: IntCounter,
     join_refusals: IntCounterVec,
+    sessions_ended_by_access: IntCounter,
+    auth_refusals: IntCounterVec,
 }
 
 /// Decrements the live-session gauge when dropped.
@@ -41,10 +43,26 @@ impl Metrics {
             &["code"],
         )
         .expect("valid metric");
+        let sessions_ended_by_access = IntCounter::new(
+            "openchat_signaling_sessions_ended_by_access_total",
+            "Live signaling sessions ended because their device was revoked or their user left, \
+             was removed from or was banned from the room's server",
+        )
+        .expect("valid metric");
+        let auth_refusals = IntCounterVec::new(
+            Opts::new(
+                "openchat_auth_refusals_total",
+                "Authenticated requests refused after token verification, by code",
+            ),
+            &["code"],
+        )
+        .expect("valid metric");
         for m in [
             Box::new(sessions.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(tickets_issued.clone()),
             Box::new(join_refusals.clone()),
+            Box::new(sessions_ended_by_access.clone()),
+            Box::new(auth_refusals.clone()),
         ] {
             let _ = registry.register(m);
         }
@@ -59,7 +77,19 @@ impl Metrics {
             sessions,
             tickets_issued,
             join_refusals,
+            sessions_ended_by_access,
+            auth_refusals,
         }
+    }
+
+    /// Counts live sessions ended by an access change.
+    pub fn sessions_ended_by_access(&self, n: u64) {
+        self.sessions_ended_by_access.inc_by(n);
+    }
+
+    /// Counts an authenticated request refused (e.g. `device_revoked`).
+    pub fn auth_refused(&self, code: &str) {
+        self.auth_refusals.with_label_values(&[code]).inc();
     }
 
     /// Counts a session until the guard drops.

@@ -28,6 +28,7 @@ pub struct Running {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    watcher: JoinHandle<()>,
 }
 
 impl Running {
@@ -36,6 +37,7 @@ impl Running {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.watcher.abort();
         tokio::time::timeout(Duration::from_secs(10), &mut self.task)
             .await
             .context("shutdown took too long")???;
@@ -119,7 +121,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 burst: f64::from(config_limits.device_burst),
             },
         )),
+        live: Default::default(),
     };
+    // Revocations and removals end this node's live sessions (they reach every node).
+    let watcher = tokio::spawn(crate::live::watch_access(state.clone()));
     let app = crate::app(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -135,5 +140,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         state,
         shutdown: Some(tx),
         task,
+        watcher,
     })
 }

@@ -27,4 +27,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Per-user and per-device request limits.
     pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
+    /// Live signaling sessions, ended by access changes.
+    pub live: Arc<crate::live::LiveSessions>,
 }

@@ -13,6 +13,7 @@ use super::protocol::{
     ClientMessage, PROTOCOL_VERSION, RoomInfo, SelfInfo, ServerMessage, from_peer_event,
     participant,
 };
+use crate::live::{self, Holder, Registration};
 use crate::state::AppState;
 use crate::tickets::TicketClaims;
 
@@ -81,8 +82,31 @@ where
     let Some(claims) = await_join(&state, &mut out, &mut stream).await else {
         return;
     };
+    // Registered before the access check: see `crate::live`.
+    let registration = state.live.register(Holder {
+        user_id: claims.sub.clone(),
+        device_id: claims.did.clone(),
+        server_id: claims.srv.clone(),
+        channel_id: claims.chn.clone(),
+    });
+    if let Err(e) = state
+        .control
+        .check_room_access(&claims.sub, &claims.did, &claims.chn)
+        .await
+    {
+        let (code, message) = match live::ending_for(&e) {
+            Some(ending) => (ending.code, ending.message),
+            None => {
+                tracing::warn!(error = %e, "cannot check a ticket holder's access");
+                ("internal", "the server could not check your access")
+            }
+        };
+        state.metrics.join_refused(code);
+        out.fail(code, message).await;
+        return;
+    }
     let span = tracing::info_span!("session", user = %claims.sub, room = %claims.chn);
-    tracing::Instrument::instrument(relay(state, out, stream, claims), span).await;
+    tracing::Instrument::instrument(relay(state, out, stream, claims, registration), span).await;
 }
 
 async fn await_join<S, R, E>(
@@ -153,8 +177,13 @@ fn room_kind(kind: &str) -> sfu::RoomKind {
     }
 }
 
-async fn relay<S, R, E>(state: AppState, mut out: Out<S>, mut stream: R, claims: TicketClaims)
-where
+async fn relay<S, R, E>(
+    state: AppState,
+    mut out: Out<S>,
+    mut stream: R,
+    claims: TicketClaims,
+    mut registration: Registration,
+) where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: std::fmt::Display,
@@ -285,6 +314,14 @@ where
                         break;
                     }
                 }
+            }
+            ending = &mut registration.ended => {
+                if let Ok(ending) = ending {
+                    tracing::info!(code = ending.code, "session ended by an access change");
+                    let _ = handle.remove(sfu::LeaveReason::Removed);
+                    out.fail(ending.code, ending.message).await;
+                }
+                break;
             }
             _ = sleep_until(silence_deadline) => {
                 out.fail("keepalive_timeout", "no frame for three keepalive intervals").await;
