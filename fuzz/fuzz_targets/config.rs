@@ -79,5 +79,6 @@ fuzz_target!(|data: &[u8]| {
             format!("{config:?}"),
             format!("{:?}", other_secrets(&config))
         );
+        use_rate_limits(&config);
     }
 });
