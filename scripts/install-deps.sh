@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing OpenChat needs, idempotently: system packages (cmake for the
-# opus crate, chromium for the browser tests, pkg-config, GStreamer webrtcbin, PyGObject and Firefox
-# ESR for the interop tests), a Python venv `.venv/` with aiortc for the interop tests, and checks the Rust
-# toolchain.
+# opus crate, chromium for the browser tests, pkg-config, g++ for libFuzzer, GStreamer webrtcbin,
+# PyGObject and Firefox ESR for the interop tests), a Python venv `.venv/` with aiortc for the interop
+# tests, checks the Rust toolchain, and installs cargo-fuzz (optional: scripts/fuzz.sh falls back to
+# plain cargo).
 # Safe to run on every `make run` / `make test`: it does nothing when everything is present.
 set -euo pipefail
 
@@ -14,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 need_pkgs=()
-want_pkgs=(cmake pkg-config chromium ca-certificates curl
+want_pkgs=(cmake pkg-config chromium ca-certificates curl g++
   # signaling/tests/interop.rs: GStreamer webrtcbin through PyGObject, and the venv for aiortc.
   python3 python3-venv python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   gir1.2-gst-plugins-bad-1.0 gir1.2-nice-0.1 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
@@ -61,4 +62,15 @@ fi
 if ! "$VENV/bin/python" -c 'import aiortc, websockets' >/dev/null 2>&1; then
   echo "install-deps: installing aiortc into $VENV"
   "$VENV/bin/pip" install -q "aiortc==1.16.0" "websockets>=14"
+fi
+
+# cargo-fuzz drives the fuzz targets in fuzz/ (scripts/fuzz.sh); libFuzzer itself is built by the
+# libfuzzer-sys crate. Pinned so every machine runs the same driver. Optional: without it,
+# scripts/fuzz.sh builds the same instrumented binaries with plain cargo on the stable toolchain.
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+  echo "install-deps: installing cargo-fuzz $CARGO_FUZZ_VERSION"
+  if ! cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked; then
+    echo "install-deps: cargo-fuzz did not install; scripts/fuzz.sh uses its plain-cargo build" >&2
+  fi
 fi

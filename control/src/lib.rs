@@ -200,3 +200,10 @@ impl Control {
         receiver
     }
 }
+
+/// Entry points of the fuzz targets in `fuzz/` (feature `fuzzing`; not for production use).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::profiles::sniff_image;
+    pub use crate::realtime::decode_client_frame;
+}

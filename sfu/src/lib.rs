@@ -44,3 +44,14 @@ pub use stats::{SfuStats, StatsSnapshot};
 pub mod bench_support {
     pub use crate::worker::{BenchRoom, Datagram};
 }
+
+/// Entry points of the fuzz targets in `fuzz/` (feature `fuzzing`; not for production use): the
+/// SDP filter, the STUN ufrag reader of the datagram router, and the in-memory room whose
+/// newcomers offer or answer SDP and whose connected peers are fed datagrams the way the worker's
+/// event loop does.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::sdp_filter::{FilteredOffer, LineVerdict, OfferRules, filter_offer};
+    pub use crate::stun::local_ufrag;
+    pub use crate::worker::{Arrival, BenchRoom, ListenerExchange};
+}

@@ -3,7 +3,7 @@
 
 mod avatar;
 
-pub use avatar::{Avatar, AvatarAsset};
+pub use avatar::{Avatar, AvatarAsset, sniff_image};
 
 use serde::Serialize;
 use sqlx::Row;

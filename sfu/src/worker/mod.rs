@@ -13,6 +13,8 @@ mod server_offer;
 mod str0m_events;
 
 pub use fault::Fault;
+#[cfg(feature = "fuzzing")]
+pub use io::bench_room::{Arrival, ListenerExchange};
 #[cfg(feature = "bench-support")]
 pub use io::bench_room::{BenchRoom, Datagram};
 

@@ -162,6 +162,26 @@ pub fn load(
     env: impl IntoIterator<Item = (String, String)>,
     flags: &[(String, String)],
 ) -> Result<Config, ConfigError> {
+    let text = match file {
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    let origin = file.map(|p| p.display().to_string());
+    load_text(origin.as_deref().zip(text.as_deref()), env, flags)
+}
+
+/// [`load`] with the file layer given as `(origin, TOML text)`; `origin` (the file name) only
+/// appears in error messages. The fuzz target `config` drives this.
+pub fn load_text(
+    file: Option<(&str, &str)>,
+    env: impl IntoIterator<Item = (String, String)>,
+    flags: &[(String, String)],
+) -> Result<Config, ConfigError> {
     let defaults = Value::try_from(Config::default()).map_err(|e| ConfigError::Parse {
         origin: "defaults".into(),
         message: e.to_string(),
@@ -169,15 +189,11 @@ pub fn load(
     let Value::Table(mut merged) = defaults else {
         return Err(ConfigError::Invalid("defaults are not a table".into()));
     };
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    if let Some((origin, text)) = file {
         let table: Table = text
             .parse()
             .map_err(|e: toml::de::Error| ConfigError::Parse {
-                origin: path.display().to_string(),
+                origin: origin.to_string(),
                 message: e.to_string(),
             })?;
         merge(&mut merged, table);
@@ -213,7 +229,7 @@ pub fn load(
     let config: Config = Value::Table(merged)
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Parse {
-            origin: file.map_or("settings".into(), |p| p.display().to_string()),
+            origin: file.map_or("settings".into(), |(origin, _)| origin.to_string()),
             message: e.to_string(),
         })?;
     config.validate()?;

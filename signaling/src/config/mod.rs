@@ -4,7 +4,7 @@
 mod layers;
 mod secret;
 
-pub use layers::{ConfigError, known_keys, load};
+pub use layers::{ConfigError, known_keys, load, load_text};
 pub use secret::Secret;
 
 use std::net::{IpAddr, SocketAddr};
@@ -83,6 +83,12 @@ impl Default for ControlConfig {
         }
     }
 }
+
+/// The smallest rate limit: one request per 1000 s (below that, a refused request's wait stops
+/// meaning anything).
+const MIN_RPS: f64 = 0.001;
+/// The largest rate limit (benchmarks set 100000 to take the limiter out of the way).
+const MAX_RPS: f64 = 1_000_000.0;
 
 /// Token-bucket rate limits on authenticated routes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -318,8 +324,14 @@ impl Config {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return bad("log.format", "must be text or json");
         }
-        if !(self.limits.user_rps > 0.0 && self.limits.device_rps > 0.0) {
-            return bad("limits.user_rps / limits.device_rps", "must be positive");
+        for (key, rps) in [
+            ("limits.user_rps", self.limits.user_rps),
+            ("limits.device_rps", self.limits.device_rps),
+        ] {
+            // NaN fails the range test too.
+            if !(MIN_RPS..=MAX_RPS).contains(&rps) {
+                return bad(key, "must be 0.001..=1000000 requests per second");
+            }
         }
         if self.limits.user_burst == 0 || self.limits.device_burst == 0 {
             return bad(

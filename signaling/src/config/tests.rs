@@ -146,3 +146,22 @@ fn connection_limits_come_from_every_layer_and_are_checked() {
         assert!(e.to_string().contains(key), "{e}");
     }
 }
+
+/// Found by the `config` fuzz target: a tiny positive rate (`1e-30`) validated, and the rate
+/// limiter built from it panicked computing the wait of the first refused request.
+#[test]
+fn rates_must_be_usable() {
+    for rps in ["1e-30", "0.0001", "inf", "nan", "-1", "0", "1e300"] {
+        let env = [("OPENCHAT_LIMITS_DEVICE_RPS".to_string(), rps.to_string())];
+        let e = load(None, env, &[]).expect_err(rps);
+        assert!(e.to_string().contains("limits.device_rps"), "{rps}: {e}");
+        let f = write(&format!("[limits]\nuser_rps = {rps}\n"));
+        if let Err(e) = load(Some(f.path()), [], &[]) {
+            assert!(e.to_string().contains("user_rps"), "{rps}: {e}");
+        } else {
+            panic!("user_rps = {rps} accepted");
+        }
+    }
+    let env = [("OPENCHAT_LIMITS_USER_RPS".to_string(), "0.001".to_string())];
+    load(None, env, &[]).expect("the smallest rate loads");
+}
