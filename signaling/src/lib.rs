@@ -13,6 +13,7 @@ pub mod keys;
 pub mod live;
 pub mod metrics;
 pub mod rate_limit;
+pub mod resource_metrics;
 pub mod server;
 pub mod state;
 pub mod tickets;
