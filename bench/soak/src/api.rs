@@ -29,11 +29,6 @@ impl Api {
         Ok(Self { http, base })
     }
 
-    /// The base URL.
-    pub fn base(&self) -> &Url {
-        &self.base
-    }
-
     fn url(&self, path: &str) -> anyhow::Result<Url> {
         self.base
             .join(path)

@@ -229,10 +229,11 @@ async fn session(
 
 /// Sleeps `pause`; returns `true` if `stop` turned true first.
 async fn sleep_or_stop(pause: Duration, stop: &mut watch::Receiver<bool>) -> bool {
-    tokio::select! {
-        () = tokio::time::sleep(pause) => *stop.borrow(),
+    let stopped = tokio::select! {
+        () = tokio::time::sleep(pause) => false,
         _ = stop.wait_for(|s| *s) => true,
-    }
+    };
+    stopped || *stop.borrow()
 }
 
 /// A uniformly random duration in `[low, high]`.

@@ -90,13 +90,14 @@ pub fn markdown(summary: &Value) -> String {
         s(&summary["db"]),
         s(&summary["date"])
     ));
+    let secs = |v: &Value| v.as_f64().map_or("-".into(), |v| format!("{v:.0}"));
     md.push_str(&format!(
         "Load for {} s, sampled every {} s; trends over t = {} .. {} s (after warm-up).\n\
          Load: {}\n\nVerdict: **{}**{}\n\n",
-        s(&summary["duration_s"]),
-        s(&summary["sample_period_s"]),
-        s(&summary["warmup_s"]),
-        s(&summary["duration_s"]),
+        secs(&summary["duration_s"]),
+        secs(&summary["sample_period_s"]),
+        secs(&summary["warmup_s"]),
+        secs(&summary["duration_s"]),
         s(&summary["load"]),
         if summary["verdict"]["ok"].as_bool() == Some(true) {
             "pass"
