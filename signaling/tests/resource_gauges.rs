@@ -42,7 +42,8 @@ async fn wait_gauge(s: &TestServer, name: &str, want: u64) {
 
 async fn gauges_follow_sessions(s: &TestServer) {
     let metrics = gauges(s).await;
-    let open = gauge(&metrics, "openchat_db_pool_connections").expect("pool gauge");
+    let open = gauge(&metrics, "openchat_db_pool_connections")
+        .unwrap_or_else(|| panic!("no pool gauge in {metrics}"));
     let idle = gauge(&metrics, "openchat_db_pool_idle_connections").expect("idle gauge");
     let in_use = gauge(&metrics, "openchat_db_pool_in_use_connections").expect("in-use gauge");
     let max = gauge(&metrics, "openchat_db_pool_max_connections").expect("max gauge");

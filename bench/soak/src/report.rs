@@ -180,6 +180,6 @@ mod tests {
             &json!({"db": "sqlite", "trends": json, "verdict": {"ok": false, "problems": ["fds grows"]}}),
         );
         assert!(md.contains("| fds |"), "{md}");
-        assert!(md.contains("FAIL (fds grows)"), "{md}");
+        assert!(md.contains("**FAIL** (fds grows)"), "{md}");
     }
 }
