@@ -374,7 +374,6 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
     let idle = wait_idle(&mut sources, start).await;
     let server_running = openchatd.running();
     let (warn_lines, error_lines) = openchatd.log_counts();
-    drop(sources);
     drop(openchatd);
     if let Some(db) = database {
         drop(admin);
