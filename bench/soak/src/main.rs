@@ -122,6 +122,10 @@ struct Cli {
     /// Skip the PNG (python3 with matplotlib draws it).
     #[arg(long)]
     no_plot: bool,
+    /// Run nothing: judge the trends of an earlier run again from its CSV and rewrite its
+    /// `.json`, `.md` and `.png` (give the `.json`; the `.csv` must lie beside it).
+    #[arg(long, value_name = "JSON")]
+    rejudge: Option<PathBuf>,
 }
 
 fn workspace_dir() -> PathBuf {
@@ -169,7 +173,10 @@ async fn main() -> anyhow::Result<()> {
     if cli.smoke {
         cli.smoke_scale();
     }
-    let ok = run(&cli).await?;
+    let ok = match &cli.rejudge {
+        Some(json) => rejudge(json, !cli.no_plot)?,
+        None => run(&cli).await?,
+    };
     if !ok {
         std::process::exit(1);
     }
@@ -475,6 +482,65 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
     eprintln!("{}", report::markdown(&summary));
     eprintln!("soak: wrote {}", outputs.csv.display());
     Ok(problems.is_empty())
+}
+
+/// Judges the trends of a finished run again (after a change of the rule) and rewrites its
+/// reports; the loss checks in the JSON are kept as they were.
+fn rejudge(json_path: &Path, draw: bool) -> anyhow::Result<bool> {
+    let mut summary: Value = serde_json::from_str(&std::fs::read_to_string(json_path)?)?;
+    let csv_path = json_path.with_extension("csv");
+    let samples = read_samples(&csv_path)?;
+    let warmup = summary["warmup_s"].as_f64().context("warmup_s")?;
+    let end = summary["duration_s"].as_f64().context("duration_s")?;
+    let trends = report::trends(&samples, warmup, end);
+    let mut problems: Vec<Value> = summary["verdict"]["problems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| !p.as_str().is_some_and(|p| p.ends_with(" grows")))
+        .collect();
+    problems.extend(
+        report::growing(&trends)
+            .into_iter()
+            .map(|g| json!(format!("{g} grows"))),
+    );
+    summary["trends"] = report::trends_json(&trends);
+    summary["verdict"] = json!({"ok": problems.is_empty(), "problems": problems});
+    std::fs::write(json_path, serde_json::to_string_pretty(&summary)?)?;
+    std::fs::write(json_path.with_extension("md"), report::markdown(&summary))?;
+    if draw {
+        plot(&csv_path, json_path, &json_path.with_extension("png"));
+    }
+    eprintln!("{}", report::markdown(&summary));
+    Ok(problems.is_empty())
+}
+
+/// Reads a CSV written by [`run`].
+fn read_samples(path: &Path) -> anyhow::Result<Vec<Sample>> {
+    let text = std::fs::read_to_string(path)?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().context("empty CSV")?.split(',').collect();
+    anyhow::ensure!(
+        header == COLUMNS,
+        "unexpected columns in {}",
+        path.display()
+    );
+    lines
+        .map(|line| {
+            let v: Vec<f64> = line
+                .split(',')
+                .map(|f| {
+                    if f.is_empty() {
+                        Ok(f64::NAN)
+                    } else {
+                        f.parse()
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            Sample::from_values(&v).context("short CSV row")
+        })
+        .collect()
 }
 
 /// The resource figures of a sample, for the baseline and idle readings.

@@ -110,7 +110,7 @@ pub fn markdown(summary: &Value) -> String {
             .map(|p| format!(" ({})", p.iter().map(&s).collect::<Vec<_>>().join("; ")))
             .unwrap_or_default(),
     ));
-    md.push_str("| series | mean | first | last | slope / hour | stderr / hour | % of mean / hour | grows |\n");
+    md.push_str("| series | mean | first | last | slope / hour | stderr / hour (batch means) | % of mean / hour | grows |\n");
     md.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     if let Some(trends) = summary["trends"].as_object() {
         for (name, t) in trends {

@@ -109,6 +109,35 @@ impl Sample {
         ]
     }
 
+    /// A sample from values in [`COLUMNS`] order (`None` if there are too few).
+    pub fn from_values(v: &[f64]) -> Option<Sample> {
+        let v: &[f64; 22] = v.get(..22)?.try_into().ok()?;
+        Some(Sample {
+            t_s: v[0],
+            rss_mib: v[1],
+            rss_anon_mib: v[2],
+            fds: v[3],
+            threads: v[4],
+            tasks: v[5],
+            pool_open: v[6],
+            pool_in_use: v[7],
+            pg_backends: v[8],
+            http_conns: v[9],
+            db_conns: v[10],
+            close_wait: v[11],
+            udp_sockets: v[12],
+            realtime_sessions: v[13],
+            signaling_sessions: v[14],
+            sfu_peers: v[15],
+            sfu_rooms: v[16],
+            cpu_s: v[17],
+            joiners_live: v[18],
+            joins: v[19],
+            acked: v[20],
+            rt_sessions_opened: v[21],
+        })
+    }
+
     /// The value of column `name`.
     pub fn get(&self, name: &str) -> Option<f64> {
         let i = COLUMNS.iter().position(|c| *c == name)?;
@@ -216,6 +245,9 @@ mod tests {
         assert!(line.starts_with("10,41.25,0,"), "{line}");
         assert_eq!(line.split(',').nth(8), Some(""), "NaN is empty");
         assert_eq!(s.get("rss_mib"), Some(41.25));
+        let back = Sample::from_values(&s.values()).expect("22 values");
+        assert_eq!(back.csv(), line, "values round-trip");
+        assert!(Sample::from_values(&[1.0; 21]).is_none());
         assert_eq!(s.get("nope"), None);
     }
 }
