@@ -19,3 +19,8 @@ cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
 if [ "${FUZZ_SMOKE_SECONDS:-15}" != "0" ]; then
   scripts/fuzz.sh smoke "${FUZZ_SMOKE_SECONDS:-15}"
 fi
+
+# The soak's smoke mode (bench/soak): ~20 s of joins and leaves, chat and reconnecting realtime
+# subscribers against the debug openchatd; fails if an envelope or a join is lost.
+target_dir="${CARGO_TARGET_DIR:-target}"
+"$target_dir/debug/soak" --smoke --db sqlite --bin-dir "$target_dir/debug"

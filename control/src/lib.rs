@@ -39,6 +39,7 @@ mod profiles;
 pub mod realtime;
 mod seed;
 mod servers;
+mod stats;
 pub mod testing;
 mod validate;
 pub mod websocket;
@@ -66,6 +67,7 @@ pub use model::{Ban, Channel, ChannelKind, Member, Role, Server, UnknownVariant}
 pub use profiles::{Avatar, AvatarAsset, Profile, ProfileUpdate, ProfilesError};
 pub use realtime::AccessChange;
 pub use servers::{JoinedServer, NewChannel, NewServer, ServersError};
+pub use stats::PoolStats;
 pub use validate::{FieldErrors, is_valid_id};
 
 use std::path::PathBuf;

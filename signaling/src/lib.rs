@@ -14,6 +14,7 @@ pub mod listener;
 pub mod live;
 pub mod metrics;
 pub mod rate_limit;
+pub mod resource_metrics;
 pub mod server;
 pub mod state;
 pub mod tickets;

@@ -31,8 +31,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = state
+    let mut body = state
         .metrics
         .render(&state.sfu.stats().snapshot(), &state.sockets.stats);
+    crate::resource_metrics::render(&mut body, &crate::resource_metrics::gauges(&state));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
