@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: builds every binary the end-to-end tests launch (openchatd,
 # rtc-joiner), then every crate's unit and integration tests (SQLite always; PostgreSQL when
-# DATABASE_URL is set, and required when CI=true).
+# DATABASE_URL is set, and required when CI=true), then the API contract run (schemathesis over
+# the OpenAPI document, scripts/schemathesis.sh; alone: `scripts/schemathesis.sh`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,3 +15,4 @@ fi
 
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
+OPENCHATD="${CARGO_TARGET_DIR:-target}/debug/openchatd" ./scripts/schemathesis.sh

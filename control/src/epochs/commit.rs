@@ -232,27 +232,26 @@ fn validate(request: &CommitRequest) -> Result<(), CommitError> {
     if request.added.len() + request.removed.len() > MAX_CHANGES_PER_COMMIT {
         return Err(CommitError::PayloadTooLarge);
     }
-    let mut seen = BTreeSet::new();
+    // 400 for what the request schema states (formats, duplicates within one list); 422
+    // `invalid_membership_change` for rules across fields that a schema cannot state.
     for (field, devices) in [("added", &request.added), ("removed", &request.removed)] {
+        let mut listed = BTreeSet::new();
         for device in devices {
             if !is_valid_principal(&device.user_id) || !is_valid_principal(&device.device_id) {
                 errors.add(
                     field,
                     "user_id and device_id must match [A-Za-z0-9_.-]{1,64}",
                 );
-            } else if !seen.insert(device) {
-                errors.add(field, "a device may appear only once in added and removed");
+            } else if !listed.insert(device) {
+                errors.add(field, "a device may appear only once");
             }
         }
     }
-    let added: HashSet<&DeviceRef> = request.added.iter().collect();
-    let mut welcomed = HashSet::new();
     for welcome in &request.welcomes {
-        let device = DeviceRef::new(&welcome.user_id, &welcome.device_id);
-        if !added.contains(&device) || !welcomed.insert(device) {
+        if !is_valid_principal(&welcome.user_id) || !is_valid_principal(&welcome.device_id) {
             errors.add(
                 "welcomes",
-                "one welcome per added device, for added devices only",
+                "user_id and device_id must match [A-Za-z0-9_.-]{1,64}",
             );
         }
         match too_large(&welcome.welcome) {
@@ -267,7 +266,20 @@ fn validate(request: &CommitRequest) -> Result<(), CommitError> {
             errors.add("proposal_ids", "unique ids matching [A-Za-z0-9_-]{1,64}");
         }
     }
-    errors.into_result().map_err(CommitError::Invalid)
+    errors.into_result().map_err(CommitError::Invalid)?;
+
+    let added: HashSet<&DeviceRef> = request.added.iter().collect();
+    if let Some(device) = request.removed.iter().find(|d| added.contains(d)) {
+        return Err(invalid(device, "listed_twice"));
+    }
+    let mut welcomed = HashSet::new();
+    for welcome in &request.welcomes {
+        let device = DeviceRef::new(&welcome.user_id, &welcome.device_id);
+        if !added.contains(&device) || !welcomed.insert(device.clone()) {
+            return Err(invalid(&device, "unexpected_welcome"));
+        }
+    }
+    Ok(())
 }
 
 /// An added device must exist, be active, and belong to a member of the channel's server.

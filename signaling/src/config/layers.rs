@@ -48,6 +48,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("http.listen", Kind::Str),
     ("http.max_body_bytes", Kind::Int),
     ("database.url", Kind::Str),
+    ("database.sqlite_synchronous", Kind::Str),
     ("auth.algorithm", Kind::Str),
     ("auth.secret", Kind::Str),
     ("auth.public_key_file", Kind::Str),

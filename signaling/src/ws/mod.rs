@@ -5,7 +5,9 @@ pub mod session;
 
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::response::Response;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
 
@@ -14,8 +16,17 @@ use crate::state::AppState;
 /// grows on demand up to the frame limit.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 
-/// Upgrades and runs a session. The ticket in the first frame authenticates it.
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+/// Upgrades and runs a session. The ticket in the first frame authenticates it. A request that
+/// is not a WebSocket handshake gets 400 `websocket_required`.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let ws = match control::http::websocket_upgrade(ws, &headers) {
+        Ok(ws) => ws,
+        Err(e) => return e.into_response(),
+    };
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
         .max_message_size(protocol::MAX_FRAME_BYTES + 1024)
