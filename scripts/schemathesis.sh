@@ -74,7 +74,8 @@ token="$(curl -fsS -X POST "$base/v1/dev/token" -H 'content-type: application/js
 
 status=0
 # shellcheck disable=SC2086
-timeout --kill-after=10 "${ST_TIMEOUT:-300}" \
+SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=scripts \
+  timeout --kill-after=10 "${ST_TIMEOUT:-300}" \
   "$ST" --config-file scripts/schemathesis.toml run "$base/v1/openapi.json" \
   --header "Authorization: Bearer $token" \
   --checks all \

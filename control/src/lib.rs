@@ -31,10 +31,12 @@ mod devices;
 mod epochs;
 mod error;
 pub mod http;
+mod json_number;
 mod keys;
 mod messages;
 mod model;
 mod outbox;
+mod payload;
 mod profiles;
 pub mod realtime;
 mod seed;
@@ -46,12 +48,12 @@ pub use admission::{Admission, AdmissionError, Grants, grants_for};
 pub use communities::{
     CommunitiesError, Invitation, InvitationPreview, NewInvitation, Permission, RolePermissions,
 };
+pub use db::SqliteSynchronous;
 pub use devices::{Device, DevicesError, LinkCode};
 pub use epochs::{
     CommitError, CommitOutcome, CommitRequest, DeviceRef, MemberDevice, Membership, Proposal,
     ProposalError, Welcome, WelcomeMessage,
 };
-pub use db::SqliteSynchronous;
 pub use error::ControlError;
 pub use http::{ApiError, Caller, ErrorBody, ErrorDetail};
 pub use keys::{

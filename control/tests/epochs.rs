@@ -298,7 +298,8 @@ async fn invalid_and_oversized_commits(ctl: Control) {
         .expect_err("bad");
     assert_eq!(err.code(), "invalid_request");
     let mut req = request(2, &[], &[]);
-    req.commit = base64_of_len(64 * 1024 + 1);
+    // Over 64 KiB rounded up to whole base64 groups (the limit applies to the text).
+    req.commit = base64_of_len(64 * 1024 + 3);
     let err = ctl
         .commit_membership(&alice, CHANNEL, req)
         .await

@@ -121,7 +121,10 @@ impl Fixture {
             }
         });
         let label = match db {
-            Db::Sqlite => format!("sqlite-{}", format!("{sqlite_synchronous:?}").to_lowercase()),
+            Db::Sqlite => format!(
+                "sqlite-{}",
+                format!("{sqlite_synchronous:?}").to_lowercase()
+            ),
             Db::Postgres => "postgres".to_owned(),
         };
         Ok(Fixture {

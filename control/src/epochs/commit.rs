@@ -9,9 +9,10 @@ use sqlx::{AnyConnection, Row};
 use super::members::members_at;
 use super::{
     CommitError, CommitOutcome, CommitRequest, DeviceRef, MAX_CHANGES_PER_COMMIT, MAX_OPAQUE_BYTES,
-    Proposal, decoded_len, is_valid_principal,
+    Proposal, is_valid_principal,
 };
 use crate::outbox::{self, Audience, kind};
+use crate::payload::{PayloadError, decoded_len};
 use crate::validate::is_valid_id;
 use crate::{Control, FieldErrors};
 
@@ -222,12 +223,11 @@ fn validate(request: &CommitRequest) -> Result<(), CommitError> {
     if request.epoch < 0 {
         errors.add("epoch", "must be >= 0");
     }
-    let too_large = |b64: &str| decoded_len(b64).map(|n| n > MAX_OPAQUE_BYTES);
-    match too_large(&request.commit) {
-        None => errors.add("commit", "must be base64"),
-        Some(true) => return Err(CommitError::PayloadTooLarge),
-        Some(false) if request.commit.is_empty() => errors.add("commit", "must not be empty"),
-        Some(false) => {}
+    match decoded_len(&request.commit, MAX_OPAQUE_BYTES) {
+        Err(PayloadError::Malformed) => errors.add("commit", "must be base64"),
+        Err(PayloadError::TooLarge) => return Err(CommitError::PayloadTooLarge),
+        Ok(0) => errors.add("commit", "must not be empty"),
+        Ok(_) => {}
     }
     if request.added.len() + request.removed.len() > MAX_CHANGES_PER_COMMIT {
         return Err(CommitError::PayloadTooLarge);
@@ -254,10 +254,10 @@ fn validate(request: &CommitRequest) -> Result<(), CommitError> {
                 "user_id and device_id must match [A-Za-z0-9_.-]{1,64}",
             );
         }
-        match too_large(&welcome.welcome) {
-            None => errors.add("welcomes", "must be base64"),
-            Some(true) => return Err(CommitError::PayloadTooLarge),
-            Some(false) => {}
+        match decoded_len(&welcome.welcome, MAX_OPAQUE_BYTES) {
+            Err(PayloadError::Malformed) => errors.add("welcomes", "must be base64"),
+            Err(PayloadError::TooLarge) => return Err(CommitError::PayloadTooLarge),
+            Ok(_) => {}
         }
     }
     let mut proposals = HashSet::new();

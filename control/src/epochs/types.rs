@@ -49,6 +49,7 @@ pub struct Welcome {
 pub struct CommitRequest {
     /// The epoch the commit was made against: must be the channel's current epoch.
     #[schema(minimum = 0)]
+    #[serde(deserialize_with = "crate::json_number::integer")]
     pub epoch: i64,
     /// The opaque commit, base64 (1 byte to 64 KiB decoded).
     #[schema(schema_with = crate::http::openapi::schemas::base64_64k)]

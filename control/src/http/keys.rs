@@ -29,7 +29,11 @@ impl From<KeysError> for ApiError {
             }
             KeysError::PayloadTooLarge { max_bytes, index } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                serde_json::json!({ "max_bytes": max_bytes, "index": index }),
+                serde_json::json!({
+                    "max_bytes": max_bytes,
+                    "max_chars": crate::payload::max_chars(max_bytes),
+                    "index": index,
+                }),
             ),
             KeysError::QueueFull { index, max } => (
                 StatusCode::CONFLICT,
@@ -107,6 +111,7 @@ pub(crate) struct AckBody {
     #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     device_id: Option<String>,
     /// Deletes the delivered envelopes with ids up to this one.
+    #[serde(deserialize_with = "crate::json_number::integer")]
     up_to: i64,
 }
 
@@ -154,8 +159,9 @@ pub(crate) struct Claimed {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BackupBody {
-    /// The latest version this device knows (0 when none).
-    #[schema(minimum = 0)]
+    /// The latest version this device knows (0 when none); the new one is this plus one.
+    #[schema(minimum = 0, maximum = 9223372036854775806_i64)]
+    #[serde(deserialize_with = "crate::json_number::integer")]
     expected_version: i64,
     /// Opaque payload, standard base64, 1 byte to `key_backup_max_bytes` (default 1 MiB)
     /// decoded.
@@ -179,7 +185,7 @@ fn own_device(caller: &Caller, asked: Option<&str>) -> Result<(), ApiError> {
         (status = 400, description = "invalid_request", body = ErrorSchema),
         (status = 404, description = "device_not_found (details.index)", body = ErrorSchema),
         (status = 409, description = "envelope_queue_full (details.index, details.max)", body = ErrorSchema),
-        (status = 413, description = "payload_too_large (details.index, details.max_bytes)", body = ErrorSchema)))]
+        (status = 413, description = "payload_too_large (details.index, details.max_bytes, details.max_chars)", body = ErrorSchema)))]
 pub(crate) async fn publish_envelopes(
     State(control): State<Control>,
     caller: Caller,
@@ -300,7 +306,7 @@ pub(crate) async fn count_packages(
 #[utoipa::path(post, path = "/v1/keys/backups", tag = "keys", request_body = BackupBody,
     responses((status = 201, description = "the stored version (no payload)", body = KeyBackup),
         (status = 409, description = "stale_backup_version (details.current_version)", body = ErrorSchema),
-        (status = 413, description = "payload_too_large (details.max_bytes)", body = ErrorSchema)))]
+        (status = 413, description = "payload_too_large (details.max_bytes, details.max_chars)", body = ErrorSchema)))]
 pub(crate) async fn put_backup(
     State(control): State<Control>,
     caller: Caller,

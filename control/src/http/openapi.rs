@@ -130,7 +130,7 @@ impl Modify for BearerAuth {
         realtime::realtime,
         serve,
     ),
-    components(schemas(crate::DeviceRef)),
+    components(schemas(crate::DeviceRef, crate::HistoryDirection)),
 )]
 struct ApiDoc;
 
@@ -148,9 +148,51 @@ pub fn document() -> &'static serde_json::Value {
     })
 }
 
-/// Rules across fields of a request body that the derives cannot state, added to the derived
-/// schemas.
+/// Path parameters by name: every id of one kind has one format, which the handlers check (a
+/// malformed one is answered like an unknown one, or with 400).
+const PATH_PATTERNS: [(&str, &str); 6] = [
+    ("channel_id", schemas::ID),
+    ("server_id", schemas::ID),
+    ("user_id", schemas::PRINCIPAL),
+    ("device_id", schemas::PRINCIPAL),
+    // `communities::invitations::new_token`.
+    ("token", "^[A-Za-z0-9]{24}$"),
+    // `profiles::avatar::is_asset_id`: a SHA-256 in lowercase hex.
+    ("asset_id", "^[0-9a-f]{64}$"),
+];
+
+/// What the derives cannot state, added to the derived document: path parameter formats,
+/// rules across fields of a request body, the optional body of join-ticket.
 fn refine(doc: &mut Value) {
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for operation in item.values_mut() {
+                let Some(params) = operation
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut)
+                else {
+                    continue;
+                };
+                for param in params.iter_mut().filter(|p| p["in"] == "path") {
+                    let name = param["name"].as_str().unwrap_or("");
+                    if let Some((_, pattern)) = PATH_PATTERNS.iter().find(|(n, _)| *n == name) {
+                        param["schema"] = json!({ "type": "string", "pattern": pattern });
+                    }
+                }
+            }
+        }
+    }
+    // The join-ticket body may be absent (no body, or only whitespace); when present it is an
+    // object (`null`, `[]` are refused).
+    doc["paths"]["/v1/rtc/channels/{channel_id}/join-ticket"]["post"]["requestBody"] = json!({
+        "required": false,
+        "content": { "application/json": {
+            "schema": { "$ref": "#/components/schemas/JoinTicketRequest" }
+        } }
+    });
     let schemas = &mut doc["components"]["schemas"];
     // `NewMessage`: `content_type` decides `refers_to` and whether the ciphertext may be empty
     // (`messages::send::validate`).

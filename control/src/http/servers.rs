@@ -16,7 +16,10 @@ use crate::{Channel, ChannelKind, Control, Member, NewChannel, NewServer, Role, 
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateServerBody {
     /// Display name: at most 100 characters, not blank, no control characters (trimmed).
-    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     name: String,
     /// Chosen id (default: generated).
     #[serde(default)]
@@ -29,7 +32,10 @@ pub(crate) struct CreateServerBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateChannelBody {
     /// Display name: at most 100 characters, not blank, no control characters (trimmed).
-    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     name: String,
     /// What it carries.
     kind: ChannelKind,

@@ -54,7 +54,8 @@ impl Control {
         packages: &[String],
         last_resort: Option<&str>,
     ) -> Result<KeyPackageCount, KeysError> {
-        if packages.len() > MAX_PACKAGES_PER_UPLOAD || (packages.is_empty() && last_resort.is_none())
+        if packages.len() > MAX_PACKAGES_PER_UPLOAD
+            || (packages.is_empty() && last_resort.is_none())
         {
             let mut errors = FieldErrors::default();
             errors.add(

@@ -69,6 +69,7 @@ pub struct NewMessage {
     pub client_message_id: String,
     /// The epoch the ciphertext was encrypted for.
     #[schema(minimum = 0)]
+    #[serde(deserialize_with = "crate::json_number::integer")]
     pub epoch: i64,
     /// The opaque ciphertext, base64 (at most 64 KiB decoded; may be empty for `delete`).
     #[schema(schema_with = crate::http::openapi::schemas::base64_64k_or_empty)]

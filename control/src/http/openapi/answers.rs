@@ -194,8 +194,8 @@ mod tests {
             "forbidden, device_revoked: role too low"
         );
         assert_eq!(
-            post["403"]["content"]["application/json"]["schema"]["allOf"][1]["properties"]
-                ["error"]["properties"]["code"]["enum"],
+            post["403"]["content"]["application/json"]["schema"]["allOf"][1]["properties"]["error"]
+                ["properties"]["code"]["enum"],
             json!(["forbidden", "device_revoked"])
         );
         for status in ["400", "401", "413", "429", "500"] {

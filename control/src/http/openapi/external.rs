@@ -7,7 +7,9 @@
 use utoipa::OpenApi;
 
 use super::ErrorSchema;
-use crate::http::edge::{Capabilities, DevToken, DevTokenRequest, Health, JoinTicket, JoinTicketRequest, Ready};
+use crate::http::edge::{
+    Capabilities, DevToken, DevTokenRequest, Health, JoinTicket, JoinTicketRequest, Ready,
+};
 
 #[derive(OpenApi)]
 #[openapi(paths(
@@ -51,7 +53,7 @@ fn dev_token() {}
 /// A single-use join ticket for a voice or video channel. The body is optional.
 #[utoipa::path(post, path = "/v1/rtc/channels/{channel_id}/join-ticket", tag = "rtc",
     params(("channel_id" = String, Path, description = "channel id", pattern = "^[A-Za-z0-9_-]{1,64}$")),
-    request_body(content = Option<JoinTicketRequest>, content_type = "application/json"),
+    request_body(content = JoinTicketRequest, content_type = "application/json"),
     responses((status = 200, description = "the ticket, its expiry, grants and signaling URL", body = JoinTicket),
         (status = 403, description = "banned: banned or timed out in the channel's server", body = ErrorSchema),
         (status = 404, description = "channel_not_found: unknown, or not visible to the caller", body = ErrorSchema),

@@ -20,42 +20,23 @@ pub const NOT_BLANK: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u
 
 /// Canonical standard base64 with padding, as the `base64` crate's `STANDARD` engine decodes it
 /// (the unused bits of the last symbol must be zero).
-const BASE64: &str = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
-/// A base64 text whose last group is padded (`xx==`, one byte, or `xxx=`, two).
-const BASE64_PADDED_END: &str = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)$";
-/// A base64 text whose last group carries exactly one byte (`xx==`).
-const BASE64_ONE_BYTE_END: &str = "^(?:[A-Za-z0-9+/]{4})*[A-Za-z0-9+/][AQgw]==$";
+const BASE64: &str =
+    "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
 
-fn base64_text(pattern: &str, min_length: usize, max_length: usize) -> ObjectBuilder {
+/// A payload limited to `max_bytes` ([`crate::payload`]: the limit applies to the text, at most
+/// `4 * ceil(max_bytes / 3)` characters), at least one byte when `non_empty`. Exact: every text
+/// the schema accepts is accepted, every other one is refused (400, or 413 when it is too long).
+pub fn base64(max_bytes: usize, non_empty: bool) -> Schema {
+    let max_chars = crate::payload::max_chars(max_bytes);
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some(pattern))
-        .min_length(Some(min_length))
-        .max_length(Some(max_length))
+        .pattern(Some(BASE64))
+        .min_length(Some(if non_empty { 4 } else { 0 }))
+        .max_length(Some(max_chars))
         .content_encoding("base64")
-}
-
-/// Standard base64 of at most `max_bytes` decoded bytes (at least one when `non_empty`),
-/// exactly: every text the schema accepts decodes within the limit and every one it refuses
-/// is refused by the server (400, or 413 when only the size is wrong).
-///
-/// `4 * (max_bytes / 3)` characters always fit. One more group fits only when `max_bytes` is not
-/// a multiple of 3 and the group is padded enough: that case is the second `anyOf` branch.
-pub fn base64(max_bytes: usize, non_empty: bool) -> Schema {
-    let min = if non_empty { 4 } else { 0 };
-    let full_groups = 4 * (max_bytes / 3);
-    let whole = base64_text(BASE64, min, full_groups);
-    let last_group = match max_bytes % 3 {
-        0 => return whole.build().into(),
-        1 => BASE64_ONE_BYTE_END,
-        _ => BASE64_PADDED_END,
-    };
-    let longest = base64_text(last_group, full_groups + 4, full_groups + 4);
-    AnyOfBuilder::new()
-        .item(whole)
-        .item(longest)
         .description(Some(format!(
-            "standard base64 with padding, at most {max_bytes} bytes decoded"
+            "standard base64 with padding, at most {max_chars} characters \
+             ({max_bytes} bytes rounded up to whole 3-byte groups)"
         )))
         .build()
         .into()
