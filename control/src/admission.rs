@@ -60,12 +60,17 @@ pub struct Admission {
 /// Why a user was not admitted.
 #[derive(Debug, thiserror::Error)]
 pub enum AdmissionError {
-    /// No such channel, or it is not in the server the caller named.
+    /// No such channel, it is not in the server the caller named, or the caller may not see it
+    /// (not a member of its server): the three are indistinguishable from outside.
     #[error("channel not found")]
     ChannelNotFound,
-    /// The user is not a member of the channel's server.
+    /// The user is no longer a member of the channel's server (re-checked at redemption; a
+    /// ticket request gets `ChannelNotFound` instead).
     #[error("not a member of the channel's server")]
     NotAMember,
+    /// The device was revoked.
+    #[error("this device was revoked")]
+    DeviceRevoked,
     /// The user is banned from the channel's server.
     #[error("banned from the channel's server")]
     Banned,
@@ -83,6 +88,7 @@ impl AdmissionError {
         match self {
             AdmissionError::ChannelNotFound => "channel_not_found",
             AdmissionError::NotAMember => "not_a_member",
+            AdmissionError::DeviceRevoked => "device_revoked",
             AdmissionError::Banned => "banned",
             AdmissionError::NotAnRtcChannel => "not_an_rtc_channel",
             AdmissionError::Storage(_) => "internal",
@@ -96,13 +102,23 @@ impl From<sqlx::Error> for AdmissionError {
     }
 }
 
+impl From<crate::DevicesError> for AdmissionError {
+    fn from(e: crate::DevicesError) -> Self {
+        match e {
+            crate::DevicesError::Storage(e) => AdmissionError::Storage(e),
+            _ => AdmissionError::DeviceRevoked,
+        }
+    }
+}
+
 impl Control {
     /// Decides whether `user_id` may join the room of `channel_id`, and with which grants.
     ///
-    /// In order: an unknown channel, or one outside `server_id` when given, is
-    /// `ChannelNotFound`; a text channel is `NotAnRtcChannel`; a ban in force (permanent or
-    /// ending in the future) is `Banned`; a non-member is `NotAMember` — except in dev mode on
-    /// `srv_harbor`, which makes the user a member (role member) on first admission.
+    /// In order: an unknown channel, one outside `server_id` when given, or one of a server the
+    /// user is not a member of is `ChannelNotFound` (never telling an outsider which channels
+    /// exist) — except in dev mode on `srv_harbor`, which makes the user a member (role member)
+    /// on first admission; a ban in force (permanent or ending in the future) is `Banned`; a
+    /// text channel is `NotAnRtcChannel`.
     pub async fn admit_to_channel(
         &self,
         user_id: &str,
@@ -116,36 +132,35 @@ impl Control {
         if server_id.is_some_and(|s| s != channel.server_id) {
             return Err(AdmissionError::ChannelNotFound);
         }
-        if !channel.kind.is_rtc() {
-            return Err(AdmissionError::NotAnRtcChannel);
-        }
-
-        let now = now_millis();
-        let banned: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM bans WHERE server_id = $1 AND user_id = $2 \
-             AND (until IS NULL OR until > $3)",
-        )
-        .bind(&channel.server_id)
-        .bind(user_id)
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?;
-        if banned.is_some() {
-            return Err(AdmissionError::Banned);
-        }
-
         let role = match self.member_role(&channel.server_id, user_id).await? {
             Some(role) => role,
             None if self.options().dev_mode && channel.server_id == DEV_SERVER_ID => {
-                insert_member(self.pool(), &channel.server_id, user_id, Role::Member, now).await?;
+                if self.banned(&channel.server_id, user_id).await? {
+                    return Err(AdmissionError::Banned);
+                }
+                let mut tx = self.write().await?;
+                insert_member(
+                    &mut tx,
+                    &channel.server_id,
+                    user_id,
+                    Role::Member,
+                    now_millis(),
+                )
+                .await?;
+                tx.commit().await?;
                 // Another request may have inserted the row first: read what is stored.
                 self.member_role(&channel.server_id, user_id)
                     .await?
-                    .ok_or(AdmissionError::NotAMember)?
+                    .ok_or(AdmissionError::ChannelNotFound)?
             }
-            None => return Err(AdmissionError::NotAMember),
+            None => return Err(AdmissionError::ChannelNotFound),
         };
-
+        if self.banned(&channel.server_id, user_id).await? {
+            return Err(AdmissionError::Banned);
+        }
+        if !channel.kind.is_rtc() {
+            return Err(AdmissionError::NotAnRtcChannel);
+        }
         Ok(Admission {
             server_id: channel.server_id,
             channel_id: channel.id,
@@ -153,5 +168,48 @@ impl Control {
             role,
             grants: grants_for(channel.kind, role),
         })
+    }
+
+    /// Whether the holder of a join ticket may still enter, or stay in, the room of
+    /// `channel_id`: the device is not revoked (`DeviceRevoked`), the user is still a member of
+    /// the channel's server (`NotAMember`) and not banned (`Banned`). Signaling asks at ticket
+    /// redemption and whenever it must re-check its live sessions. Adds nobody (not even in dev
+    /// mode).
+    pub async fn check_room_access(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        channel_id: &str,
+    ) -> Result<(), AdmissionError> {
+        self.authorize_device(user_id, device_id).await?;
+        let channel = self
+            .channel(channel_id)
+            .await?
+            .ok_or(AdmissionError::ChannelNotFound)?;
+        if self
+            .member_role(&channel.server_id, user_id)
+            .await?
+            .is_none()
+        {
+            return Err(AdmissionError::NotAMember);
+        }
+        if self.banned(&channel.server_id, user_id).await? {
+            return Err(AdmissionError::Banned);
+        }
+        Ok(())
+    }
+
+    /// Whether a ban of `user_id` in `server_id` is in force (permanent or ending later).
+    async fn banned(&self, server_id: &str, user_id: &str) -> Result<bool, ControlError> {
+        let banned: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM bans WHERE server_id = $1 AND user_id = $2 \
+             AND (until IS NULL OR until > $3)",
+        )
+        .bind(server_id)
+        .bind(user_id)
+        .bind(now_millis())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(banned.is_some())
     }
 }

@@ -43,6 +43,7 @@ mod seed;
 mod servers;
 pub mod testing;
 mod validate;
+pub mod websocket;
 
 pub use admission::{Admission, AdmissionError, Grants, grants_for};
 pub use communities::{
@@ -66,6 +67,7 @@ pub use messages::{
 };
 pub use model::{Ban, Channel, ChannelKind, Member, Role, Server, UnknownVariant};
 pub use profiles::{Avatar, AvatarAsset, Profile, ProfileUpdate, ProfilesError};
+pub use realtime::AccessChange;
 pub use servers::{JoinedServer, NewChannel, NewServer, ServersError};
 pub use validate::{FieldErrors, is_valid_id};
 
@@ -117,6 +119,8 @@ pub struct Control {
     clock: clock::Clock,
     /// Realtime fanout shared by clones (subscribers, outbox dispatcher).
     hub: std::sync::Arc<realtime::Hub>,
+    /// Pings, idle bound and going-away signal of realtime WebSockets.
+    sockets: websocket::SocketPolicy,
 }
 
 impl Control {
@@ -137,7 +141,20 @@ impl Control {
             opts,
             clock: clock::Clock::default(),
             hub: Default::default(),
+            sockets: websocket::SocketPolicy::default(),
         })
+    }
+
+    /// This handle with `policy` for the realtime WebSockets it serves (server pings, the idle
+    /// bound, the process's going-away signal). Set it before building the routers.
+    pub fn with_socket_policy(mut self, policy: websocket::SocketPolicy) -> Control {
+        self.sockets = policy;
+        self
+    }
+
+    /// The policy realtime WebSockets follow.
+    pub fn socket_policy(&self) -> &websocket::SocketPolicy {
+        &self.sockets
     }
 
     /// Applies the embedded migrations for this database (`migrations/sqlite` or
@@ -179,5 +196,15 @@ impl Control {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Access changes (device revoked, member removed), published by this process's realtime
+    /// dispatcher as it reaches them in the outbox — so on every node, whichever node made the
+    /// change. Starts the dispatcher if needed. A receiver that lags (`RecvError::Lagged`) has
+    /// missed some: it must re-check every session it holds.
+    pub fn access_changes(&self) -> tokio::sync::broadcast::Receiver<AccessChange> {
+        let receiver = self.hub.access_changes.0.subscribe();
+        self.start_background();
+        receiver
     }
 }

@@ -4,7 +4,7 @@
 //! Ordering rule: [`append`] bumps the single `outbox_counter` row, which row-locks it until the
 //! transaction ends. Event ids are therefore assigned in commit order, and a reader tailing
 //! `id > last` (the realtime dispatcher, a resuming client) never skips an event that commits
-//! later with a smaller id. Call [`append`] as the *last* statements of a transaction, after any
+//! later with a smaller id. Call [`Write::append`] as the *last* statements of a transaction, after any
 //! channel row lock (lock order: channel row, then outbox counter), to keep that lock short.
 
 use serde_json::Value;
@@ -33,6 +33,13 @@ pub(crate) mod kind {
     pub const TYPING: &str = "typing";
     /// A user came online or went offline (ephemeral: not replayed on resume).
     pub const PRESENCE: &str = "presence";
+    /// A device was revoked: it may no longer act; its live sessions end.
+    pub const DEVICE_REVOKED: &str = "device_revoked";
+    /// A user became a member of a server.
+    pub const MEMBER_ADDED: &str = "member_added";
+    /// A user stopped being a member of a server (left or removed): its live sessions in the
+    /// server's rooms end and its devices stop receiving the server's channel events.
+    pub const MEMBER_REMOVED: &str = "member_removed";
 }
 
 /// Who receives an event.
@@ -50,6 +57,8 @@ pub(crate) enum Audience<'a> {
     },
     /// Every device of every user sharing a server with `user_id`.
     UserPeers { user_id: &'a str },
+    /// Every device of `user_id`.
+    User { user_id: &'a str },
 }
 
 impl Audience<'_> {
@@ -73,13 +82,13 @@ impl Audience<'_> {
                 ("device", None, None, Some(user_id), Some(device_id))
             }
             Audience::UserPeers { user_id } => ("user_peers", None, None, Some(user_id), None),
+            Audience::User { user_id } => ("user", None, None, Some(user_id), None),
         }
     }
 }
 
-/// Appends one event inside the caller's transaction and returns its id. After the commit, call
-/// [`Control::outbox_committed`] so the local dispatcher and other processes fetch it at once.
-pub(crate) async fn append(
+/// Appends one event inside `conn`'s transaction and returns its id (callers use [`Write::append`]).
+async fn append(
     conn: &mut AnyConnection,
     backend: Backend,
     kind: &str,
@@ -126,29 +135,106 @@ pub(crate) async fn append(
     query.fetch_one(&mut *conn).await
 }
 
-/// A write transaction, and on SQLite the in-process writer gate held until it is dropped.
-pub(crate) type WriteTx<'a> = (
-    sqlx::Transaction<'static, sqlx::Any>,
-    Option<tokio::sync::MutexGuard<'a, ()>>,
-);
+/// A write transaction: the unit of every change control makes.
+///
+/// The rules it keeps, so callers do not have to:
+/// - On SQLite it first queues on this process's writer gate (FIFO), instead of polling SQLite's
+///   lock with the busy handler, which under load starves some writers past the busy timeout.
+///   The gate is released the moment the transaction ends ([`Write::commit`], or drop = rollback),
+///   so no code after the commit can run while holding it (two deadlocks came from that).
+/// - Events appended with [`Write::append`] become visible only with the commit; the commit then
+///   wakes this process's dispatcher and, on PostgreSQL, `NOTIFY`s the other processes. A
+///   rolled-back transaction wakes nobody.
+///
+/// Queries run on it through `&mut *write` (it dereferences to the transaction's connection).
+pub(crate) struct Write<'a> {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    gate: Option<tokio::sync::MutexGuard<'a, ()>>,
+    control: &'a Control,
+    appended: bool,
+}
+
+impl std::ops::Deref for Write<'_> {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Write<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
+
+impl Write<'_> {
+    /// Appends one event (see [`append`]); it is delivered once this transaction commits.
+    pub(crate) async fn append(
+        &mut self,
+        kind: &str,
+        audience: Audience<'_>,
+        payload: &Value,
+        now: i64,
+    ) -> Result<i64, sqlx::Error> {
+        let backend = self.control.backend;
+        let id = append(&mut self.tx, backend, kind, audience, payload, now).await?;
+        self.appended = true;
+        Ok(id)
+    }
+
+    /// Commits, releases the writer gate, then announces appended events.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        let Write {
+            tx,
+            gate,
+            control,
+            appended,
+        } = self;
+        let committed = tx.commit().await;
+        drop(gate);
+        committed?;
+        if appended {
+            control.outbox_committed();
+        }
+        Ok(())
+    }
+
+    /// Rolls back and releases the writer gate (dropping a `Write` does the same).
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
 
 impl Control {
-    /// Begins a transaction that will write. On SQLite, writers of this process first queue on
-    /// an async mutex (FIFO), instead of polling SQLite's lock with its busy handler, which under
-    /// load starves some writers past the busy timeout. Keep the gate (second element) alive
-    /// until the transaction ends.
-    pub(crate) async fn begin_write(&self) -> Result<WriteTx<'_>, sqlx::Error> {
+    /// Begins a [`Write`] (on SQLite, after queuing on the writer gate).
+    pub(crate) async fn write(&self) -> Result<Write<'_>, sqlx::Error> {
         let gate = match self.backend {
             Backend::Sqlite => Some(self.hub.write_gate.lock().await),
             Backend::Postgres => None,
         };
-        Ok((self.pool().begin().await?, gate))
+        Ok(Write {
+            tx: self.pool().begin().await?,
+            gate,
+            control: self,
+            appended: false,
+        })
     }
 
-    /// To call after committing a transaction that appended events: wakes this process's
-    /// dispatcher and, on PostgreSQL, sends `NOTIFY` (outside any lock) to the other processes.
-    /// A lost notification costs at most one dispatcher poll interval.
-    pub(crate) fn outbox_committed(&self) {
+    /// Begins a [`Write`] that does not queue on the SQLite writer gate (SQLite's busy handler
+    /// waits instead). Only for rare writes that may run while this task already holds the gate.
+    pub(crate) async fn write_ungated(&self) -> Result<Write<'_>, sqlx::Error> {
+        Ok(Write {
+            tx: self.pool().begin().await?,
+            gate: None,
+            control: self,
+            appended: false,
+        })
+    }
+
+    /// Wakes this process's dispatcher and, on PostgreSQL, sends `NOTIFY` (outside any lock) to
+    /// the other processes. A lost notification costs at most one dispatcher poll interval.
+    fn outbox_committed(&self) {
         self.hub.wake();
         if self.backend == Backend::Postgres {
             let pool = self.pool().clone();
@@ -159,26 +245,4 @@ impl Control {
             });
         }
     }
-}
-
-/// Convenience for other control modules (e.g. key envelopes): appends a
-/// `key_envelope_pending` event for one device, inside the caller's transaction.
-#[allow(dead_code)]
-pub(crate) async fn append_key_envelope_pending(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    user_id: &str,
-    device_id: &str,
-    payload: &Value,
-    now: i64,
-) -> Result<i64, sqlx::Error> {
-    append(
-        conn,
-        backend,
-        kind::KEY_ENVELOPE_PENDING,
-        Audience::Device { user_id, device_id },
-        payload,
-        now,
-    )
-    .await
 }

@@ -18,7 +18,7 @@ impl Control {
     /// channel `tc_lobby` ("Lobby"). Idempotent: existing rows are left untouched.
     pub async fn seed_dev(&self) -> Result<(), ControlError> {
         let now = now_millis();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO servers (id, name, owner_user_id, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id) DO NOTHING",
@@ -29,7 +29,7 @@ impl Control {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        insert_member(&mut *tx, DEV_SERVER_ID, DEV_OWNER, Role::Owner, now).await?;
+        insert_member(&mut tx, DEV_SERVER_ID, DEV_OWNER, Role::Owner, now).await?;
         for (id, name, kind) in DEV_CHANNELS {
             sqlx::query(
                 "INSERT INTO channels (id, server_id, name, kind, created_at) \

@@ -8,6 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::db::{new_id, now_millis};
+use crate::outbox::{Audience, Write, kind};
 use crate::validate::{FieldErrors, check_id, check_name, is_valid_id};
 use crate::{Ban, Channel, ChannelKind, Control, ControlError, Member, Role, Server};
 
@@ -104,7 +105,7 @@ impl Control {
             owner_user_id: owner_user_id.to_owned(),
             created_at: now_millis(),
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write().await?;
         let inserted = sqlx::query(
             "INSERT INTO servers (id, name, owner_user_id, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id) DO NOTHING",
@@ -119,7 +120,7 @@ impl Control {
             return Err(ServersError::IdTaken);
         }
         insert_member(
-            &mut *tx,
+            &mut tx,
             &server.id,
             owner_user_id,
             Role::Owner,
@@ -263,9 +264,11 @@ impl Control {
         }
 
         let joined_at = now_millis();
-        if !insert_member(self.pool(), server_id, user_id, role, joined_at).await? {
+        let mut tx = self.write().await?;
+        if !insert_member(&mut tx, server_id, user_id, role, joined_at).await? {
             return Err(ServersError::AlreadyAMember);
         }
+        tx.commit().await?;
         Ok(Member {
             server_id: server_id.to_owned(),
             user_id: user_id.to_owned(),
@@ -324,9 +327,11 @@ impl Control {
     }
 }
 
-/// Inserts a member row unless one exists; returns whether it inserted.
-pub(crate) async fn insert_member<'c>(
-    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
+/// Inserts a member row unless one exists, with its `member_added` event; returns whether it
+/// inserted. Every way into a server goes through here, so every node's realtime audience
+/// learns of the new member in outbox order.
+pub(crate) async fn insert_member(
+    tx: &mut Write<'_>,
     server_id: &str,
     user_id: &str,
     role: Role,
@@ -340,9 +345,19 @@ pub(crate) async fn insert_member<'c>(
     .bind(user_id)
     .bind(role.as_str())
     .bind(joined_at)
-    .execute(db)
+    .execute(&mut **tx)
     .await?;
-    Ok(done.rows_affected() > 0)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    tx.append(
+        kind::MEMBER_ADDED,
+        Audience::User { user_id },
+        &serde_json::json!({ "server_id": server_id, "user_id": user_id, "role": role.as_str() }),
+        joined_at,
+    )
+    .await?;
+    Ok(true)
 }
 
 fn server_from_row(row: &AnyRow) -> Result<Server, ControlError> {

@@ -99,8 +99,9 @@ async fn non_member_is_refused(ctl: Control) {
         .admit_to_channel("carol", "vc_den", None)
         .await
         .expect_err("refused");
-    assert!(matches!(err, AdmissionError::NotAMember), "{err:?}");
-    assert_eq!(err.code(), "not_a_member");
+    // Refused exactly like a missing channel: an outsider cannot probe which channels exist.
+    assert!(matches!(err, AdmissionError::ChannelNotFound), "{err:?}");
+    assert_eq!(err.code(), "channel_not_found");
 }
 
 async fn dev_mode_admits_anyone_to_harbor(ctl: Control) {
@@ -134,7 +135,7 @@ async fn production_mode_has_no_harbor_shortcut(ctl: Control) {
         .admit_to_channel("zed", "vc_general", None)
         .await
         .expect_err("refused");
-    assert!(matches!(err, AdmissionError::NotAMember), "{err:?}");
+    assert!(matches!(err, AdmissionError::ChannelNotFound), "{err:?}");
     assert_eq!(
         ctl.member_role("srv_harbor", "zed").await.expect("role"),
         None
@@ -148,7 +149,7 @@ async fn dev_mode_shortcut_is_only_for_harbor(ctl: Control) {
         .admit_to_channel("zed", "vc_den", None)
         .await
         .expect_err("refused");
-    assert!(matches!(err, AdmissionError::NotAMember), "{err:?}");
+    assert!(matches!(err, AdmissionError::ChannelNotFound), "{err:?}");
 }
 
 async fn banned_users_are_refused(ctl: Control) {

@@ -323,7 +323,7 @@ async fn size_caps(ctl: Control) {
         &alice,
         uri,
         json!({"client_message_id": "o", "epoch": 2,
-               "ciphertext": "AAAA".repeat(21845) + "AAA="}),
+               "ciphertext": "AAAA".repeat(21846) + "AA=="}),
     )
     .await;
     assert_eq!(status, 413, "{body}");

@@ -18,7 +18,8 @@ pub struct Summary {
     pub user_id: String,
     /// Seconds from start to stop.
     pub duration_secs: f64,
-    /// Why the joiner stopped (`duration`, `interrupted`, `file_ended`, `kicked`, ...).
+    /// Why the joiner stopped (`duration`, `interrupted`, `file_ended`,
+    /// `server_going_away`: the server stopped or drained).
     pub stop_reason: String,
     /// Whether the peer connection ever reached `connected`.
     pub media_connected: bool,

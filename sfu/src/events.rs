@@ -13,6 +13,9 @@ pub enum LeaveReason {
     Timeout,
     /// Moderation removed it.
     Kicked,
+    /// It lost the right to be there (its device was revoked, or its user left or was removed
+    /// from the room's server).
+    Removed,
 }
 
 impl LeaveReason {
@@ -22,6 +25,7 @@ impl LeaveReason {
             LeaveReason::Left => "left",
             LeaveReason::Timeout => "timeout",
             LeaveReason::Kicked => "kicked",
+            LeaveReason::Removed => "removed",
         }
     }
 }

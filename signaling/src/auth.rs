@@ -207,7 +207,9 @@ pub fn bearer(request: &Request) -> Result<&str, TokenError> {
     Ok(token.trim())
 }
 
-/// Middleware: requires a valid access token and inserts the [`Caller`].
+/// Middleware: requires a valid access token from a device that may act (control's
+/// [`authorize_device`](control::Control::authorize_device): a revoked device gets 403
+/// `device_revoked` on every route), and inserts the [`Caller`].
 pub async fn require_caller(
     State(state): State<AppState>,
     mut request: Request,
@@ -217,6 +219,16 @@ pub async fn require_caller(
         Ok(c) => c,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    if let Err(e) = state
+        .control
+        .authorize_device(&caller.user_id, &caller.device_id)
+        .await
+    {
+        if e.code() == "device_revoked" {
+            state.metrics.auth_refused("device_revoked");
+        }
+        return ApiError::from(e).into_response();
+    }
     request.extensions_mut().insert(caller);
     next.run(request).await
 }

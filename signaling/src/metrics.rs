@@ -6,10 +6,14 @@ use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, T
 
 /// Signaling-side metrics.
 pub struct Metrics {
+    /// Connection counters of the HTTP listener.
+    pub connections: std::sync::Arc<crate::listener::ConnStats>,
     registry: Registry,
     sessions: IntGauge,
     tickets_issued: IntCounter,
     join_refusals: IntCounterVec,
+    sessions_ended_by_access: IntCounter,
+    auth_refusals: IntCounterVec,
 }
 
 /// Decrements the live-session gauge when dropped.
@@ -41,10 +45,26 @@ impl Metrics {
             &["code"],
         )
         .expect("valid metric");
+        let sessions_ended_by_access = IntCounter::new(
+            "openchat_signaling_sessions_ended_by_access_total",
+            "Live signaling sessions ended because their device was revoked or their user left, \
+             was removed from or was banned from the room's server",
+        )
+        .expect("valid metric");
+        let auth_refusals = IntCounterVec::new(
+            Opts::new(
+                "openchat_auth_refusals_total",
+                "Authenticated requests refused after token verification, by code",
+            ),
+            &["code"],
+        )
+        .expect("valid metric");
         for m in [
             Box::new(sessions.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(tickets_issued.clone()),
             Box::new(join_refusals.clone()),
+            Box::new(sessions_ended_by_access.clone()),
+            Box::new(auth_refusals.clone()),
         ] {
             let _ = registry.register(m);
         }
@@ -55,11 +75,24 @@ impl Metrics {
             ));
         }
         Metrics {
+            connections: Default::default(),
             registry,
             sessions,
             tickets_issued,
             join_refusals,
+            sessions_ended_by_access,
+            auth_refusals,
         }
+    }
+
+    /// Counts live sessions ended by an access change.
+    pub fn sessions_ended_by_access(&self, n: u64) {
+        self.sessions_ended_by_access.inc_by(n);
+    }
+
+    /// Counts an authenticated request refused (e.g. `device_revoked`).
+    pub fn auth_refused(&self, code: &str) {
+        self.auth_refusals.with_label_values(&[code]).inc();
     }
 
     /// Counts a session until the guard drops.
@@ -78,11 +111,17 @@ impl Metrics {
         self.join_refusals.with_label_values(&[code]).inc();
     }
 
-    /// The text exposition of every metric, with the sfu's counters appended.
-    pub fn render(&self, sfu: &sfu::StatsSnapshot) -> String {
+    /// The text exposition of every metric, with the connection, WebSocket and sfu counters
+    /// appended.
+    pub fn render(
+        &self,
+        sfu: &sfu::StatsSnapshot,
+        sockets: &control::websocket::SocketStats,
+    ) -> String {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         let mut text = String::from_utf8(buf).unwrap_or_default();
+        self.connections.render(&mut text, sockets);
         let counters = [
             (
                 "openchat_sfu_packets_in_total",

@@ -23,8 +23,13 @@ pub struct AppState {
     pub control: Control,
     /// Media plane.
     pub sfu: Sfu,
+    /// Pings, idle bound and going-away signal of the WebSockets (shared with control's
+    /// realtime sockets).
+    pub sockets: control::websocket::SocketPolicy,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Per-user and per-device request limits.
     pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
+    /// Live signaling sessions, ended by access changes.
+    pub live: Arc<crate::live::LiveSessions>,
 }

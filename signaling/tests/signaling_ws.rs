@@ -132,6 +132,8 @@ async fn video_in_voice_room_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishing_without_grant_is_refused() {
     let s = TestServer::start(Db::Sqlite).await.expect("server");
+    // Redemption re-checks membership: mallory joins the dev server by asking for a ticket once.
+    s.ticket("mallory", "vc_general").await;
     let mut ws = s.ws().await;
     ws.join(&ticket_with(&ticket_key(&s), no_grants(), 60))
         .await;

@@ -245,7 +245,7 @@ impl Control {
         }
 
         // Write first, so SQLite takes its write lock at once (no read-to-write upgrade).
-        let (mut tx, gate) = self.begin_write().await?;
+        let mut tx = self.write().await?;
         let used = sqlx::query(
             "UPDATE invitations SET uses = uses + 1 WHERE token = $1 AND revoked_at IS NULL \
              AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)",
@@ -264,13 +264,11 @@ impl Control {
             check_usable(&current, now)?;
             return Err(CommunitiesError::InvitationExhausted);
         }
-        if !insert_member(&mut *tx, &invitation.server_id, user_id, Role::Member, now).await? {
+        if !insert_member(&mut tx, &invitation.server_id, user_id, Role::Member, now).await? {
             tx.rollback().await?;
             return Err(CommunitiesError::AlreadyAMember);
         }
         tx.commit().await?;
-        // Release the SQLite writer gate before anything else may want it.
-        drop(gate);
         Ok(Member {
             server_id: invitation.server_id,
             user_id: user_id.to_owned(),

@@ -5,6 +5,7 @@ use sqlx::Row;
 use super::{CommunitiesError, Permission, RolePermissions, permissions};
 use crate::devices::Removal;
 use crate::epochs::is_valid_principal;
+use crate::outbox::{Audience, kind};
 use crate::servers::{channel_from_row, parse_stored};
 use crate::validate::FieldErrors;
 use crate::{Channel, Control, ControlError, Member, Role};
@@ -59,7 +60,7 @@ impl Control {
         if role == Role::Owner {
             return Err(CommunitiesError::OwnerCannotLeave);
         }
-        self.delete_member(server_id, actor).await
+        self.delete_member(server_id, actor, "left").await
     }
 
     /// Removes `user_id` from `server_id`. The actor needs `manage_members`; the owner cannot
@@ -89,7 +90,7 @@ impl Control {
         if !allowed {
             return Err(CommunitiesError::Forbidden);
         }
-        self.delete_member(server_id, user_id).await
+        self.delete_member(server_id, user_id, "removed").await
     }
 
     /// Sets `user_id`'s role in `server_id` to `member` or `moderator`. The actor needs
@@ -150,15 +151,33 @@ impl Control {
         rows.iter().map(channel_from_row).collect()
     }
 
-    async fn delete_member(&self, server_id: &str, user_id: &str) -> Result<(), CommunitiesError> {
+    /// Deletes the member row with its `member_removed` event (which ends the user's live
+    /// sessions in the server's rooms and channels on every node), then proposes removing the
+    /// user's devices from the server's channel groups.
+    async fn delete_member(
+        &self,
+        server_id: &str,
+        user_id: &str,
+        reason: &str,
+    ) -> Result<(), CommunitiesError> {
+        let mut tx = self.write().await?;
         let done = sqlx::query("DELETE FROM members WHERE server_id = $1 AND user_id = $2")
             .bind(server_id)
             .bind(user_id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(CommunitiesError::MemberNotFound);
         }
+        let now = self.now();
+        tx.append(
+            kind::MEMBER_REMOVED,
+            Audience::User { user_id },
+            &serde_json::json!({ "server_id": server_id, "user_id": user_id, "reason": reason }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
         self.propose_removals(
             Removal::UserInServer { user_id, server_id },
             "no longer a member of the server",

@@ -97,7 +97,7 @@ impl Control {
         let now = self.now();
 
         // Write first, so SQLite takes its write lock at once (no read-to-write upgrade).
-        let (mut tx, gate) = self.begin_write().await?;
+        let mut tx = self.write().await?;
         self.lock_user_devices(&mut tx, user_id).await?;
         let redeemed = sqlx::query(
             "UPDATE device_link_codes SET used_at = $1, used_by = $2 \
@@ -152,8 +152,6 @@ impl Control {
             return Err(DevicesError::DeviceAlreadyLinked);
         }
         tx.commit().await?;
-        // Release the SQLite writer gate before anything else may want it.
-        drop(gate);
         Ok(Device {
             user_id: user_id.to_owned(),
             device_id: device_id.to_owned(),

@@ -21,6 +21,7 @@ use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
 use crate::epochs::is_valid_principal as is_valid_id;
+use crate::outbox::{Audience, kind};
 use crate::{Control, ControlError};
 
 /// A device of a user.
@@ -121,7 +122,7 @@ impl Control {
                 Some(_) => Err(DevicesError::DeviceRevoked),
             };
         }
-        let (mut tx, gate) = self.begin_write().await?;
+        let mut tx = self.write().await?;
         self.lock_user_devices(&mut tx, user_id).await?;
         sqlx::query(
             "INSERT INTO devices (user_id, device_id, name, created_at) \
@@ -136,12 +137,32 @@ impl Control {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        // Release the SQLite writer gate before anything else may want it.
-        drop(gate);
         match self.device(user_id, device_id).await? {
             Some(device) if device.revoked_at.is_none() => Ok(device),
             Some(_) => Err(DevicesError::DeviceRevoked),
             None => Err(DevicesError::DeviceNotLinked),
+        }
+    }
+
+    /// The one decision "may this device act at all", made for every authenticated request,
+    /// realtime session and join: a revoked device is refused (`DeviceRevoked`) everywhere and
+    /// for good. A device never seen passes here; routes that need a registered device go on
+    /// to [`Control::ensure_device`].
+    pub async fn authorize_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+    ) -> Result<(), DevicesError> {
+        let revoked: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT revoked_at FROM devices WHERE user_id = $1 AND device_id = $2",
+        )
+        .bind(user_id)
+        .bind(device_id)
+        .fetch_optional(self.pool())
+        .await?;
+        match revoked {
+            Some(Some(_)) => Err(DevicesError::DeviceRevoked),
+            _ => Ok(()),
         }
     }
 
@@ -171,7 +192,7 @@ impl Control {
             return Err(DevicesError::DeviceNotFound);
         }
         let now = self.now();
-        let (mut tx, gate) = self.begin_write().await?;
+        let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE devices SET revoked_at = $1 WHERE user_id = $2 AND device_id = $3 \
              AND revoked_at IS NULL",
@@ -196,9 +217,16 @@ impl Control {
                 .execute(&mut *tx)
                 .await?;
         }
+        // Ends the device's live sessions on every node (realtime, signaling) and tells the
+        // user's other devices.
+        tx.append(
+            kind::DEVICE_REVOKED,
+            Audience::User { user_id },
+            &serde_json::json!({ "user_id": user_id, "device_id": device_id, "revoked_at": now }),
+            now,
+        )
+        .await?;
         tx.commit().await?;
-        // Release the SQLite writer gate before anything else may want it.
-        drop(gate);
         self.propose_removals(Removal::Device { user_id, device_id }, "device revoked")
             .await;
         self.device(user_id, device_id)
@@ -212,13 +240,13 @@ impl Control {
     /// before it reads.
     pub(crate) async fn lock_user_devices(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tx: &mut sqlx::AnyConnection,
         user_id: &str,
     ) -> Result<(), sqlx::Error> {
         if self.backend == crate::db::Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext('openchat.devices.' || $1))")
                 .bind(user_id)
-                .execute(&mut **tx)
+                .execute(tx)
                 .await?;
         }
         Ok(())

@@ -11,7 +11,7 @@ use super::{
     CommitError, CommitOutcome, CommitRequest, DeviceRef, MAX_CHANGES_PER_COMMIT, MAX_OPAQUE_BYTES,
     Proposal, is_valid_principal,
 };
-use crate::outbox::{self, Audience, kind};
+use crate::outbox::{Audience, Write, kind};
 use crate::payload::{PayloadError, decoded_len};
 use crate::validate::is_valid_id;
 use crate::{Control, FieldErrors};
@@ -35,7 +35,7 @@ impl Control {
         validate(&request)?;
         self.visible_channel(&sender.user_id, channel_id).await?;
 
-        let (mut tx, _gate) = self.begin_write().await?;
+        let mut tx = self.write().await?;
         // The compare-and-swap, first: it row-locks the channel (PostgreSQL) or takes the write
         // lock (SQLite) so everything below is serialized with other commits and sends.
         let advanced: Option<i64> = sqlx::query_scalar(
@@ -58,21 +58,20 @@ impl Control {
             .apply_commit(&mut tx, sender, channel_id, request, new_epoch)
             .await?;
         tx.commit().await?;
-        self.outbox_committed();
         Ok(outcome)
     }
 
     /// Everything after the compare-and-swap; any error rolls the transaction back (dropped).
     async fn apply_commit(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut Write<'_>,
         sender: &DeviceRef,
         channel_id: &str,
         request: CommitRequest,
         new_epoch: i64,
     ) -> Result<CommitOutcome, CommitError> {
         let claimed = request.epoch;
-        let current: HashSet<DeviceRef> = members_at(&mut *conn, channel_id, claimed)
+        let current: HashSet<DeviceRef> = members_at(&mut **conn, channel_id, claimed)
             .await?
             .into_iter()
             .map(|(device, _)| device)
@@ -83,20 +82,20 @@ impl Control {
         }
         let server_id: String = sqlx::query_scalar("SELECT server_id FROM channels WHERE id = $1")
             .bind(channel_id)
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut **conn)
             .await?;
         for device in &request.added {
             if current.contains(device) {
                 return Err(invalid(device, "already_a_member"));
             }
-            check_addable(&mut *conn, &server_id, device).await?;
+            check_addable(conn, &server_id, device).await?;
         }
         for device in &request.removed {
             if !current.contains(device) {
                 return Err(invalid(device, "not_a_member"));
             }
         }
-        check_proposals(&mut *conn, channel_id, &request).await?;
+        check_proposals(conn, channel_id, &request).await?;
 
         let now = self.now();
         sqlx::query(
@@ -109,7 +108,7 @@ impl Control {
         .bind(&sender.device_id)
         .bind(&request.commit)
         .bind(now)
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .await?;
         for (devices, change) in [(&request.added, "add"), (&request.removed, "remove")] {
             for device in devices {
@@ -122,7 +121,7 @@ impl Control {
                 .bind(&device.user_id)
                 .bind(&device.device_id)
                 .bind(change)
-                .execute(&mut *conn)
+                .execute(&mut **conn)
                 .await?;
             }
         }
@@ -135,7 +134,7 @@ impl Control {
             .bind(&device.user_id)
             .bind(&device.device_id)
             .bind(new_epoch)
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .await?;
         }
         for device in &request.removed {
@@ -147,7 +146,7 @@ impl Control {
             .bind(channel_id)
             .bind(&device.user_id)
             .bind(&device.device_id)
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .await?;
         }
         for welcome in &request.welcomes {
@@ -160,14 +159,14 @@ impl Control {
             .bind(&welcome.user_id)
             .bind(&welcome.device_id)
             .bind(&welcome.welcome)
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .await?;
         }
         for id in &request.proposal_ids {
             sqlx::query("UPDATE membership_proposals SET committed_epoch = $1 WHERE id = $2")
                 .bind(new_epoch)
                 .bind(id)
-                .execute(&mut *conn)
+                .execute(&mut **conn)
                 .await?;
         }
 
@@ -188,18 +187,9 @@ impl Control {
         let committed = serde_json::to_value(&outcome).map_err(|e| {
             CommitError::Storage(crate::ControlError::Corrupt(format!("commit event: {e}")))
         })?;
-        outbox::append(
-            conn,
-            self.backend,
-            kind::MEMBERSHIP_COMMITTED,
-            audience,
-            &committed,
-            now,
-        )
-        .await?;
-        outbox::append(
-            conn,
-            self.backend,
+        conn.append(kind::MEMBERSHIP_COMMITTED, audience, &committed, now)
+            .await?;
+        conn.append(
             kind::EPOCH_ADVANCED,
             audience,
             &json!({ "channel_id": channel_id, "epoch": new_epoch }),

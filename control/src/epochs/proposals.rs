@@ -8,7 +8,7 @@ use super::members::{is_member_at, members_at};
 use super::{AccessError, is_valid_principal};
 use super::{DeviceRef, MemberDevice, Membership, Proposal, ProposalError, WelcomeMessage};
 use crate::db::new_id;
-use crate::outbox::{self, Audience, kind};
+use crate::outbox::{Audience, kind};
 use crate::{Control, FieldErrors, Role};
 
 /// Pending proposals of a channel, oldest first.
@@ -66,10 +66,9 @@ impl Control {
         }
         errors.into_result().map_err(ProposalError::Invalid)?;
 
-        // Not `begin_write`: callers (device revocation, leaving a server) may still hold the
-        // SQLite writer gate after their own commit, and the gate is not reentrant. Proposals
-        // are rare; SQLite's busy handler is enough for them.
-        let mut tx = self.pool().begin().await?;
+        // Ungated: proposals are rare and may be made from code paths that run inside another
+        // write's lifetime; SQLite's busy handler is enough for them.
+        let mut tx = self.write_ungated().await?;
         // A no-op write that row-locks the channel: serialized with commits.
         let epoch: Option<i64> =
             sqlx::query_scalar("UPDATE channels SET epoch = epoch WHERE id = $1 RETURNING epoch")
@@ -113,9 +112,7 @@ impl Control {
         .bind(proposal.created_at)
         .execute(&mut *tx)
         .await?;
-        outbox::append(
-            &mut tx,
-            self.backend,
+        tx.append(
             kind::PROPOSAL_PENDING,
             Audience::ChannelEpoch { channel_id, epoch },
             &json!({ "channel_id": channel_id, "proposal": &proposal }),
@@ -123,7 +120,6 @@ impl Control {
         )
         .await?;
         tx.commit().await?;
-        self.outbox_committed();
         Ok(proposal)
     }
 

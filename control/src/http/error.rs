@@ -179,15 +179,19 @@ impl From<ServersError> for ApiError {
     }
 }
 
-/// Suggested HTTP mapping of admission refusals (signaling may choose its own):
-/// `channel_not_found` 404, `not_a_member` 403, `banned` 403, `not_an_rtc_channel` 409,
-/// storage failures 500 `internal`.
+/// HTTP mapping of admission refusals: `channel_not_found` 404 (a channel the caller may not
+/// see, `not_a_member` included, answers exactly like a missing one), `banned` and
+/// `device_revoked` 403, `not_an_rtc_channel` 409, storage failures 500 `internal`.
 impl From<AdmissionError> for ApiError {
     fn from(e: AdmissionError) -> ApiError {
+        let e = match e {
+            AdmissionError::NotAMember => AdmissionError::ChannelNotFound,
+            e => e,
+        };
         let code = e.code();
         let status = match e {
-            AdmissionError::ChannelNotFound => StatusCode::NOT_FOUND,
-            AdmissionError::NotAMember | AdmissionError::Banned => StatusCode::FORBIDDEN,
+            AdmissionError::ChannelNotFound | AdmissionError::NotAMember => StatusCode::NOT_FOUND,
+            AdmissionError::Banned | AdmissionError::DeviceRevoked => StatusCode::FORBIDDEN,
             AdmissionError::NotAnRtcChannel => StatusCode::CONFLICT,
             AdmissionError::Storage(e) => return ApiError::internal(e),
         };

@@ -5,7 +5,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{
     Message as WsMessage, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
 };
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,9 +18,10 @@ use super::{ApiError, Caller};
 use crate::Control;
 use crate::epochs::DeviceRef;
 use crate::realtime::{ClientInput, run_session};
+use crate::websocket::{GuardedSocket, LingerOnClose, SocketEnd, SocketKind};
 
-/// Largest client frame.
-const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Largest client frame (and message); a larger one is answered with close 1009.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// The routes of this file (state applied by the caller).
 pub(crate) fn routes() -> Router<Control> {
@@ -49,6 +50,7 @@ pub(crate) struct RealtimeParams {
 pub(crate) async fn realtime(
     State(control): State<Control>,
     caller: Caller,
+    linger: Option<Extension<LingerOnClose>>,
     params: Result<Query<RealtimeParams>, QueryRejection>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -60,15 +62,19 @@ pub(crate) async fn realtime(
     let upgrade = super::websocket_upgrade(upgrade, &headers)?;
     let device = DeviceRef::new(&caller.user_id, &caller.device_id);
     let resume = params.last_event_id;
+    let policy = control.socket_policy().clone();
+    let linger = linger.map(|Extension(l)| l);
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
-            let (sink, stream) = socket.split();
-            let sink = Box::pin(sink.with(|text: String| {
+            let guard = GuardedSocket::new(socket, SocketKind::Realtime, policy, linger);
+            let (mut sink, mut stream) = guard.split();
+            let tx = Box::pin((&mut sink).with(|text: String| {
                 future::ready(Ok::<_, axum::Error>(WsMessage::Text(text.into())))
             }));
-            let stream = Box::pin(
-                stream
+            let rx = Box::pin(
+                (&mut stream)
                     .take_while(|m| {
                         future::ready(matches!(m, Ok(m) if !matches!(m, WsMessage::Close(_))))
                     })
@@ -80,7 +86,23 @@ pub(crate) async fn realtime(
                         })
                     }),
             );
-            run_session(control, device, resume, sink, stream).await;
+            run_session(control, device, resume, tx, rx).await;
+            if let Ok(guard) = sink.reunite(stream) {
+                guard.finish(farewell).await;
+            }
         })
         .into_response())
+}
+
+/// The frame sent before the server closes a session on its own: an `error` frame for an idle
+/// session (the close code says the rest).
+fn farewell(end: SocketEnd) -> Option<String> {
+    match end {
+        SocketEnd::IdleTimeout => Some(
+            serde_json::json!({"type": "error", "code": "idle_timeout",
+                               "message": "nothing received from the client for too long"})
+            .to_string(),
+        ),
+        SocketEnd::GoingAway(_) | SocketEnd::MessageTooBig { .. } => None,
+    }
 }

@@ -13,8 +13,9 @@ use sqlx::Row;
 use utoipa::ToSchema;
 
 use super::{KeysError, check_payload};
+use crate::Control;
+use crate::outbox::{Audience, kind};
 use crate::validate::FieldErrors;
-use crate::{Control, outbox};
 
 /// Largest envelope payload: 64 KiB decoded.
 pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
@@ -121,7 +122,7 @@ impl Control {
             }
         }
         let now = self.now();
-        let (mut tx, gate) = self.begin_write().await?;
+        let mut tx = self.write().await?;
         let mut ids = Vec::with_capacity(envelopes.len());
         for envelope in envelopes {
             let id: i64 = sqlx::query_scalar(
@@ -159,20 +160,14 @@ impl Control {
                 "sender_user_id": user_id,
                 "sender_device_id": device_id,
             });
-            outbox::append_key_envelope_pending(
-                &mut tx,
-                self.backend,
-                recipient_user,
-                recipient_device,
-                &payload,
-                now,
-            )
-            .await?;
+            let audience = Audience::Device {
+                user_id: recipient_user,
+                device_id: recipient_device,
+            };
+            tx.append(kind::KEY_ENVELOPE_PENDING, audience, &payload, now)
+                .await?;
         }
         tx.commit().await?;
-        // Release the SQLite writer gate before anything else may want it.
-        drop(gate);
-        self.outbox_committed();
         Ok(ids)
     }
 

@@ -78,7 +78,7 @@ impl Control {
             });
         }
         let now = self.now();
-        let (mut tx, gate) = self.begin_write().await?;
+        let mut tx = self.write().await?;
         if let Some(package) = last_resort {
             sqlx::query(
                 "DELETE FROM key_packages WHERE user_id = $1 AND device_id = $2 AND last_resort = 1",
@@ -93,8 +93,6 @@ impl Control {
             insert_package(&mut tx, user_id, device_id, package, false, now).await?;
         }
         tx.commit().await?;
-        // Release the SQLite writer gate before anything else may want it.
-        drop(gate);
         self.key_package_count(user_id, device_id).await
     }
 
@@ -214,7 +212,7 @@ impl Control {
 }
 
 async fn insert_package(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     user_id: &str,
     device_id: &str,
     package: &str,
@@ -230,7 +228,7 @@ async fn insert_package(
     .bind(package)
     .bind(i64::from(last_resort))
     .bind(now)
-    .execute(&mut **tx)
+    .execute(tx)
     .await?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::db::new_id;
 use crate::epochs::{DeviceRef, MAX_OPAQUE_BYTES, is_member_at};
-use crate::outbox::{self, Audience, kind};
+use crate::outbox::{Audience, kind};
 use crate::payload::{PayloadError, decoded_len};
 use crate::validate::{check_id, is_valid_id};
 use crate::{Control, FieldErrors};
@@ -55,7 +55,7 @@ impl Control {
             }
         }
 
-        let (mut tx, _gate) = self.begin_write().await?;
+        let mut tx = self.write().await?;
         // First statement, a write: row-locks the channel, so sends are numbered in commit order
         // and serialized with membership commits. Keep the statements below it few.
         let row: Option<(i64, i64)> = sqlx::query_as(
@@ -109,9 +109,7 @@ impl Control {
             .await?;
         }
         let payload = json!({ "channel_id": channel_id, "message": &message });
-        outbox::append(
-            &mut tx,
-            self.backend,
+        tx.append(
             kind::MESSAGE_CREATED,
             Audience::ChannelEpoch {
                 channel_id,
@@ -122,7 +120,6 @@ impl Control {
         )
         .await?;
         tx.commit().await?;
-        self.outbox_committed();
         Ok(SendOutcome {
             message,
             created: true,

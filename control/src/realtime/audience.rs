@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use super::access::AccessCache;
 use super::event::StoredEvent;
 use crate::epochs::{DeviceRef, members_at};
 
@@ -32,10 +33,13 @@ impl Targets {
 /// Member devices of (channel, epoch).
 type MemberSets = HashMap<(String, i64), Arc<HashSet<DeviceRef>>>;
 
-/// Member sets by (channel, epoch).
+/// Member sets by (channel, epoch), and who may no longer read each channel.
 #[derive(Debug, Default)]
 pub(crate) struct AudienceCache {
     members: Mutex<MemberSets>,
+    /// Devices excluded from channel events (left the server, revoked); cleared by the
+    /// dispatcher when it reaches an event that changes them.
+    pub(crate) access: AccessCache,
 }
 
 impl AudienceCache {
@@ -79,12 +83,14 @@ impl AudienceCache {
         let (channel, epoch) = (event.channel_id.as_deref(), event.epoch);
         Ok(match (event.audience.as_str(), channel, epoch) {
             ("channel_epoch", Some(channel), Some(epoch)) => {
-                Targets::Devices(self.members(pool, channel, epoch).await?)
+                let members = self.members(pool, channel, epoch).await?;
+                self.readable(pool, channel, members).await?
             }
             ("channel_commit", Some(channel), Some(epoch)) => {
                 let after = self.members(pool, channel, epoch).await?;
                 let before = self.members(pool, channel, epoch - 1).await?;
-                Targets::Devices(Arc::new(after.union(&before).cloned().collect()))
+                let members = Arc::new(after.union(&before).cloned().collect());
+                self.readable(pool, channel, members).await?
             }
             ("device", ..) => match (&event.user_id, &event.device_id) {
                 (Some(user), Some(device)) => {
@@ -96,8 +102,30 @@ impl AudienceCache {
                 Some(user) => Targets::Users(Arc::new(peers_of(pool, user).await?)),
                 None => none(),
             },
+            ("user", ..) => match &event.user_id {
+                Some(user) => Targets::Users(Arc::new(HashSet::from([user.clone()]))),
+                None => none(),
+            },
             _ => none(),
         })
+    }
+}
+
+impl AudienceCache {
+    /// `members` without the devices that may no longer read `channel_id`.
+    async fn readable(
+        &self,
+        pool: &sqlx::AnyPool,
+        channel_id: &str,
+        members: Arc<HashSet<DeviceRef>>,
+    ) -> Result<Targets, sqlx::Error> {
+        let excluded = self.access.excluded(pool, channel_id).await?;
+        if excluded.is_empty() || members.is_disjoint(&excluded) {
+            return Ok(Targets::Devices(members));
+        }
+        Ok(Targets::Devices(Arc::new(
+            members.difference(&excluded).cloned().collect(),
+        )))
     }
 }
 

@@ -7,11 +7,13 @@ use std::time::Duration;
 use sqlx::AnyPool;
 use sqlx::postgres::PgListener;
 
-use super::event::{fetch_after, last_event_id};
+use super::access::{AccessChange, SessionEnd};
+use super::event::{StoredEvent, fetch_after, last_event_id};
 use super::hub::Hub;
 use crate::Control;
 use crate::db::Backend;
-use crate::outbox::NOTIFY_CHANNEL;
+use crate::epochs::DeviceRef;
+use crate::outbox::{NOTIFY_CHANNEL, kind};
 
 /// Fallback poll: catches events whose `NOTIFY` was missed (listener reconnecting) and, on
 /// SQLite, events written by other processes sharing the file.
@@ -84,6 +86,11 @@ async fn drain(hub: &Hub, pool: &AnyPool, last: &mut i64) {
             return;
         }
         for row in rows {
+            let change = access_change(&row);
+            if change.is_some() {
+                // Before resolving this or any later event: see `access.rs`.
+                hub.audience.access.invalidate();
+            }
             match hub.audience.resolve(pool, &row).await {
                 Ok(targets) => hub.deliver(&row.to_event(), &targets),
                 Err(e) => {
@@ -91,8 +98,41 @@ async fn drain(hub: &Hub, pool: &AnyPool, last: &mut i64) {
                     return;
                 }
             }
+            if let Some(Some(change)) = change {
+                if let AccessChange::DeviceRevoked { user_id, device_id } = &change {
+                    hub.end_device(
+                        &DeviceRef::new(user_id, device_id),
+                        SessionEnd::DEVICE_REVOKED,
+                    );
+                }
+                // Nobody listening (no signaling in this process) is fine.
+                let _ = hub.access_changes.0.send(change);
+            }
             *last = row.id;
         }
+    }
+}
+
+/// For an event that changes who may read what: `Some(change)` to publish (`Some(None)` when it
+/// only invalidates, e.g. a new member). `None` for every other event.
+fn access_change(row: &StoredEvent) -> Option<Option<AccessChange>> {
+    let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
+    let field = |name: &str| payload.get(name)?.as_str().map(str::to_owned);
+    match row.kind.as_str() {
+        kind::MEMBER_ADDED => Some(None),
+        kind::DEVICE_REVOKED => Some((|| {
+            Some(AccessChange::DeviceRevoked {
+                user_id: field("user_id")?,
+                device_id: field("device_id")?,
+            })
+        })()),
+        kind::MEMBER_REMOVED => Some((|| {
+            Some(AccessChange::MemberRemoved {
+                server_id: field("server_id")?,
+                user_id: field("user_id")?,
+            })
+        })()),
+        _ => None,
     }
 }
 

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::epochs::{DeviceRef, is_member_at};
-use crate::outbox::{self, Audience, kind};
+use crate::outbox::{Audience, kind};
 use crate::{Control, ControlError};
 
 impl Control {
@@ -35,18 +35,16 @@ impl Control {
             "user_id": device.user_id,
             "device_id": device.device_id,
         });
-        let (mut tx, _gate) = self.begin_write().await?;
-        outbox::append(
-            &mut tx,
-            self.backend,
-            kind::TYPING,
-            Audience::ChannelEpoch { channel_id, epoch },
-            &payload,
-            self.now(),
-        )
-        .await?;
-        tx.commit().await?;
-        self.outbox_committed();
+        let mut write = self.write().await?;
+        write
+            .append(
+                kind::TYPING,
+                Audience::ChannelEpoch { channel_id, epoch },
+                &payload,
+                self.now(),
+            )
+            .await?;
+        write.commit().await?;
         Ok(true)
     }
 
@@ -56,18 +54,16 @@ impl Control {
         user_id: &str,
         status: &str,
     ) -> Result<(), ControlError> {
-        let (mut tx, _gate) = self.begin_write().await?;
-        outbox::append(
-            &mut tx,
-            self.backend,
-            kind::PRESENCE,
-            Audience::UserPeers { user_id },
-            &json!({ "user_id": user_id, "status": status }),
-            self.now(),
-        )
-        .await?;
-        tx.commit().await?;
-        self.outbox_committed();
+        let mut write = self.write().await?;
+        write
+            .append(
+                kind::PRESENCE,
+                Audience::UserPeers { user_id },
+                &json!({ "user_id": user_id, "status": status }),
+                self.now(),
+            )
+            .await?;
+        write.commit().await?;
         Ok(())
     }
 }

@@ -5,19 +5,27 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 
 use super::SESSION_QUEUE;
+use super::access::{AccessChange, SessionEnd};
 use super::audience::{AudienceCache, Targets};
 use super::event::Event;
 use crate::epochs::DeviceRef;
 
 type Sender = mpsc::Sender<Arc<Event>>;
 
+/// One registered session: its event queue and how to tell it why the server ends it.
+struct Entry {
+    id: u64,
+    events: Sender,
+    end: Option<oneshot::Sender<SessionEnd>>,
+}
+
 #[derive(Default)]
 struct Registry {
     next_id: u64,
-    devices: HashMap<DeviceRef, Vec<(u64, Sender)>>,
+    devices: HashMap<DeviceRef, Vec<Entry>>,
     /// Open sessions per user (presence).
     users: HashMap<String, usize>,
 }
@@ -34,6 +42,17 @@ pub(crate) struct Hub {
     /// Set once the dispatcher has read its starting position.
     dispatching: AtomicBool,
     dispatching_changed: Notify,
+    /// Access changes the dispatcher reached, for signaling's live sessions.
+    pub(crate) access_changes: AccessChanges,
+}
+
+/// The broadcast of [`AccessChange`]s (a lagging receiver must re-check everything it holds).
+pub(crate) struct AccessChanges(pub(crate) broadcast::Sender<AccessChange>);
+
+impl Default for AccessChanges {
+    fn default() -> Self {
+        AccessChanges(broadcast::channel(1024).0)
+    }
 }
 
 impl fmt::Debug for Hub {
@@ -52,8 +71,9 @@ pub(crate) struct Subscription {
     id: u64,
     closed: bool,
     /// Events for this device, in outbox order. `None` once the dispatcher dropped the
-    /// session for lagging.
+    /// session: for lagging, or to end it (then [`Subscription::ended`] says why).
     pub(crate) rx: mpsc::Receiver<Arc<Event>>,
+    ended: oneshot::Receiver<SessionEnd>,
 }
 
 impl Subscription {
@@ -65,7 +85,7 @@ impl Subscription {
         self.closed = true;
         let mut registry = self.hub.lock();
         if let Some(senders) = registry.devices.get_mut(&self.device) {
-            senders.retain(|(id, _)| *id != self.id);
+            senders.retain(|entry| entry.id != self.id);
             if senders.is_empty() {
                 registry.devices.remove(&self.device);
             }
@@ -79,6 +99,14 @@ impl Subscription {
             registry.users.insert(user.clone(), count - 1);
             false
         }
+    }
+}
+
+impl Subscription {
+    /// Why the server ended this session, once [`Subscription::rx`] has ended; `None` for a
+    /// session dropped for lagging.
+    pub(crate) fn ended(&mut self) -> Option<SessionEnd> {
+        self.ended.try_recv().ok()
     }
 }
 
@@ -133,6 +161,7 @@ impl Hub {
     /// in this process.
     pub(crate) fn subscribe(self: &Arc<Self>, device: DeviceRef) -> (Subscription, bool) {
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        let (end_tx, ended) = oneshot::channel();
         let mut registry = self.lock();
         registry.next_id += 1;
         let id = registry.next_id;
@@ -140,7 +169,11 @@ impl Hub {
             .devices
             .entry(device.clone())
             .or_default()
-            .push((id, tx));
+            .push(Entry {
+                id,
+                events: tx,
+                end: Some(end_tx),
+            });
         let sessions = registry.users.entry(device.user_id.clone()).or_default();
         *sessions += 1;
         let first = *sessions == 1;
@@ -151,6 +184,7 @@ impl Hub {
             id,
             closed: false,
             rx,
+            ended,
         };
         (subscription, first)
     }
@@ -160,8 +194,8 @@ impl Hub {
     pub(crate) fn deliver(&self, event: &Arc<Event>, targets: &Targets) {
         let mut registry = self.lock();
         let mut emptied = false;
-        let mut send_all = |senders: &mut Vec<(u64, Sender)>| {
-            senders.retain(|(_, tx)| tx.try_send(event.clone()).is_ok());
+        let mut send_all = |senders: &mut Vec<Entry>| {
+            senders.retain(|entry| entry.events.try_send(event.clone()).is_ok());
             emptied |= senders.is_empty();
         };
         match targets {
@@ -182,6 +216,16 @@ impl Hub {
         }
         if emptied {
             registry.devices.retain(|_, senders| !senders.is_empty());
+        }
+    }
+
+    /// Ends every local session of `device`: each gets what is already queued, then `end`.
+    pub(crate) fn end_device(&self, device: &DeviceRef, end: SessionEnd) {
+        let ended = self.lock().devices.remove(device).unwrap_or_default();
+        for mut entry in ended {
+            if let Some(tx) = entry.end.take() {
+                let _ = tx.send(end);
+            }
         }
     }
 

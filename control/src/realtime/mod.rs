@@ -14,6 +14,7 @@
 //!
 //! [`Control::start_background`]: crate::Control::start_background
 
+mod access;
 mod audience;
 mod dispatcher;
 mod ephemeral;
@@ -21,6 +22,7 @@ mod event;
 mod hub;
 mod session;
 
+pub use access::AccessChange;
 pub use event::Event;
 pub(crate) use hub::Hub;
 pub use session::{ClientInput, run_session};

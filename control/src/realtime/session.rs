@@ -69,6 +69,17 @@ pub async fn run_session<Tx, Rx>(
 {
     control.start_background();
     let (mut subscription, first) = control.hub.subscribe(device.clone());
+    // Registered first: a revocation committed from now on ends this session through the
+    // dispatcher; one committed before is seen here.
+    if let Err(e) = control
+        .authorize_device(&device.user_id, &device.device_id)
+        .await
+    {
+        let frame = json!({"type": "error", "code": e.code(), "message": e.to_string()});
+        let _ = tx.send(frame.to_string()).await;
+        let _ = tx.close().await;
+        return;
+    }
     if first && let Err(e) = control.emit_presence(&device.user_id, "online").await {
         tracing::warn!(error = %e, "cannot record presence");
     }
@@ -151,8 +162,12 @@ where
                     }
                 }
                 None => {
-                    let frame = json!({"type": "resync", "reason": "lagged",
-                                       "last_event_id": position});
+                    let frame = match subscription.ended() {
+                        Some(end) => json!({"type": "error", "code": end.code,
+                                            "message": end.message}),
+                        None => json!({"type": "resync", "reason": "lagged",
+                                       "last_event_id": position}),
+                    };
                     let _ = tx.send(frame.to_string()).await;
                     return End::Closed;
                 }

@@ -157,6 +157,12 @@ impl Client {
         serde_json::from_str(&frame).expect("JSON frame")
     }
 
+    /// The next frame, or `None` once the session closed (no deadline: wrap it in one).
+    pub async fn recv_raw(&mut self) -> Option<Value> {
+        let frame = self.frames.recv().await?;
+        Some(serde_json::from_str(&frame).expect("JSON frame"))
+    }
+
     /// Waits for `ready`; returns its `last_event_id`. Replayed events before it are returned too.
     pub async fn ready(&mut self) -> (i64, Vec<Value>) {
         let mut replayed = Vec::new();

@@ -26,6 +26,8 @@ pub(super) enum StopReason {
     Duration,
     Interrupted,
     FileEnded,
+    /// The server went away (stops or drains: `going_away`, close 1001) after the join.
+    ServerGoingAway,
 }
 
 impl StopReason {
@@ -34,6 +36,7 @@ impl StopReason {
             StopReason::Duration => "duration",
             StopReason::Interrupted => "interrupted",
             StopReason::FileEnded => "file_ended",
+            StopReason::ServerGoingAway => "server_going_away",
         }
     }
 }
@@ -128,6 +131,12 @@ impl Session {
                     }
                     Some(Err(JoinerError::Protocol(reason))) => {
                         tracing::warn!(%reason, "ignoring a bad signaling frame");
+                    }
+                    Some(Err(JoinerError::ServerGoingAway { reason })) => {
+                        // A clean end: the server restarts or drains; joining again works.
+                        tracing::info!(%reason, "the server went away; the session ended");
+                        self.signaling_open = false;
+                        return Ok(StopReason::ServerGoingAway);
                     }
                     Some(Err(err)) => {
                         self.signaling_open = false;
@@ -259,6 +268,10 @@ impl Session {
                 self.server_errors.push(format!("{code}: {message}"));
             }
             ServerMessage::Pong { nonce } => tracing::trace!(?nonce, "pong"),
+            ServerMessage::GoingAway { reason, reconnect } => {
+                // The close (1001) follows and ends the run (stop reason `server_going_away`).
+                tracing::info!(%reason, reconnect, "the server is going away");
+            }
             ServerMessage::Joined(_) => tracing::warn!("unexpected second `joined`"),
             ServerMessage::Unknown => tracing::debug!("ignoring an unknown frame type"),
         }

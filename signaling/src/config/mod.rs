@@ -117,6 +117,28 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Time allowed for a whole request head (request line and headers), counted from the
+    /// connection's start or from the first byte of a later request; also bounds a new
+    /// connection that sends nothing.
+    pub header_read_timeout_secs: u64,
+    /// An idle keep-alive connection (no request in flight, nothing received) is closed after
+    /// this long.
+    pub keep_alive_timeout_secs: u64,
+    /// A WebSocket upgrade request must be answered (101) within this long after its head
+    /// arrived, or the connection is closed.
+    pub ws_upgrade_timeout_secs: u64,
+    /// Most open connections (WebSockets included). 0: automatic, the open-file limit minus 256,
+    /// at most 16384. Extra connections are closed at once.
+    pub max_connections: usize,
+    /// Most open connections per client IP address (IPv6: per /64). 0: no per-address limit.
+    pub max_connections_per_ip: usize,
+    /// The server pings every WebSocket this often.
+    pub ws_ping_interval_secs: u64,
+    /// A WebSocket that sends nothing (not even a pong) for this long is closed (4000
+    /// `idle_timeout`).
+    pub ws_idle_timeout_secs: u64,
+    /// On SIGTERM/SIGINT, requests in flight get this long to finish.
+    pub shutdown_grace_secs: u64,
 }
 
 /// Database settings.
@@ -212,6 +234,14 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 1 << 20,
+            header_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 60,
+            ws_upgrade_timeout_secs: 10,
+            max_connections: 0,
+            max_connections_per_ip: 256,
+            ws_ping_interval_secs: 20,
+            ws_idle_timeout_secs: 60,
+            shutdown_grace_secs: 10,
         }
     }
 }
@@ -310,6 +340,38 @@ impl Config {
         }
         if self.http.max_body_bytes < 1024 {
             return bad("http.max_body_bytes", "must be at least 1024");
+        }
+        for (key, secs) in [
+            (
+                "http.header_read_timeout_secs",
+                self.http.header_read_timeout_secs,
+            ),
+            (
+                "http.keep_alive_timeout_secs",
+                self.http.keep_alive_timeout_secs,
+            ),
+            (
+                "http.ws_upgrade_timeout_secs",
+                self.http.ws_upgrade_timeout_secs,
+            ),
+            (
+                "http.ws_ping_interval_secs",
+                self.http.ws_ping_interval_secs,
+            ),
+            ("http.ws_idle_timeout_secs", self.http.ws_idle_timeout_secs),
+        ] {
+            if secs == 0 || secs > 86_400 {
+                return bad(key, "must be 1..=86400");
+            }
+        }
+        if self.http.ws_ping_interval_secs >= self.http.ws_idle_timeout_secs {
+            return bad(
+                "http.ws_ping_interval_secs",
+                "must be below http.ws_idle_timeout_secs",
+            );
+        }
+        if self.http.shutdown_grace_secs > 3600 {
+            return bad("http.shutdown_grace_secs", "must be 0..=3600");
         }
         match (self.mode, self.auth.algorithm) {
             (Mode::Production, TokenAlgorithm::HS256) if self.auth.secret.is_empty() => {

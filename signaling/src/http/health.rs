@@ -34,6 +34,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiErr
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = state.metrics.render(&state.sfu.stats().snapshot());
+    let body = state
+        .metrics
+        .render(&state.sfu.stats().snapshot(), &state.sockets.stats);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

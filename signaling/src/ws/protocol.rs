@@ -5,7 +5,8 @@ use serde_json::Value;
 
 /// The protocol version this server speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
-/// Largest accepted text frame.
+/// Largest accepted frame (and message), text or binary. A larger one ends the session with
+/// close code 1009. Raise it here if clients send larger SDPs: it is the only place.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// A frame from the client.
@@ -244,6 +245,14 @@ pub enum ServerMessage {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<Value>,
     },
+    /// The server goes away (stops or drains); it closes the socket with 1001 next. The client
+    /// should join again (a new ticket) after a short, jittered delay.
+    GoingAway {
+        /// Why: `shutdown` or `drain`.
+        reason: control::websocket::GoingAwayReason,
+        /// Whether the client should reconnect (always true today).
+        reconnect: bool,
+    },
 }
 
 impl ServerMessage {
@@ -253,6 +262,14 @@ impl ServerMessage {
             code,
             message: message.into(),
             fatal,
+        }
+    }
+
+    /// The `going_away` frame for `reason`.
+    pub fn going_away(reason: control::websocket::GoingAwayReason) -> ServerMessage {
+        ServerMessage::GoingAway {
+            reason,
+            reconnect: true,
         }
     }
 
@@ -391,6 +408,18 @@ mod tests {
             "a".repeat(MAX_FRAME_BYTES)
         );
         assert!(ClientMessage::parse(&huge).is_err());
+    }
+
+    #[test]
+    fn going_away_frame() {
+        use control::websocket::GoingAwayReason;
+        let text = ServerMessage::going_away(GoingAwayReason::Shutdown).to_text();
+        assert_eq!(
+            text,
+            r#"{"type":"going_away","reason":"shutdown","reconnect":true}"#
+        );
+        let text = ServerMessage::going_away(GoingAwayReason::Drain).to_text();
+        assert!(text.contains(r#""reason":"drain""#), "{text}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message};
+use control::websocket as close;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -13,6 +14,7 @@ use super::protocol::{
     ClientMessage, PROTOCOL_VERSION, RoomInfo, SelfInfo, ServerMessage, from_peer_event,
     participant,
 };
+use crate::live::{self, Holder, Registration};
 use crate::state::AppState;
 use crate::tickets::TicketClaims;
 
@@ -61,8 +63,18 @@ impl<S: Sink<Message> + Unpin> Out<S> {
         let _ = self
             .sink
             .send(Message::Close(Some(CloseFrame {
-                code: 4000,
+                code: close::SESSION_ERROR,
                 reason: code.into(),
+            })))
+            .await;
+    }
+
+    async fn close_normally(&mut self) {
+        let _ = self
+            .sink
+            .send(Message::Close(Some(CloseFrame {
+                code: close::NORMAL,
+                reason: "".into(),
             })))
             .await;
     }
@@ -81,8 +93,31 @@ where
     let Some(claims) = await_join(&state, &mut out, &mut stream).await else {
         return;
     };
+    // Registered before the access check: see `crate::live`.
+    let registration = state.live.register(Holder {
+        user_id: claims.sub.clone(),
+        device_id: claims.did.clone(),
+        server_id: claims.srv.clone(),
+        channel_id: claims.chn.clone(),
+    });
+    if let Err(e) = state
+        .control
+        .check_room_access(&claims.sub, &claims.did, &claims.chn)
+        .await
+    {
+        let (code, message) = match live::ending_for(&e) {
+            Some(ending) => (ending.code, ending.message),
+            None => {
+                tracing::warn!(error = %e, "cannot check a ticket holder's access");
+                ("internal", "the server could not check your access")
+            }
+        };
+        state.metrics.join_refused(code);
+        out.fail(code, message).await;
+        return;
+    }
     let span = tracing::info_span!("session", user = %claims.sub, room = %claims.chn);
-    tracing::Instrument::instrument(relay(state, out, stream, claims), span).await;
+    tracing::Instrument::instrument(relay(state, out, stream, claims, registration), span).await;
 }
 
 async fn await_join<S, R, E>(
@@ -153,8 +188,13 @@ fn room_kind(kind: &str) -> sfu::RoomKind {
     }
 }
 
-async fn relay<S, R, E>(state: AppState, mut out: Out<S>, mut stream: R, claims: TicketClaims)
-where
+async fn relay<S, R, E>(
+    state: AppState,
+    mut out: Out<S>,
+    mut stream: R,
+    claims: TicketClaims,
+    mut registration: Registration,
+) where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: std::fmt::Display,
@@ -257,7 +297,7 @@ where
                         Ok(())
                     }
                     ClientMessage::Leave {} => {
-                        let _ = out.sink.send(Message::Close(None)).await;
+                        out.close_normally().await;
                         break;
                     }
                 };
@@ -274,7 +314,7 @@ where
                         break;
                     }
                     sfu::PeerEvent::Closed { .. } => {
-                        let _ = out.sink.send(Message::Close(None)).await;
+                        out.close_normally().await;
                         break;
                     }
                     _ => {}
@@ -285,6 +325,14 @@ where
                         break;
                     }
                 }
+            }
+            ending = &mut registration.ended => {
+                if let Ok(ending) = ending {
+                    tracing::info!(code = ending.code, "session ended by an access change");
+                    let _ = handle.remove(sfu::LeaveReason::Removed);
+                    out.fail(ending.code, ending.message).await;
+                }
+                break;
             }
             _ = sleep_until(silence_deadline) => {
                 out.fail("keepalive_timeout", "no frame for three keepalive intervals").await;

@@ -15,6 +15,7 @@
 //! | 400 `invalid_request` | routes with a body or query parameters | the extractors ([`super::super::ApiJson`], queries) |
 //! | 413 `payload_too_large` | routes with a body | body limits |
 //! | 500 `internal` | routes that use the database or sign tokens | [`super::super::ApiError::internal`] |
+//! | 503 `too_many_connections` + `Retry-After` | every route | signaling's listener, at accept (connection caps) |
 
 use serde_json::{Map, Value, json};
 
@@ -99,6 +100,18 @@ fn error_schema(codes: &[String]) -> Value {
     })
 }
 
+/// The `Retry-After` header: always sent with 429; with 503 only for `too_many_connections`
+/// (a route's own 503, such as `not_ready`, comes without it), so not `required` there.
+fn retry_after(required: bool) -> Value {
+    json!({
+        "Retry-After": {
+            "description": "seconds to wait before retrying",
+            "required": required,
+            "schema": { "type": "integer", "minimum": 1 }
+        }
+    })
+}
+
 /// Completes every operation of `doc` (see the module docs).
 pub(super) fn complete(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
@@ -126,13 +139,7 @@ pub(super) fn complete(doc: &mut Value) {
                 );
                 add(responses, 403, &["device_revoked"]);
                 add(responses, 429, &["rate_limited"]);
-                responses["429"]["headers"] = json!({
-                    "Retry-After": {
-                        "description": "seconds to wait before retrying",
-                        "required": true,
-                        "schema": { "type": "integer", "minimum": 1 }
-                    }
-                });
+                responses["429"]["headers"] = retry_after(true);
             }
             if body || query {
                 add(responses, 400, &["invalid_request"]);
@@ -143,6 +150,8 @@ pub(super) fn complete(doc: &mut Value) {
             if !NEVER_INTERNAL.contains(&path.as_str()) {
                 add(responses, 500, &["internal"]);
             }
+            add(responses, 503, &["too_many_connections"]);
+            responses["503"]["headers"] = retry_after(false);
             for (status, response) in responses.iter_mut() {
                 if !status.starts_with(['4', '5']) {
                     continue;
@@ -198,11 +207,14 @@ mod tests {
                 ["properties"]["code"]["enum"],
             json!(["forbidden", "device_revoked"])
         );
-        for status in ["400", "401", "413", "429", "500"] {
+        for status in ["400", "401", "413", "429", "500", "503"] {
             assert!(post[status].is_object(), "{status}");
         }
         assert!(post["429"]["headers"]["Retry-After"].is_object());
+        assert!(post["503"]["headers"]["Retry-After"].is_object());
+        // A public route that touches no storage: only the connection cap is added.
         let health = &doc["paths"]["/healthz"]["get"]["responses"];
-        assert_eq!(health.as_object().map(Map::len), Some(1));
+        assert_eq!(health.as_object().map(Map::len), Some(2));
+        assert!(health["503"].is_object());
     }
 }
