@@ -2,9 +2,9 @@
 //! what they may publish, and answers a signed single-use ticket.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use control::http::edge::{JoinTicket, JoinTicketRequest};
-use control::http::{ApiBody, json_object};
+use control::http::{ApiBody, ApiPath, json_object};
 use control::{ApiError, Caller};
 
 use crate::state::AppState;
@@ -22,7 +22,7 @@ fn grants(g: control::Grants) -> sfu::Grants {
 pub async fn issue(
     State(state): State<AppState>,
     caller: Caller,
-    Path(channel_id): Path<String>,
+    ApiPath(channel_id): ApiPath<String>,
     ApiBody(body): ApiBody,
 ) -> Result<Json<JoinTicket>, ApiError> {
     // The body is optional; when present it is a JSON object.

@@ -12,7 +12,7 @@
 //! | 401 `missing_token`, `invalid_token`, `token_expired` | authenticated routes | signaling's auth middleware |
 //! | 403 `device_revoked` | authenticated routes | signaling's auth middleware |
 //! | 429 `rate_limited` + `Retry-After` | authenticated routes | signaling's rate limiter |
-//! | 400 `invalid_request` | routes with a body or query parameters | the extractors ([`super::super::ApiJson`], queries) |
+//! | 400 `invalid_request` | routes with a body, query or path parameters | the extractors ([`super::super::ApiJson`], [`super::super::ApiPath`], queries) |
 //! | 413 `payload_too_large` | routes with a body | body limits |
 //! | 500 `internal` | routes that use the database or sign tokens | [`super::super::ApiError::internal`] |
 //! | 503 `too_many_connections` + `Retry-After` | every route | signaling's listener, at accept (connection caps) |
@@ -56,10 +56,12 @@ fn is_public(operation: &Value) -> bool {
         .is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(Map::is_empty)))
 }
 
-fn has_query(operation: &Value) -> bool {
+/// Whether the operation reads parameters `in` the query or the path (both can be malformed:
+/// a path segment that is not UTF-8 once decoded is a 400 of [`super::super::ApiPath`]).
+fn has_params(operation: &Value, location: &str) -> bool {
     operation["parameters"]
         .as_array()
-        .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"))
+        .is_some_and(|ps| ps.iter().any(|p| p["in"] == location))
 }
 
 /// Adds `codes` to the error answer `status` of `responses` (creating it).
@@ -124,7 +126,7 @@ pub(super) fn complete(doc: &mut Value) {
             };
             let public = is_public(operation);
             let body = operation.get("requestBody").is_some();
-            let query = has_query(operation);
+            let params = has_params(operation, "query") || has_params(operation, "path");
             let Some(responses) = operation
                 .get_mut("responses")
                 .and_then(Value::as_object_mut)
@@ -141,7 +143,7 @@ pub(super) fn complete(doc: &mut Value) {
                 add(responses, 429, &["rate_limited"]);
                 responses["429"]["headers"] = retry_after(true);
             }
-            if body || query {
+            if body || params {
                 add(responses, 400, &["invalid_request"]);
             }
             if body {
