@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing OpenChat needs, idempotently: system packages (cmake for the
 # opus crate, chromium for the browser tests, pkg-config, g++ for libFuzzer, GStreamer webrtcbin,
-# PyGObject and Firefox ESR for the interop tests), a Python venv `.venv/` with aiortc for the interop
-# tests, checks the Rust toolchain, and installs cargo-fuzz (optional: scripts/fuzz.sh falls back to
-# plain cargo).
+# PyGObject and Firefox ESR for the interop tests), the Python tools of the test suite in one venv
+# `.venv/` (aiortc for the interop tests, schemathesis for scripts/schemathesis.sh), checks the Rust
+# toolchain, and installs cargo-fuzz (optional: scripts/fuzz.sh falls back to plain cargo).
 # Safe to run on every `make run` / `make test`: it does nothing when everything is present.
 set -euo pipefail
 
@@ -73,4 +73,11 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
   if ! cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked; then
     echo "install-deps: cargo-fuzz did not install; scripts/fuzz.sh uses its plain-cargo build" >&2
   fi
+fi
+
+# schemathesis (scripts/schemathesis.sh), pinned, in the same venv.
+SCHEMATHESIS_VERSION=4.32.5
+if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
+  echo "install-deps: installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi

@@ -77,6 +77,7 @@ pub async fn open_control(config: &Config) -> anyhow::Result<Control> {
         avatar_max_bytes: config.control.avatar_max_bytes,
         max_devices_per_user: config.control.max_devices_per_user,
         key_backup_max_bytes: config.control.key_backup_max_bytes,
+        sqlite_synchronous: config.database.sqlite_synchronous,
     };
     let control = Control::connect(&config.database_url(), options)
         .await

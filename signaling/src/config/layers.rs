@@ -56,6 +56,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("http.ws_idle_timeout_secs", Kind::Int),
     ("http.shutdown_grace_secs", Kind::Int),
     ("database.url", Kind::Str),
+    ("database.sqlite_synchronous", Kind::Str),
     ("auth.algorithm", Kind::Str),
     ("auth.secret", Kind::Str),
     ("auth.public_key_file", Kind::Str),

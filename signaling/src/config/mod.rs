@@ -153,6 +153,9 @@ pub struct HttpConfig {
 pub struct DatabaseConfig {
     /// `sqlite://...` or `postgres://...`; empty means SQLite under `data_dir`.
     pub url: Secret,
+    /// SQLite only: `full` (default; an acknowledged write survives power loss) or `normal`
+    /// (survives a crash of the process only; faster commits on slow disks).
+    pub sqlite_synchronous: control::SqliteSynchronous,
 }
 
 /// Access-token settings.

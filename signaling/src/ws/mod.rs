@@ -4,8 +4,10 @@ pub mod protocol;
 pub mod session;
 
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Extension, State};
-use axum::response::Response;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use control::websocket::{GuardedSocket, LingerOnClose, SocketEnd, SocketKind};
 use futures_util::StreamExt;
 
@@ -17,15 +19,21 @@ use protocol::ServerMessage;
 /// room) and the buffer grows on demand up to the frame limit ([`protocol::max_frame_bytes`]).
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 
-/// Upgrades and runs a session. The ticket in the first frame authenticates it. A frame over
+/// Upgrades and runs a session. The ticket in the first frame authenticates it. A request that
+/// is not a WebSocket handshake gets 400 `websocket_required`. A frame over
 /// [`protocol::max_frame_bytes`] (which fits the largest SDP of the largest room) ends the session
 /// with close 1009; the process going away ends it with a `going_away` frame and close 1001; a
 /// silent client with `idle_timeout` and 4000.
 pub async fn upgrade(
     State(state): State<AppState>,
     linger: Option<Extension<LingerOnClose>>,
-    ws: WebSocketUpgrade,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let ws = match control::http::websocket_upgrade(ws, &headers) {
+        Ok(ws) => ws,
+        Err(e) => return e.into_response(),
+    };
     let policy = state.sockets.clone();
     let linger = linger.map(|Extension(l)| l);
     let max_frame = protocol::max_frame_bytes(state.config.rtc.max_participants_per_room);
