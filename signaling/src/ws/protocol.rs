@@ -487,7 +487,7 @@ mod tests {
     fn frame_limit_fits_the_largest_sdp() {
         let sdp = sfu::RoomPolicy::max_sdp_bytes_any_kind(100);
         assert!(max_frame_bytes(100) > sdp + sdp / 5);
-        assert_eq!(max_frame_bytes(1), MIN_FRAME_BYTES);
+        assert!(max_frame_bytes(1) >= MIN_FRAME_BYTES);
         assert!(max_frame_bytes(1000) > max_frame_bytes(100));
     }
 
