@@ -51,7 +51,7 @@ pub mod bench_support {
 /// event loop does.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing {
-    pub use crate::sdp_filter::{FilteredOffer, LineVerdict, OfferRules, filter_offer};
+    pub use crate::sdp::filter::{FilteredOffer, LineVerdict, OfferRules, filter_offer};
     pub use crate::stun::local_ufrag;
     pub use crate::worker::{Arrival, BenchRoom, ListenerExchange};
 }

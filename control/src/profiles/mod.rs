@@ -3,9 +3,9 @@
 
 mod avatar;
 
-pub use avatar::{Avatar, AvatarAsset};
 #[cfg(feature = "fuzzing")]
 pub use avatar::sniff_image;
+pub use avatar::{Avatar, AvatarAsset};
 
 use serde::Serialize;
 use sqlx::Row;
