@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: builds every binary the end-to-end tests launch (openchatd,
 # rtc-joiner), then every crate's unit and integration tests (SQLite always; PostgreSQL when
-# DATABASE_URL is set, and required when CI=true).
+# DATABASE_URL is set, and required when CI=true), then the API contract run (schemathesis over
+# the OpenAPI document, scripts/schemathesis.sh; alone: `scripts/schemathesis.sh`), a bounded smoke
+# run of every fuzz target (FUZZ_SMOKE_SECONDS each, default 15; 0 skips it) and the soak's smoke mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,12 @@ fi
 
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
+
+OPENCHATD="${CARGO_TARGET_DIR:-target}/debug/openchatd" ./scripts/schemathesis.sh
+
+if [ "${FUZZ_SMOKE_SECONDS:-15}" != "0" ]; then
+  scripts/fuzz.sh smoke "${FUZZ_SMOKE_SECONDS:-15}"
+fi
 
 # The soak's smoke mode (bench/soak): ~20 s of joins and leaves, chat and reconnecting realtime
 # subscribers against the debug openchatd; fails if an envelope or a join is lost.

@@ -10,7 +10,7 @@ use crate::{ChannelKind, Control, ControlError, Role};
 pub(crate) const DEV_SERVER_ID: &str = "srv_harbor";
 
 /// What a user may publish in a room, per media source.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Grants {
     /// May publish microphone audio.
     pub microphone: bool,

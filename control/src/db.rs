@@ -33,7 +33,40 @@ impl Backend {
     }
 }
 
-pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend), ControlError> {
+/// SQLite's `synchronous` setting: when a commit is flushed to stable storage.
+///
+/// In WAL mode (which openchatd always uses) both levels survive a crash of the process (kill -9):
+/// a commit is in the WAL file, in the OS page cache, when it returns. They differ on power loss
+/// or a kernel crash:
+///
+/// - `Full` (the default) fsyncs the WAL on every commit before it returns, so an acknowledged
+///   write (a 201 for a message) survives power loss. It costs one fsync per write transaction.
+/// - `Normal` fsyncs only at checkpoints: the last commits before a power loss may be lost
+///   (the database stays consistent). Faster on slow disks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// `PRAGMA synchronous = FULL`: durable against power loss.
+    #[default]
+    Full,
+    /// `PRAGMA synchronous = NORMAL`: durable against process crashes only.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    /// The pragma that sets it on a connection.
+    fn pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Full => "PRAGMA synchronous = FULL",
+            SqliteSynchronous::Normal => "PRAGMA synchronous = NORMAL",
+        }
+    }
+}
+
+pub(crate) async fn connect(
+    url: &str,
+    synchronous: SqliteSynchronous,
+) -> Result<(AnyPool, Backend), ControlError> {
     sqlx::any::install_default_drivers();
     let backend = Backend::from_url(url)?;
     let pool = match backend {
@@ -51,11 +84,12 @@ pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend), ControlErro
                     .max_lifetime(None);
             }
             options
-                .after_connect(|conn, _meta| {
+                .after_connect(move |conn, _meta| {
                     Box::pin(async move {
-                        // WAL is persistent per file; `foreign_keys` is per connection.
+                        // WAL is persistent per file; `synchronous` and `foreign_keys` are
+                        // per connection.
                         conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute(synchronous.pragma()).await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         Ok(())
                     })
@@ -167,6 +201,30 @@ mod tests {
                 .url,
             "sqlite://x.db?mode=ro"
         );
+    }
+
+    #[tokio::test]
+    async fn sqlite_synchronous_is_set_on_every_connection() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("oc.db").display());
+        // PRAGMA synchronous reads 2 for FULL, 1 for NORMAL.
+        for (level, expected) in [(SqliteSynchronous::Full, 2), (SqliteSynchronous::Normal, 1)] {
+            let (pool, _) = connect(&url, level).await.expect("connect");
+            let mut conns = Vec::new();
+            for _ in 0..2 {
+                conns.push(pool.acquire().await.expect("connection"));
+            }
+            for conn in &mut conns {
+                let value: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                    .fetch_one(&mut **conn)
+                    .await
+                    .expect("pragma");
+                assert_eq!(value, expected, "{level:?}");
+            }
+            drop(conns);
+            pool.close().await;
+        }
+        assert_eq!(SqliteSynchronous::default(), SqliteSynchronous::Full);
     }
 
     #[test]

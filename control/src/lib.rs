@@ -31,10 +31,12 @@ mod devices;
 mod epochs;
 mod error;
 pub mod http;
+mod json_number;
 mod keys;
 mod messages;
 mod model;
 mod outbox;
+mod payload;
 mod profiles;
 pub mod realtime;
 mod seed;
@@ -42,11 +44,13 @@ mod servers;
 mod stats;
 pub mod testing;
 mod validate;
+pub mod websocket;
 
 pub use admission::{Admission, AdmissionError, Grants, grants_for};
 pub use communities::{
     CommunitiesError, Invitation, InvitationPreview, NewInvitation, Permission, RolePermissions,
 };
+pub use db::SqliteSynchronous;
 pub use devices::{Device, DevicesError, LinkCode};
 pub use epochs::{
     CommitError, CommitOutcome, CommitRequest, DeviceRef, MemberDevice, Membership, Proposal,
@@ -90,6 +94,9 @@ pub struct ControlOptions {
     pub max_devices_per_user: u32,
     /// Largest accepted key backup (decoded bytes, default 1 MiB); larger ones answer 413.
     pub key_backup_max_bytes: usize,
+    /// How SQLite flushes commits (ignored on PostgreSQL). Default [`SqliteSynchronous::Full`]:
+    /// an acknowledged write survives power loss, not only a crash of the process.
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 impl Default for ControlOptions {
@@ -100,6 +107,7 @@ impl Default for ControlOptions {
             avatar_max_bytes: 2 * 1024 * 1024,
             max_devices_per_user: 6,
             key_backup_max_bytes: 1024 * 1024,
+            sqlite_synchronous: SqliteSynchronous::Full,
         }
     }
 }
@@ -113,26 +121,42 @@ pub struct Control {
     clock: clock::Clock,
     /// Realtime fanout shared by clones (subscribers, outbox dispatcher).
     hub: std::sync::Arc<realtime::Hub>,
+    /// Pings, idle bound and going-away signal of realtime WebSockets.
+    sockets: websocket::SocketPolicy,
 }
 
 impl Control {
     /// Connects to `database_url` (`sqlite://...` or `postgres://...`).
     ///
     /// For SQLite, the database file and its parent directory are created if missing, and every
-    /// connection uses WAL journaling with foreign keys enforced. This does not run migrations:
+    /// connection uses WAL journaling with foreign keys enforced and `synchronous` as
+    /// [`ControlOptions::sqlite_synchronous`] says. This does not run migrations:
     /// call [`Control::migrate`].
     pub async fn connect(
         database_url: &str,
         opts: ControlOptions,
     ) -> Result<Control, ControlError> {
-        let (pool, backend) = db::connect(database_url).await?;
+        let (pool, backend) = db::connect(database_url, opts.sqlite_synchronous).await?;
         Ok(Control {
             pool,
             backend,
             opts,
             clock: clock::Clock::default(),
             hub: Default::default(),
+            sockets: websocket::SocketPolicy::default(),
         })
+    }
+
+    /// This handle with `policy` for the realtime WebSockets it serves (server pings, the idle
+    /// bound, the process's going-away signal). Set it before building the routers.
+    pub fn with_socket_policy(mut self, policy: websocket::SocketPolicy) -> Control {
+        self.sockets = policy;
+        self
+    }
+
+    /// The policy realtime WebSockets follow.
+    pub fn socket_policy(&self) -> &websocket::SocketPolicy {
+        &self.sockets
     }
 
     /// Applies the embedded migrations for this database (`migrations/sqlite` or
@@ -185,4 +209,11 @@ impl Control {
         self.start_background();
         receiver
     }
+}
+
+/// Entry points of the fuzz targets in `fuzz/` (feature `fuzzing`; not for production use).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::profiles::sniff_image;
+    pub use crate::realtime::decode_client_frame;
 }

@@ -249,7 +249,9 @@ impl Control {
     ) -> Result<Member, ServersError> {
         let role = role.unwrap_or(Role::Member);
         let mut errors = FieldErrors::default();
-        check_id(&mut errors, "user_id", user_id);
+        if !crate::epochs::is_valid_principal(user_id) {
+            errors.add("user_id", "must match [A-Za-z0-9_.-]{1,64}");
+        }
         if role == Role::Owner {
             errors.add("role", "must be member or moderator");
         }

@@ -52,13 +52,14 @@ pub(crate) fn check_id(errors: &mut FieldErrors, field: &str, id: &str) {
     }
 }
 
-/// Trims a display name and checks it is 1-100 characters without control characters.
+/// Checks a display name as sent (at most 100 characters, no control characters, not blank)
+/// and returns it trimmed. The rules apply to the value as sent so that the OpenAPI schema
+/// (`maxLength`, `pattern`) says exactly what is accepted.
 pub(crate) fn check_name(errors: &mut FieldErrors, field: &str, name: &str) -> String {
     let trimmed = name.trim();
-    let chars = trimmed.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS {
+    if trimmed.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         errors.add(field, "must be 1-100 characters");
-    } else if trimmed.chars().any(char::is_control) {
+    } else if name.chars().any(char::is_control) {
         errors.add(field, "must not contain control characters");
     }
     trimmed.to_owned()
@@ -94,6 +95,14 @@ mod tests {
         assert!(e.get("name").is_some());
         let mut e = FieldErrors::default();
         check_name(&mut e, "name", "a\nb");
+        assert!(e.get("name").is_some());
+        // As sent: surrounding whitespace counts towards the limit, control characters are
+        // refused even where trimming would remove them.
+        let mut e = FieldErrors::default();
+        check_name(&mut e, "name", &format!("{} ", "x".repeat(100)));
+        assert!(e.get("name").is_some());
+        let mut e = FieldErrors::default();
+        check_name(&mut e, "name", "General\n");
         assert!(e.get("name").is_some());
     }
 }

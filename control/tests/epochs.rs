@@ -5,7 +5,7 @@ mod common;
 
 use chat::http as chat_http;
 use chat::{CHANNEL, commit, dev, request, setup, setup_with_group};
-use control::{CommitError, Control, Welcome};
+use control::{CommitError, Control, DeviceRef, Welcome};
 
 on_both_databases! {
     bootstrap_then_add_and_remove => prod,
@@ -298,7 +298,8 @@ async fn invalid_and_oversized_commits(ctl: Control) {
         .expect_err("bad");
     assert_eq!(err.code(), "invalid_request");
     let mut req = request(2, &[], &[]);
-    req.commit = base64_of_len(64 * 1024 + 1);
+    // Over 64 KiB rounded up to whole base64 groups (the limit applies to the text).
+    req.commit = base64_of_len(64 * 1024 + 3);
     let err = ctl
         .commit_membership(&alice, CHANNEL, req)
         .await
@@ -315,7 +316,18 @@ async fn invalid_and_oversized_commits(ctl: Control) {
         .commit_membership(&alice, CHANNEL, req)
         .await
         .expect_err("stray welcome");
-    assert_eq!(err.code(), "invalid_request");
+    // Schema-valid, refused by a rule across fields: 422, not 400.
+    assert_eq!(err.code(), "invalid_membership_change");
+    // A device both added and removed.
+    let carol = DeviceRef::new("carol", "laptop");
+    let mut req = request(2, &[], &[]);
+    req.added = vec![carol.clone()];
+    req.removed = vec![carol];
+    let err = ctl
+        .commit_membership(&alice, CHANNEL, req)
+        .await
+        .expect_err("listed twice");
+    assert_eq!(err.code(), "invalid_membership_change");
 
     // Over HTTP: 409 with the current epoch in details; garbage is a 400, never a 500.
     let (status, body) = chat_http::post(

@@ -202,9 +202,10 @@ async fn envelope_rules(ctl: Control) {
             .await
         }
     };
-    // 64 KiB is fine; one byte more is 413 with the index.
+    // 64 KiB is fine; over 64 KiB rounded up to whole base64 groups (87,384 characters,
+    // 65,538 bytes) is 413 with the index.
     let ok = b64(64 * 1024, 7);
-    let big = b64(64 * 1024 + 1, 7);
+    let big = b64(64 * 1024 + 3, 7);
     let (status, body) = send(
         ("alice", "laptop"),
         json!([{"user_id": "bob", "device_id": "phone", "payload": ok}]),
@@ -483,6 +484,15 @@ async fn package_rules(ctl: Control) {
         json!({"packages": hundred, "last_resort": "AQ=="}),
     )
     .await;
+    // At most 100 packages, and the last-resort one besides them.
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        (&body["count"], &body["last_resort"]),
+        (&json!(200), &json!(true))
+    );
+    let mut too_many = hundred.clone();
+    too_many.push("AQ==".into());
+    let (status, body) = upload(&ctl, ("bob", "phone"), json!({"packages": too_many})).await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::BAD_REQUEST, "invalid_request")
@@ -495,7 +505,7 @@ async fn package_rules(ctl: Control) {
     let (status, body) = upload(
         &ctl,
         ("bob", "phone"),
-        json!({"packages": [b64(16 * 1024 + 1, 1)]}),
+        json!({"packages": [b64(16 * 1024 + 3, 1)]}),
     )
     .await;
     assert_eq!(
@@ -621,12 +631,14 @@ async fn backup_size_cap_is_413(ctl: Control) {
     let max = ctl.options().key_backup_max_bytes;
     let (status, body) = put_backup(&ctl, ("alice", "laptop"), 0, &b64(max, 1)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = put_backup(&ctl, ("alice", "laptop"), 1, &b64(max + 1, 1)).await;
+    // The limit applies to the text: `max` rounded up to whole base64 groups.
+    let (status, body) = put_backup(&ctl, ("alice", "laptop"), 1, &b64(max + 3, 1)).await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
     );
     assert_eq!(body["error"]["details"]["max_bytes"], max);
+    assert_eq!(body["error"]["details"]["max_chars"], max.div_ceil(3) * 4);
     // Far over the route's body limit: still the JSON 413.
     let (status, body) = put_backup(&ctl, ("alice", "laptop"), 1, &b64(max * 2, 1)).await;
     assert_eq!(

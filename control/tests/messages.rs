@@ -304,7 +304,13 @@ async fn size_caps(ctl: Control) {
     ctl.send_message(&alice, CHANNEL, at_cap)
         .await
         .expect("64 KiB exactly");
-    let over = message("over", 2, &("AAAA".repeat(21845) + "AAA=")); // 65537
+    // The limit applies to the text (`control::payload`): 64 KiB rounded up to whole base64
+    // groups, 87,384 characters (65,538 bytes), passes; one group more does not.
+    let at_text_cap = message("text-cap", 2, &"AAAA".repeat(21846));
+    ctl.send_message(&alice, CHANNEL, at_text_cap)
+        .await
+        .expect("87,384 characters");
+    let over = message("over", 2, &("AAAA".repeat(21846) + "AA==")); // 65539
     let err = ctl
         .send_message(&alice, CHANNEL, over)
         .await
@@ -317,7 +323,7 @@ async fn size_caps(ctl: Control) {
         &alice,
         uri,
         json!({"client_message_id": "o", "epoch": 2,
-               "ciphertext": "AAAA".repeat(21845) + "AAA="}),
+               "ciphertext": "AAAA".repeat(21846) + "AA=="}),
     )
     .await;
     assert_eq!(status, 413, "{body}");

@@ -3,7 +3,8 @@
 //! 1. Every `.route("path", method(...))` registered in the source (control's `src/http` and
 //!    signaling's `src/http/mod.rs`) has an operation in the document, and every operation in
 //!    the document is registered (static web assets excepted).
-//! 2. Every operation of control's routers answers on the live router (no 405, no fallback 404).
+//! 2. Every operation of control's routers answers on the live router (no 405, no fallback 404)
+//!    with a status its entry lists, also for a path segment that is not UTF-8 (400).
 
 mod api;
 
@@ -195,28 +196,40 @@ async fn served_document_matches_and_every_control_operation_answers() {
         if !control_routes.contains(&(method.clone(), path.clone())) {
             continue;
         }
-        let uri = path
-            .split('/')
-            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
-            .collect::<Vec<_>>()
-            .join("/");
-        let request = Request::builder()
-            .method(Method::from_bytes(method.to_uppercase().as_bytes()).expect("method"))
-            .uri(&uri)
-            .body(Body::empty())
-            .expect("request");
+        let documented = &doc["paths"][&path][&method]["responses"];
         let is_public = public.contains(&path.as_str());
-        let who = (!is_public).then_some(("alice", "laptop"));
-        let answer = send(&ctl, who, is_public, request).await;
-        assert_ne!(
-            answer.status,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{method} {path}"
-        );
-        // The router's fallback 404 has no body; handlers' 404s carry the error shape.
-        assert!(
-            answer.status != StatusCode::NOT_FOUND || !answer.bytes.is_empty(),
-            "{method} {path}: no such route"
-        );
+        for segment in ["x", "%FF"] {
+            let uri = path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { segment } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
+            let request = Request::builder()
+                .method(Method::from_bytes(method.to_uppercase().as_bytes()).expect("method"))
+                .uri(&uri)
+                .body(Body::empty())
+                .expect("request");
+            let who = (!is_public).then_some(("alice", "laptop"));
+            let answer = send(&ctl, who, is_public, request).await;
+            assert_ne!(
+                answer.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            // The router's fallback 404 has no body; handlers' 404s carry the error shape.
+            assert!(
+                answer.status != StatusCode::NOT_FOUND || !answer.bytes.is_empty(),
+                "{method} {path}: no such route"
+            );
+            assert!(
+                documented.get(answer.status.as_str()).is_some(),
+                "{method} {uri}: {} is not documented",
+                answer.status
+            );
+            if segment == "%FF" && path.contains('{') {
+                assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{method} {uri}");
+                assert_eq!(answer.json()["error"]["code"], "invalid_request");
+            }
+        }
     }
 }

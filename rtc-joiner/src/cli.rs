@@ -84,6 +84,22 @@ pub struct Cli {
     /// Give up if media is not connected after this many seconds.
     #[arg(long, default_value = "20", value_parser = parse_duration_secs)]
     pub connect_timeout: Duration,
+
+    /// The key of the self-signed DTLS certificate: `ecdsa-p256` (what browsers use) or
+    /// `rsa-2048` (what GStreamer's webrtcbin uses).
+    #[arg(long, value_enum, default_value_t = DtlsCertificate::EcdsaP256)]
+    pub dtls_certificate: DtlsCertificate,
+}
+
+/// `--dtls-certificate` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+pub enum DtlsCertificate {
+    /// ECDSA on P-256 (webrtc-rs's default, as browsers do).
+    #[value(name = "ecdsa-p256")]
+    EcdsaP256,
+    /// RSA, 2048 bits, signing with PKCS#1 v1.5 SHA-256.
+    #[value(name = "rsa-2048")]
+    Rsa2048,
 }
 
 /// `--media-mode` values.
@@ -164,6 +180,8 @@ pub struct JoinerConfig {
     pub udp_addrs: Vec<String>,
     /// Deadline for media to connect.
     pub connect_timeout: Duration,
+    /// The DTLS certificate's key.
+    pub dtls_certificate: DtlsCertificate,
 }
 
 impl Cli {
@@ -254,6 +272,7 @@ impl Cli {
             write_received_dir: self.write_received_dir,
             udp_addrs,
             connect_timeout: self.connect_timeout,
+            dtls_certificate: self.dtls_certificate,
         })
     }
 }

@@ -26,6 +26,15 @@ pub enum JoinerError {
         /// The server's human-readable message.
         message: String,
     },
+    /// The server is going away (it stops or drains): it sent `going_away` or closed the
+    /// signaling socket with 1001. Not a failure of this client: join again later. A joined
+    /// session turns it into a clean end (stop reason `server_going_away`); before the join the
+    /// CLI exits with [`EXIT_SERVER_GOING_AWAY`](crate::EXIT_SERVER_GOING_AWAY).
+    #[error("server_going_away: the server is going away ({reason}); join again to continue")]
+    ServerGoingAway {
+        /// The server's reason (`shutdown`, `drain`).
+        reason: String,
+    },
     /// An HTTP transport failure (connection refused, bad body, ...).
     #[error("http_error: {0}")]
     Http(#[from] reqwest::Error),
@@ -63,6 +72,7 @@ impl JoinerError {
     pub fn code(&self) -> &str {
         match self {
             JoinerError::Api { code, .. } | JoinerError::Signaling { code, .. } => code,
+            JoinerError::ServerGoingAway { .. } => "server_going_away",
             JoinerError::Http(_) => "http_error",
             JoinerError::WebSocket(_) => "websocket_error",
             JoinerError::Protocol(_) => "protocol_error",

@@ -21,6 +21,11 @@
 //! -> WebSocket `join` -> `joined` -> one `offer` (non-trickle: every candidate is in the SDP)
 //! -> `answer`; server `offer`s are answered, `ping` keeps the session alive, and `leave` ends it.
 //! Flag errors exit with status 2; runtime errors print `error: <code>: <message>` and exit 1.
+//! When the server goes away (restart or drain: a `going_away` frame or close code 1001) after
+//! the join, the run ends cleanly: the summary is printed with stop reason `server_going_away`
+//! and the status is 0. If it goes away before the join completed, the joiner prints
+//! `error: server_going_away: ...` and exits with [`EXIT_SERVER_GOING_AWAY`] (75,
+//! `EX_TEMPFAIL`): joining again later should work.
 //!
 //! Module map:
 //! - [`cli`]: command-line flags and their validation into a [`JoinerConfig`].
@@ -50,3 +55,8 @@ pub use cli::{Cli, JoinerConfig};
 pub use error::JoinerError;
 pub use joiner::Joiner;
 pub use summary::Summary;
+
+/// Exit status of `rtc-joiner` when the server went away (stopped or drained) before the join
+/// completed: 75, `EX_TEMPFAIL` of sysexits.h ("temporary failure, retry"). After the join a
+/// going-away server ends the run cleanly (status 0, stop reason `server_going_away`).
+pub const EXIT_SERVER_GOING_AWAY: u8 = 75;

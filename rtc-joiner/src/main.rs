@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::Parser;
 use rtc_joiner::load::LoadCli;
-use rtc_joiner::{Cli, Joiner};
+use rtc_joiner::{Cli, EXIT_SERVER_GOING_AWAY, Joiner, JoinerError};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -53,6 +53,9 @@ fn main() -> ExitCode {
                     "{}",
                     serde_json::json!({"error": {"code": err.code(), "message": err.to_string()}})
                 );
+            }
+            if matches!(err, JoinerError::ServerGoingAway { .. }) {
+                return ExitCode::from(EXIT_SERVER_GOING_AWAY);
             }
             ExitCode::FAILURE
         }

@@ -18,7 +18,8 @@ pub struct Summary {
     pub user_id: String,
     /// Seconds from start to stop.
     pub duration_secs: f64,
-    /// Why the joiner stopped (`duration`, `interrupted`, `file_ended`, `kicked`, ...).
+    /// Why the joiner stopped (`duration`, `interrupted`, `file_ended`,
+    /// `server_going_away`: the server stopped or drained).
     pub stop_reason: String,
     /// Whether the peer connection ever reached `connected`.
     pub media_connected: bool,
@@ -28,6 +29,63 @@ pub struct Summary {
     pub received: Vec<ReceiverReport>,
     /// Non-fatal `error` frames the server sent, as `code: message`.
     pub server_errors: Vec<String>,
+    /// Every SDP sent or received, in order (sizes only).
+    pub sdps: Vec<SdpSeen>,
+    /// The largest SDP of the session, offers and answers either way.
+    pub largest_sdp: SdpSize,
+}
+
+/// One SDP the joiner sent or received.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SdpSeen {
+    /// `sent` or `received`.
+    pub direction: &'static str,
+    /// `offer` or `answer`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Its length in bytes.
+    pub bytes: usize,
+    /// Its number of m-lines.
+    pub m_lines: usize,
+    /// `track_published` frames received before it.
+    pub tracks_published_before: usize,
+}
+
+impl SdpSeen {
+    /// Describes `sdp`.
+    pub fn new(
+        direction: &'static str,
+        kind: &'static str,
+        sdp: &str,
+        tracks_published_before: usize,
+    ) -> SdpSeen {
+        SdpSeen {
+            direction,
+            kind,
+            bytes: sdp.len(),
+            m_lines: sdp.lines().filter(|l| l.starts_with("m=")).count(),
+            tracks_published_before,
+        }
+    }
+}
+
+/// Size of an SDP: bytes and m= sections (each at most the largest seen, not necessarily of the
+/// same SDP).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SdpSize {
+    /// Bytes.
+    pub bytes: usize,
+    /// m= sections.
+    pub m_sections: usize,
+}
+
+impl SdpSize {
+    /// Takes in `sdp`, keeping the largest size and section count seen.
+    pub fn observe(&mut self, sdp: &str) {
+        self.bytes = self.bytes.max(sdp.len());
+        let sections = sdp.lines().filter(|l| l.starts_with("m=")).count();
+        self.m_sections = self.m_sections.max(sections);
+    }
 }
 
 impl Summary {
@@ -92,6 +150,13 @@ impl fmt::Display for Summary {
         for err in &self.server_errors {
             writeln!(f, "server error: {err}")?;
         }
+        if self.largest_sdp.bytes > 0 {
+            writeln!(
+                f,
+                "largest SDP: {} bytes, {} m= sections",
+                self.largest_sdp.bytes, self.largest_sdp.m_sections
+            )?;
+        }
         Ok(())
     }
 }
@@ -129,13 +194,26 @@ mod tests {
                 ..ReceiverReport::default()
             }],
             server_errors: vec![],
+            sdps: vec![],
+            largest_sdp: SdpSize {
+                bytes: 2100,
+                m_sections: 3,
+            },
         };
         let text = summary.to_string();
+        assert!(text.contains("largest SDP: 2100 bytes, 3 m= sections"));
         assert!(text.contains("sent: 150 packets"));
         assert!(text.contains("received from alice: 148 packets, 2 lost (1.33%)"));
         let json: serde_json::Value = serde_json::from_str(&summary.to_json()).expect("json");
         assert_eq!(json["sent"]["packets_sent"], 150);
         assert_eq!(json["received"][0]["user_id"], "alice");
         assert_eq!(json["received"][0]["packets_lost"], 2);
+        assert_eq!(json["largest_sdp"]["m_sections"], 3);
+        let mut size = SdpSize::default();
+        let two = "v=0\r\nm=audio 9 X 1\r\nm=audio 0 X 1\r\n";
+        size.observe(two);
+        size.observe("v=0\r\n");
+        assert_eq!(size.m_sections, 2);
+        assert_eq!(size.bytes, two.len());
     }
 }

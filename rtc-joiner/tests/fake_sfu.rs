@@ -12,7 +12,7 @@ use rtc::rtp_transceiver::rtp_sender::{
     RtpCodecKind,
 };
 use rtc_joiner::audio_source::ToneGenerator;
-use rtc_joiner::cli::{Auth, JoinerConfig, MediaInput, MediaMode};
+use rtc_joiner::cli::{Auth, DtlsCertificate, JoinerConfig, MediaInput, MediaMode};
 use rtc_joiner::opus_codec::{FRAME_DURATION, FRAME_SAMPLES, OpusDecoder, OpusEncoder};
 use rtc_joiner::{Joiner, dominant_frequency};
 use serde_json::json;
@@ -269,6 +269,7 @@ async fn publishes_receives_and_records_through_a_webrtc_peer() {
         write_received_dir: Some(dir.path().to_owned()),
         udp_addrs: vec!["127.0.0.1:0".into()],
         connect_timeout: Duration::from_secs(15),
+        dtls_certificate: DtlsCertificate::EcdsaP256,
     };
     let summary = tokio::time::timeout(
         Duration::from_secs(30),

@@ -228,3 +228,14 @@ fn badly_typed_frames_are_errors() {
         assert!(ServerMessage::from_json(&bad.to_string()).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn going_away_parses() {
+    match parse(json!({"type": "going_away", "reason": "drain", "reconnect": true})) {
+        ServerMessage::GoingAway { reason, reconnect } => {
+            assert_eq!(reason, "drain");
+            assert!(reconnect);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -18,6 +18,8 @@ pub struct SfuConfig {
     pub peer_timeout: Duration,
     /// Drop a peer that has not completed ICE+DTLS within this long of joining.
     pub connect_timeout: Duration,
+    /// End a peer (`negotiation_timeout`) that has not answered a server offer within this long.
+    pub negotiation_timeout: Duration,
 }
 
 impl Default for SfuConfig {
@@ -29,6 +31,7 @@ impl Default for SfuConfig {
             advertised_ip: None,
             peer_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(30),
+            negotiation_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -44,6 +47,9 @@ impl SfuConfig {
         }
         if self.bind_ip.is_unspecified() && self.advertised_ip.is_none() {
             return Err("bind_ip is unspecified (0.0.0.0/::): set advertised_ip".into());
+        }
+        if self.negotiation_timeout < Duration::from_secs(1) {
+            return Err("negotiation_timeout must be at least 1 s".into());
         }
         if self.peer_timeout < Duration::from_secs(2) {
             return Err("peer_timeout must be at least 2 s".into());

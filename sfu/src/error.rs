@@ -18,10 +18,23 @@ pub enum ErrorCode {
     PublishNotPermitted,
     /// No allowed codec in an m-line.
     CodecNotAllowed,
+    /// A second publishing m-line for a source the offer already publishes (one track per
+    /// source and participant).
+    DuplicateSource,
+    /// A server offer could not complete: its answer was unusable (too large, not SDP, or not
+    /// an answer to that offer), or the client's offers kept crossing the server's. Fatal.
+    NegotiationFailed,
+    /// No answer to a server offer within the negotiation bound. Fatal.
+    NegotiationTimeout,
     /// Room participant limit reached.
     RoomFull,
     /// The peer lost connectivity (ICE consent / no traffic).
     Timeout,
+    /// The peer's media (ICE + DTLS) did not connect within the connect bound after joining.
+    ConnectTimeout,
+    /// The DTLS handshake failed, or the client's certificate does not match the
+    /// `a=fingerprint` of its SDP.
+    DtlsFailed,
     /// Internal sfu fault.
     Internal,
 }
@@ -36,8 +49,13 @@ impl ErrorCode {
             ErrorCode::MediaSourceNotAllowed => "media_source_not_allowed",
             ErrorCode::PublishNotPermitted => "publish_not_permitted",
             ErrorCode::CodecNotAllowed => "codec_not_allowed",
+            ErrorCode::DuplicateSource => "duplicate_source",
+            ErrorCode::NegotiationFailed => "negotiation_failed",
+            ErrorCode::NegotiationTimeout => "negotiation_timeout",
             ErrorCode::RoomFull => "room_full",
             ErrorCode::Timeout => "timeout",
+            ErrorCode::ConnectTimeout => "connect_timeout",
+            ErrorCode::DtlsFailed => "dtls_failed",
             ErrorCode::Internal => "internal",
         }
     }

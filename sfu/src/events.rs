@@ -16,6 +16,9 @@ pub enum LeaveReason {
     /// It lost the right to be there (its device was revoked, or its user left or was removed
     /// from the room's server).
     Removed,
+    /// Its connection failed: the DTLS handshake or certificate check failed, or a negotiation
+    /// could not complete.
+    Failed,
 }
 
 impl LeaveReason {
@@ -26,6 +29,7 @@ impl LeaveReason {
             LeaveReason::Timeout => "timeout",
             LeaveReason::Kicked => "kicked",
             LeaveReason::Removed => "removed",
+            LeaveReason::Failed => "failed",
         }
     }
 }
@@ -50,6 +54,10 @@ pub struct ParticipantSnapshot {
     pub info: ParticipantInfo,
     /// Their published tracks.
     pub tracks: Vec<TrackSnapshot>,
+    /// Speaking now (the last `Speaking` event about them said `speaking: true`).
+    pub speaking: bool,
+    /// Sources they declared muted (whether published or not), in a fixed order.
+    pub muted: Vec<Source>,
 }
 
 /// Something the session of one peer must relay to its client.

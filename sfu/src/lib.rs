@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod dtls_failure;
 mod error;
 mod events;
 mod ids;
@@ -18,7 +19,8 @@ mod peer;
 mod policy;
 mod rewrite;
 mod room;
-mod sdp_filter;
+mod sdp;
+mod sections;
 mod sfu;
 mod speaking;
 mod stats;
@@ -26,11 +28,13 @@ mod stun;
 mod worker;
 
 pub use config::SfuConfig;
+pub use dtls_failure::{DtlsFailure, DtlsFailureReason};
 pub use error::{ErrorCode, SfuError};
 pub use events::{LeaveReason, ParticipantSnapshot, PeerEvent, TrackSnapshot};
 pub use ids::{ParticipantInfo, PeerId, RoomId};
 pub use latency::{BUCKET_BOUNDS_US, LatencySnapshot};
 pub use policy::{Grants, MediaKind, RoomKind, RoomPolicy, Source, TrackDeclaration};
+pub use sdp::limits::{AUDIO_SECTION_BYTES, SESSION_BYTES, SPARE_SECTIONS, VIDEO_SECTION_BYTES};
 pub use sfu::{JoinRequest, PeerHandle, Sfu};
 pub use stats::{SfuStats, StatsSnapshot};
 
@@ -39,4 +43,15 @@ pub use stats::{SfuStats, StatsSnapshot};
 #[cfg(feature = "bench-support")]
 pub mod bench_support {
     pub use crate::worker::{BenchRoom, Datagram};
+}
+
+/// Entry points of the fuzz targets in `fuzz/` (feature `fuzzing`; not for production use): the
+/// SDP filter, the STUN ufrag reader of the datagram router, and the in-memory room whose
+/// newcomers offer or answer SDP and whose connected peers are fed datagrams the way the worker's
+/// event loop does.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::sdp_filter::{FilteredOffer, LineVerdict, OfferRules, filter_offer};
+    pub use crate::stun::local_ufrag;
+    pub use crate::worker::{Arrival, BenchRoom, ListenerExchange};
 }

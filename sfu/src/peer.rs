@@ -13,6 +13,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::events::PeerEvent;
 use crate::ids::{ParticipantInfo, PeerId, RoomId};
 use crate::policy::{Grants, Source};
+use crate::sdp::answer::OfferedFormat;
+use crate::sections::Sections;
+use crate::worker::Fault;
 
 /// A published track in a room: its publisher and the publisher-side mid.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -43,8 +46,8 @@ pub struct Drained {
     pub transmits: Vec<Transmit>,
     /// str0m events, tagged with their peer.
     pub events: Vec<(PeerId, Event)>,
-    /// Peers that failed while draining.
-    pub failed: Vec<PeerId>,
+    /// Peers that failed, and why.
+    pub failed: Vec<(PeerId, Fault)>,
 }
 
 /// A peer and all state that belongs to it alone.
@@ -64,11 +67,22 @@ pub struct Peer {
     pub publishing: HashMap<Mid, Source>,
     /// Sources the client declared muted.
     pub muted: HashSet<Source>,
-    /// Mids this server created (subscriptions).
-    pub server_mids: HashSet<String>,
+    /// The m= sections of the session: server-created, free for recycling, count.
+    pub sections: Sections,
+    /// The first format the client offered in each section of the session, by mid: what a
+    /// rejected section without a codec of its own is written with.
+    pub offered_formats: HashMap<String, OfferedFormat>,
     /// The client's first offer has been applied: the server may offer from now on.
     pub remote_offer_applied: bool,
     pub pending_offer: Option<SdpPendingOffer>,
+    /// When the outstanding server offer was sent (its answer is due within the negotiation
+    /// timeout).
+    pub offered_at: Option<Instant>,
+    /// Client offers refused for glare since the client's last accepted offer.
+    pub glare_refusals: u32,
+    /// After a glare refusal the server makes no new offer until the client's own offer has
+    /// come, or until this time, so the two stop crossing.
+    pub hold_offers_until: Option<Instant>,
     /// Remote tracks this peer receives, and their negotiation state.
     pub subs: HashMap<TrackKey, SubState>,
     /// Incoming SSRC -> publisher-side mid, cached off the hot path's str0m lookup.
@@ -105,9 +119,13 @@ impl Peer {
             next_timeout: None,
             publishing: HashMap::new(),
             muted: HashSet::new(),
-            server_mids: HashSet::new(),
+            sections: Sections::default(),
+            offered_formats: HashMap::new(),
             remote_offer_applied: false,
             pending_offer: None,
+            offered_at: None,
+            glare_refusals: 0,
+            hold_offers_until: None,
             subs: HashMap::new(),
             ssrc_mid: HashMap::new(),
             out_pt: HashMap::new(),
@@ -122,23 +140,22 @@ impl Peer {
     }
 
     /// Polls str0m until it asks for a timeout, collecting transmits and events.
-    /// Returns false if the peer failed and must be removed.
-    pub fn drain(&mut self, out: &mut Drained) -> bool {
+    /// Returns why the peer failed if it must be removed.
+    pub fn drain(&mut self, out: &mut Drained) -> Result<(), Fault> {
         loop {
             if !self.rtc.is_alive() {
-                return false;
+                return Err(Fault::Lost("the connection was closed".into()));
             }
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => {
                     self.next_timeout = Some(t);
-                    return true;
+                    return Ok(());
                 }
                 Ok(Output::Transmit(t)) => out.transmits.push(t),
                 Ok(Output::Event(e)) => out.events.push((self.id, e)),
                 Err(e) => {
-                    tracing::debug!(peer = %self.id, error = %e, "peer failed");
                     self.rtc.disconnect();
-                    return false;
+                    return Err(Fault::from_rtc_error(&e));
                 }
             }
         }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::sdp::limits;
+
 /// Kind of media in an m-line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,11 +111,27 @@ pub enum RoomKind {
 }
 
 impl RoomKind {
+    /// Every room kind.
+    pub const ALL: [RoomKind; 2] = [RoomKind::Voice, RoomKind::Video];
+
     /// Wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             RoomKind::Voice => "voice",
             RoomKind::Video => "video",
+        }
+    }
+
+    /// The sources a participant may publish in a room of this kind (one track each).
+    pub fn sources(self) -> &'static [Source] {
+        match self {
+            RoomKind::Voice => &[Source::Microphone],
+            RoomKind::Video => &[
+                Source::Microphone,
+                Source::Camera,
+                Source::Screenshare,
+                Source::ScreenshareAudio,
+            ],
         }
     }
 }
@@ -134,6 +152,52 @@ impl RoomPolicy {
             kind,
             max_participants: 100,
         }
+    }
+
+    /// The most m= sections a client's session in this room holds: one per source for each
+    /// participant (its own and everyone else's tracks) and [`SPARE_SECTIONS`] of its own. The
+    /// server never offers a section beyond it (see [`crate::sdp::limits`]).
+    ///
+    /// [`SPARE_SECTIONS`]: crate::SPARE_SECTIONS
+    pub fn max_sections(&self) -> usize {
+        self.max_participants
+            .max(1)
+            .saturating_mul(self.kind.sources().len())
+            .saturating_add(limits::SPARE_SECTIONS)
+    }
+
+    /// The largest SDP a client of this room may send, offer or answer (see
+    /// [`crate::sdp::limits`]). Larger SDP is refused.
+    pub fn max_sdp_bytes(&self) -> usize {
+        let per_participant: usize = self
+            .kind
+            .sources()
+            .iter()
+            .map(|s| match s.kind() {
+                MediaKind::Audio => limits::AUDIO_SECTION_BYTES,
+                MediaKind::Video => limits::VIDEO_SECTION_BYTES,
+            })
+            .sum();
+        per_participant
+            .saturating_mul(self.max_participants.max(1))
+            .saturating_add(limits::SPARE_SECTIONS * limits::VIDEO_SECTION_BYTES)
+            .saturating_add(limits::SESSION_BYTES)
+    }
+
+    /// [`RoomPolicy::max_sdp_bytes`] of the largest room kind with `max_participants`: what a
+    /// transport that does not know the room yet must let through.
+    pub fn max_sdp_bytes_any_kind(max_participants: usize) -> usize {
+        RoomKind::ALL
+            .iter()
+            .map(|kind| {
+                RoomPolicy {
+                    kind: *kind,
+                    max_participants,
+                }
+                .max_sdp_bytes()
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// Whether this room accepts `source` from anyone.
@@ -164,6 +228,23 @@ mod tests {
         assert!(!p.accepts_source(Source::Camera));
         assert!(!p.accepts_source(Source::ScreenshareAudio));
         assert!(!p.accepts_kind(MediaKind::Video));
+    }
+
+    #[test]
+    fn sdp_limits_follow_the_room_caps() {
+        let voice = RoomPolicy::for_kind(RoomKind::Voice);
+        assert_eq!(voice.max_sections(), 100 + limits::SPARE_SECTIONS);
+        let video = RoomPolicy::for_kind(RoomKind::Video);
+        assert_eq!(video.max_sections(), 400 + limits::SPARE_SECTIONS);
+        assert_eq!(voice.max_sdp_bytes(), 2048 + 100 * 2048 + 4 * 8192);
+        assert_eq!(
+            video.max_sdp_bytes(),
+            2048 + 100 * (2 * 2048 + 2 * 8192) + 4 * 8192
+        );
+        assert_eq!(
+            RoomPolicy::max_sdp_bytes_any_kind(100),
+            video.max_sdp_bytes()
+        );
     }
 
     #[test]

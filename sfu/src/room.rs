@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use str0m::media::{Mid, Pt};
 
-use crate::events::TrackSnapshot;
+use crate::events::{ParticipantSnapshot, TrackSnapshot};
 use crate::ids::PeerId;
-use crate::peer::TrackKey;
+use crate::peer::{Peer, TrackKey};
 use crate::policy::{MediaKind, RoomPolicy, Source};
 use crate::rewrite::Rewriter;
 use crate::speaking::SpeakingDetector;
@@ -64,6 +64,25 @@ impl Room {
             policy,
             peers: Vec::new(),
             tracks: HashMap::new(),
+        }
+    }
+
+    /// `peer` as a joiner sees it: its tracks, whether it is speaking, what it muted.
+    pub fn snapshot_of(&self, peer: &Peer) -> ParticipantSnapshot {
+        let mut tracks = Vec::new();
+        let mut speaking = false;
+        for (_, track) in self.tracks_of(peer.id) {
+            tracks.push(track.snapshot());
+            speaking |= track.speaking.is_speaking();
+        }
+        tracks.sort_by(|a, b| a.track_id.cmp(&b.track_id));
+        let mut muted: Vec<Source> = peer.muted.iter().copied().collect();
+        muted.sort_by_key(|s| s.as_str());
+        ParticipantSnapshot {
+            info: peer.info.clone(),
+            tracks,
+            speaking,
+            muted,
         }
     }
 

@@ -76,8 +76,7 @@ impl SpeakingDetector {
         None
     }
 
-    /// Whether the source is speaking.
-    #[cfg(test)]
+    /// Whether the source is speaking (between a `speaking: true` and a `speaking: false`).
     pub fn is_speaking(&self) -> bool {
         self.speaking
     }

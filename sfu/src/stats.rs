@@ -1,6 +1,7 @@
 //! Counters a benchmark or `/metrics` reads. One set per worker, so the hot path never shares a
 //! cache line across threads; a snapshot sums them.
 
+use crate::dtls_failure::DtlsFailureReason;
 use crate::latency::{LatencyHistogram, LatencySnapshot};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,13 @@ pub struct WorkerStats {
     pub(crate) peers: AtomicU64,
     pub(crate) rooms: AtomicU64,
     pub(crate) forward_latency: LatencyHistogram,
+    /// Peers ended by a DTLS failure, by [`DtlsFailureReason::index`].
+    pub(crate) dtls_failures: [AtomicU64; DTLS_REASONS],
+    pub(crate) connect_timeouts: AtomicU64,
+    pub(crate) negotiations_failed: AtomicU64,
 }
+
+const DTLS_REASONS: usize = DtlsFailureReason::ALL.len();
 
 impl WorkerStats {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -67,6 +74,24 @@ pub struct StatsSnapshot {
     pub rooms: u64,
     /// Added forwarding latency (read to send), see [`crate::latency`].
     pub forward_latency: LatencySnapshot,
+    /// Peers ended with `dtls_failed`, by reason (indexed like [`DtlsFailureReason::ALL`]; see
+    /// [`StatsSnapshot::dtls_failures_by_reason`]).
+    pub dtls_failures: [u64; DTLS_REASONS],
+    /// Peers removed because their media did not connect within the connect bound.
+    pub connect_timeouts: u64,
+    /// Peers ended because a negotiation could not complete (`negotiation_failed`,
+    /// `negotiation_timeout`).
+    pub negotiations_failed: u64,
+}
+
+impl StatsSnapshot {
+    /// `(reason label, count)` for every DTLS failure reason, zeros included.
+    pub fn dtls_failures_by_reason(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        DtlsFailureReason::ALL
+            .iter()
+            .zip(self.dtls_failures)
+            .map(|(r, n)| (r.as_str(), n))
+    }
 }
 
 impl SfuStats {
@@ -86,6 +111,11 @@ impl SfuStats {
             s.send_batches += g(&w.send_batches);
             s.peers += g(&w.peers);
             s.rooms += g(&w.rooms);
+            for (sum, c) in s.dtls_failures.iter_mut().zip(&w.dtls_failures) {
+                *sum += g(c);
+            }
+            s.connect_timeouts += g(&w.connect_timeouts);
+            s.negotiations_failed += g(&w.negotiations_failed);
             w.forward_latency.add_to(&mut s.forward_latency);
         }
         s

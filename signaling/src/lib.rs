@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod http;
 pub mod keys;
+pub mod listener;
 pub mod live;
 pub mod metrics;
 pub mod rate_limit;

@@ -120,19 +120,9 @@ impl LiveSessions {
 
     /// Ends every session `change` takes access from; returns how many.
     pub fn apply(&self, change: &AccessChange) -> usize {
-        let (ending, hit): (Ending, Box<dyn Fn(&Holder) -> bool>) = match change {
-            AccessChange::DeviceRevoked { user_id, device_id } => (
-                Ending::DEVICE_REVOKED,
-                Box::new(move |h: &Holder| &h.user_id == user_id && &h.device_id == device_id),
-            ),
-            AccessChange::MemberRemoved { server_id, user_id } => (
-                Ending::MEMBERSHIP_REVOKED,
-                Box::new(move |h: &Holder| &h.user_id == user_id && &h.server_id == server_id),
-            ),
-        };
         let mut ended = 0;
         for live in self.lock().values_mut() {
-            if hit(&live.holder)
+            if let Some(ending) = ending_by(change, &live.holder)
                 && let Some(end) = live.end.take()
             {
                 let _ = end.send(ending);
@@ -154,6 +144,23 @@ impl LiveSessions {
         if let Some(end) = self.lock().get_mut(&id).and_then(|live| live.end.take()) {
             let _ = end.send(ending);
         }
+    }
+}
+
+/// How `change` ends a session of `holder`, if it takes that session's access away.
+fn ending_by(change: &AccessChange, holder: &Holder) -> Option<Ending> {
+    match change {
+        AccessChange::DeviceRevoked { user_id, device_id }
+            if &holder.user_id == user_id && &holder.device_id == device_id =>
+        {
+            Some(Ending::DEVICE_REVOKED)
+        }
+        AccessChange::MemberRemoved { server_id, user_id }
+            if &holder.user_id == user_id && &holder.server_id == server_id =>
+        {
+            Some(Ending::MEMBERSHIP_REVOKED)
+        }
+        _ => None,
     }
 }
 

@@ -6,12 +6,15 @@ use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, T
 
 /// Signaling-side metrics.
 pub struct Metrics {
+    /// Connection counters of the HTTP listener.
+    pub connections: std::sync::Arc<crate::listener::ConnStats>,
     registry: Registry,
     sessions: IntGauge,
     tickets_issued: IntCounter,
     join_refusals: IntCounterVec,
     sessions_ended_by_access: IntCounter,
     auth_refusals: IntCounterVec,
+    errors_sent: IntCounterVec,
 }
 
 /// Decrements the live-session gauge when dropped.
@@ -57,8 +60,17 @@ impl Metrics {
             &["code"],
         )
         .expect("valid metric");
+        let errors_sent = IntCounterVec::new(
+            Opts::new(
+                "openchat_signaling_errors_total",
+                "Error frames sent to signaling clients, by code (fatal ones end the session)",
+            ),
+            &["code"],
+        )
+        .expect("valid metric");
         for m in [
             Box::new(sessions.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(errors_sent.clone()),
             Box::new(tickets_issued.clone()),
             Box::new(join_refusals.clone()),
             Box::new(sessions_ended_by_access.clone()),
@@ -73,13 +85,20 @@ impl Metrics {
             ));
         }
         Metrics {
+            connections: Default::default(),
             registry,
             sessions,
             tickets_issued,
             join_refusals,
             sessions_ended_by_access,
             auth_refusals,
+            errors_sent,
         }
+    }
+
+    /// Counts an `error` frame sent on the signaling WebSocket.
+    pub fn error_sent(&self, code: &str) {
+        self.errors_sent.with_label_values(&[code]).inc();
     }
 
     /// Counts live sessions ended by an access change.
@@ -108,11 +127,17 @@ impl Metrics {
         self.join_refusals.with_label_values(&[code]).inc();
     }
 
-    /// The text exposition of every metric, with the sfu's counters appended.
-    pub fn render(&self, sfu: &sfu::StatsSnapshot) -> String {
+    /// The text exposition of every metric, with the connection, WebSocket and sfu counters
+    /// appended.
+    pub fn render(
+        &self,
+        sfu: &sfu::StatsSnapshot,
+        sockets: &control::websocket::SocketStats,
+    ) -> String {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         let mut text = String::from_utf8(buf).unwrap_or_default();
+        self.connections.render(&mut text, sockets);
         let counters = [
             (
                 "openchat_sfu_packets_in_total",
@@ -168,8 +193,21 @@ impl Metrics {
                 "sendmmsg calls",
                 sfu.send_batches,
             ),
+            (
+                "openchat_sfu_connect_timeouts_total",
+                "counter",
+                "Peers removed because their media did not connect within the connect bound",
+                sfu.connect_timeouts,
+            ),
             ("openchat_sfu_peers", "gauge", "Live peers", sfu.peers),
             ("openchat_sfu_rooms", "gauge", "Live rooms", sfu.rooms),
+            (
+                "openchat_sfu_negotiations_failed_total",
+                "counter",
+                "Peers ended because a negotiation could not complete (negotiation_failed, \
+                 negotiation_timeout)",
+                sfu.negotiations_failed,
+            ),
         ];
         for (name, kind, help, value) in counters {
             let _ = write!(
@@ -177,8 +215,21 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
             );
         }
+        render_dtls_failures(&mut text, sfu);
         render_forward_latency(&mut text, &sfu.forward_latency);
         text
+    }
+}
+
+/// `openchat_sfu_dtls_failures_total{reason}`: peers ended with `dtls_failed`, every reason listed.
+fn render_dtls_failures(text: &mut String, sfu: &sfu::StatsSnapshot) {
+    let name = "openchat_sfu_dtls_failures_total";
+    let _ = write!(
+        text,
+        "# HELP {name} Peers ended with dtls_failed, by reason\n# TYPE {name} counter\n"
+    );
+    for (reason, count) in sfu.dtls_failures_by_reason() {
+        let _ = writeln!(text, "{name}{{reason=\"{reason}\"}} {count}");
     }
 }
 
@@ -213,6 +264,20 @@ impl Default for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dtls_failures_render_by_reason() {
+        let mut sfu = sfu::StatsSnapshot::default();
+        let mismatch = sfu::DtlsFailureReason::FingerprintMismatch;
+        sfu.dtls_failures[mismatch.index()] = 3;
+        let mut text = String::new();
+        render_dtls_failures(&mut text, &sfu);
+        assert!(text.contains("# TYPE openchat_sfu_dtls_failures_total counter\n"));
+        assert!(
+            text.contains("openchat_sfu_dtls_failures_total{reason=\"fingerprint_mismatch\"} 3\n")
+        );
+        assert!(text.contains("openchat_sfu_dtls_failures_total{reason=\"peer_alert\"} 0\n"));
+    }
 
     #[test]
     fn forward_latency_renders_as_a_cumulative_histogram() {

@@ -74,7 +74,10 @@ impl RateLimiter {
             let elapsed = now.saturating_duration_since(b.updated).as_secs_f64();
             let tokens = (b.tokens + elapsed * rate.per_second).min(rate.burst);
             if tokens < 1.0 {
-                wait = wait.max(Duration::from_secs_f64((1.0 - tokens) / rate.per_second));
+                // Saturates: a rate too small for `Duration` (or not finite) waits "forever"
+                // instead of panicking on the request that asked.
+                let secs = (1.0 - tokens) / rate.per_second;
+                wait = wait.max(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
             }
             refilled.push((key.clone(), tokens));
         }
@@ -154,6 +157,22 @@ mod tests {
                 .is_ok(),
             "refilled"
         );
+    }
+
+    /// Found by the `config` fuzz target: with a tiny rate the wait overflowed `Duration` and
+    /// `check` panicked on the first refused request.
+    #[test]
+    fn tiny_rates_wait_instead_of_panicking() {
+        let tiny = Rate {
+            per_second: 1e-30,
+            burst: 1.0,
+        };
+        let limiter = RateLimiter::new(tiny, tiny);
+        let t0 = Instant::now();
+        let alice = caller("alice", "a");
+        assert!(limiter.check(&alice, t0).is_ok());
+        let wait = limiter.check(&alice, t0).expect_err("over the burst");
+        assert_eq!(wait, Duration::MAX);
     }
 
     #[test]

@@ -5,14 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use control::websocket::{CLOSE_HANDSHAKE_WAIT, GoingAwayReason, GoingAwayTrigger, SocketPolicy};
 use control::{Control, ControlOptions};
 use sfu::{Sfu, SfuConfig};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::auth::AccessTokens;
 use crate::config::{Config, Mode};
 use crate::keys::Keys;
+use crate::listener::{self, HttpServer, Limits, Timeouts};
 use crate::metrics::Metrics;
 use crate::rate_limit::{Rate, RateLimiter};
 use crate::state::AppState;
@@ -26,30 +28,46 @@ pub struct Running {
     pub media_addrs: Vec<SocketAddr>,
     /// Shared state (for tests and the CLI).
     pub state: AppState,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    http: HttpServer,
+    going_away: GoingAwayTrigger,
+    grace: Duration,
     watcher: JoinHandle<()>,
 }
 
 impl Running {
-    /// Stops accepting, lets open requests finish and waits for the listener to close.
+    /// Stops gracefully: stops accepting; closes every signaling and realtime WebSocket with
+    /// 1001 `shutdown` (signaling sessions first get a `going_away` frame); drops idle and
+    /// half-sent connections at once; lets requests in flight finish within
+    /// `http.shutdown_grace_secs`. Returns once every connection closed, or when the grace
+    /// (at least the WebSocket close handshake) is over.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+        let started = Instant::now();
+        let deadline = started + self.grace;
+        self.going_away.go_away(GoingAwayReason::Shutdown);
+        self.http.stop_accepting(deadline).await;
+        let bound = deadline.max(started + CLOSE_HANDSHAKE_WAIT) + STOP_MARGIN;
+        let open = self.http.drained(bound).await;
+        if open > 0 {
+            tracing::warn!(open, "stopping with connections still open");
+        } else {
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "every connection closed"
+            );
         }
         self.watcher.abort();
-        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
-            .await
-            .context("shutdown took too long")???;
         Ok(())
     }
 
-    /// Waits until the server stops by itself (listener error).
+    /// Waits until the server stops by itself (its accept loop failed).
     pub async fn wait(&mut self) -> anyhow::Result<()> {
-        (&mut self.task).await??;
+        self.http.wait().await?;
         Ok(())
     }
 }
+
+/// Time a stop waits beyond the grace for the last sockets to close.
+const STOP_MARGIN: Duration = Duration::from_millis(500);
 
 /// Connects to the database and applies migrations (also the `migrate` subcommand).
 pub async fn open_control(config: &Config) -> anyhow::Result<Control> {
@@ -59,6 +77,7 @@ pub async fn open_control(config: &Config) -> anyhow::Result<Control> {
         avatar_max_bytes: config.control.avatar_max_bytes,
         max_devices_per_user: config.control.max_devices_per_user,
         key_backup_max_bytes: config.control.key_backup_max_bytes,
+        sqlite_synchronous: config.database.sqlite_synchronous,
     };
     let control = Control::connect(&config.database_url(), options)
         .await
@@ -76,6 +95,7 @@ pub fn sfu_config(config: &Config) -> SfuConfig {
         advertised_ip: config.media.advertised_ip,
         peer_timeout: Duration::from_secs(config.media.peer_timeout_secs),
         connect_timeout: Duration::from_secs(config.media.peer_timeout_secs.max(10)),
+        ..SfuConfig::default()
     }
 }
 
@@ -104,12 +124,23 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot listen on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
     let config_limits = config.limits.clone();
+    let going_away = GoingAwayTrigger::new();
+    let sockets = SocketPolicy {
+        ping_interval: Duration::from_secs(config.http.ws_ping_interval_secs),
+        idle_timeout: Duration::from_secs(config.http.ws_idle_timeout_secs),
+        going_away: going_away.subscribe(),
+        stats: Arc::default(),
+    };
+    let control = control.with_socket_policy(sockets.clone());
+    let limits = listener_limits(&config);
+    let grace = Duration::from_secs(config.http.shutdown_grace_secs);
     let state = AppState {
         config: Arc::new(config),
         tokens: Arc::new(tokens),
         tickets: Arc::new(tickets),
         control,
         sfu,
+        sockets,
         metrics: Arc::new(Metrics::new()),
         rate_limiter: Arc::new(RateLimiter::new(
             Rate {
@@ -126,20 +157,32 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // Revocations and removals end this node's live sessions (they reach every node).
     let watcher = tokio::spawn(crate::live::watch_access(state.clone()));
     let app = crate::app(state.clone());
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let http = HttpServer::start(listener, app, limits, state.metrics.connections.clone());
     Ok(Running {
         http_addr,
         media_addrs,
         state,
-        shutdown: Some(tx),
-        task,
+        http,
+        going_away,
+        grace,
         watcher,
     })
+}
+
+/// The listener's limits from the `[http]` section (an automatic total from the open-file
+/// limit when `http.max_connections` is 0).
+pub fn listener_limits(config: &Config) -> Limits {
+    let http = &config.http;
+    Limits {
+        timeouts: Timeouts {
+            header: Duration::from_secs(http.header_read_timeout_secs),
+            keep_alive: Duration::from_secs(http.keep_alive_timeout_secs),
+            ws_upgrade: Duration::from_secs(http.ws_upgrade_timeout_secs),
+        },
+        max_connections: listener::max_connections(
+            http.max_connections,
+            listener::open_file_limit(),
+        ),
+        max_connections_per_ip: http.max_connections_per_ip,
+    }
 }

@@ -23,6 +23,9 @@ pub struct AppState {
     pub control: Control,
     /// Media plane.
     pub sfu: Sfu,
+    /// Pings, idle bound and going-away signal of the WebSockets (shared with control's
+    /// realtime sockets).
+    pub sockets: control::websocket::SocketPolicy,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Per-user and per-device request limits.

@@ -65,15 +65,27 @@ on_both_databases!(tickets_are_single_use_and_verified, ticket_refusals);
 async fn malformed_frames_get_invalid_message() {
     let s = TestServer::start(Db::Sqlite).await.expect("server");
     let mut ws = s.ws().await;
-    for bad in [
-        "not json",
-        "{}",
-        r#"{"type":"dance"}"#,
-        r#"{"type":"join","protocol":"x"}"#,
-        "[1,2]",
+    for (bad, says) in [
+        ("not json", "the frame is not valid JSON"),
+        (
+            "{}",
+            "a frame must be a JSON object with a string field \"type\"",
+        ),
+        (r#"{"type":"dance"}"#, "unknown frame type \"dance\""),
+        (
+            r#"{"type":"join","protocol":"x"}"#,
+            "join frame: invalid type",
+        ),
+        (
+            "[1,2]",
+            "a frame must be a JSON object with a string field \"type\"",
+        ),
     ] {
         ws.send_raw(Message::Text(bad.into())).await;
-        assert_eq!(ws.error_code().await, "invalid_message", "for {bad}");
+        let error = ws.recv_type("error").await;
+        assert_eq!(error["code"], "invalid_message", "for {bad}");
+        let message = error["message"].as_str().expect("message");
+        assert!(message.starts_with(says), "for {bad}: {message}");
     }
     ws.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
     assert_eq!(ws.error_code().await, "invalid_message");
@@ -88,7 +100,9 @@ async fn malformed_frames_get_invalid_message() {
     assert_eq!(ws.error_code().await, "no_pending_offer");
     ws.send(json!({"type": "offer", "sdp": "this is not sdp"}))
         .await;
-    assert_eq!(ws.error_code().await, "invalid_sdp");
+    let error = ws.recv_type("error").await;
+    assert_eq!(error["code"], "invalid_sdp");
+    assert_eq!(error["message"], "the offer is not valid SDP");
     ws.send(json!({"type": "ping", "nonce": 42})).await;
     assert_eq!(ws.recv_type("pong").await["nonce"], 42);
     // More than 20 invalid frames close the session.
@@ -96,6 +110,20 @@ async fn malformed_frames_get_invalid_message() {
         ws.send_raw(Message::Text("junk".into())).await;
     }
     assert!(ws.closed().await);
+    // Every error frame is counted by code.
+    let (_, metrics) = s.get("/metrics").await;
+    let count = |code: &str| -> u64 {
+        let key = format!("openchat_signaling_errors_total{{code=\"{code}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(count("invalid_message"), 6 + 21, "{metrics}");
+    assert_eq!(count("invalid_sdp"), 1);
+    assert_eq!(count("no_pending_offer"), 1);
+    assert_eq!(count("already_joined"), 1);
     s.stop().await;
 }
 
@@ -121,17 +149,28 @@ async fn video_in_voice_room_is_refused() {
     ws.send(json!({"type": "offer", "sdp": sdp})).await;
     assert_eq!(ws.error_code().await, "media_source_not_allowed");
     let answer = ws.recv_type("answer").await;
-    let sdp = answer["sdp"].as_str().expect("sdp");
+    let answer = answer["sdp"].as_str().expect("sdp");
+    // Rejected with the payload type the client offered first, and its rtpmap.
+    let offered = &sdp[sdp.find("m=video").expect("video offered")..];
+    let pt = offered.split(' ').nth(3).expect("payload type").trim();
+    let rtpmap = offered
+        .lines()
+        .find(|l| l.starts_with(&format!("a=rtpmap:{pt} ")))
+        .expect("offered rtpmap");
+    let rejected = &answer[answer.find("m=video").expect("video answered")..];
     assert!(
-        sdp.contains("m=video 0 "),
-        "video rejected in the answer: {sdp}"
+        rejected.starts_with(&format!("m=video 0 UDP/TLS/RTP/SAVPF {pt}\r\n")),
+        "video rejected in the answer: {answer}"
     );
+    assert!(rejected.lines().any(|l| l == rtpmap), "{answer}");
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishing_without_grant_is_refused() {
     let s = TestServer::start(Db::Sqlite).await.expect("server");
+    // Redemption re-checks membership: mallory joins the dev server by asking for a ticket once.
+    s.ticket("mallory", "vc_general").await;
     let mut ws = s.ws().await;
     ws.join(&ticket_with(&ticket_key(&s), no_grants(), 60))
         .await;
@@ -156,12 +195,24 @@ async fn participants_see_each_other_come_and_go() {
     let mut b = s.ws().await;
     let joined_b = b.join(&s.ticket("bob", "vc_general").await).await;
     assert_eq!(joined_b["participants"][0]["user_id"], "alice");
+    assert_eq!(joined_b["participants"][0]["speaking"], false);
+    assert_eq!(joined_b["participants"][0]["muted"], json!([]));
     let seen = a.recv_type("participant_joined").await;
     assert_eq!(seen["participant"]["user_id"], "bob");
     b.send(json!({"type": "mute", "source": "microphone", "muted": true}))
         .await;
     let muted = a.recv_type("muted").await;
     assert_eq!(muted["muted"], true);
+    // A late joiner learns what is muted from `joined`.
+    let mut c = s.ws().await;
+    let joined_c = c.join(&s.ticket("carol", "vc_general").await).await;
+    let bob = joined_c["participants"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["user_id"] == "bob"))
+        .cloned()
+        .expect("bob listed");
+    assert_eq!(bob["muted"], json!(["microphone"]));
+    assert_eq!(bob["speaking"], false);
     b.send(json!({"type": "leave"})).await;
     let left = a.recv_type("participant_left").await;
     assert_eq!(left["participant_id"], joined_b["participant_id"]);

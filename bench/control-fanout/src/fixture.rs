@@ -8,7 +8,10 @@ use anyhow::Context;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use control::{Caller, ChannelKind, CommitRequest, Control, DeviceRef, NewChannel, NewServer};
+use control::{
+    Caller, ChannelKind, CommitRequest, Control, ControlOptions, DeviceRef, NewChannel, NewServer,
+    SqliteSynchronous,
+};
 
 /// The channel every envelope goes to.
 pub const CHANNEL: &str = "tc_bench";
@@ -26,7 +29,8 @@ pub enum Db {
 
 /// The prepared server.
 pub struct Fixture {
-    pub db: Db,
+    /// Label of the database in result rows (`sqlite-full`, `sqlite-normal`, `postgres`).
+    pub label: String,
     pub control: Control,
     pub addr: SocketAddr,
     pub subscribers: usize,
@@ -53,10 +57,18 @@ async fn query_auth(mut request: Request, next: Next) -> Response {
 
 impl Fixture {
     /// Creates the database, the server, channel, members, devices and the group (epoch 1).
-    pub async fn new(db: Db, subscribers: usize) -> anyhow::Result<Fixture> {
+    pub async fn new(
+        db: Db,
+        subscribers: usize,
+        sqlite_synchronous: SqliteSynchronous,
+    ) -> anyhow::Result<Fixture> {
         let (control, guard): (Control, Box<dyn Any + Send>) = match db {
             Db::Sqlite => {
-                let (control, guard) = control::testing::sqlite_temp().await;
+                let options = ControlOptions {
+                    sqlite_synchronous,
+                    ..ControlOptions::default()
+                };
+                let (control, guard) = control::testing::sqlite_temp_with(options).await;
                 (control, Box::new(guard))
             }
             Db::Postgres => {
@@ -108,8 +120,15 @@ impl Fixture {
                 eprintln!("server stopped: {e}");
             }
         });
+        let label = match db {
+            Db::Sqlite => format!(
+                "sqlite-{}",
+                format!("{sqlite_synchronous:?}").to_lowercase()
+            ),
+            Db::Postgres => "postgres".to_owned(),
+        };
         Ok(Fixture {
-            db,
+            label,
             control,
             addr,
             subscribers,

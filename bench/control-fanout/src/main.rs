@@ -24,6 +24,24 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+/// SQLite `synchronous` levels (see `control::SqliteSynchronous`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SyncChoice {
+    /// Every commit fsynced (durable against power loss).
+    Full,
+    /// Fsync at checkpoints only (durable against process crashes).
+    Normal,
+}
+
+impl From<SyncChoice> for control::SqliteSynchronous {
+    fn from(c: SyncChoice) -> Self {
+        match c {
+            SyncChoice::Full => control::SqliteSynchronous::Full,
+            SyncChoice::Normal => control::SqliteSynchronous::Normal,
+        }
+    }
+}
+
 /// Which databases to measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum DbChoice {
@@ -60,6 +78,9 @@ struct Args {
     /// Output directory.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
+    /// SQLite's `synchronous` level (`full` is openchatd's default; `normal` to compare).
+    #[arg(long, value_enum, default_value = "full")]
+    sqlite_synchronous: SyncChoice,
     /// Machine description written with the results.
     #[arg(long, default_value = "2 cores, shared with other builds")]
     machine: String,
@@ -83,7 +104,8 @@ async fn main() -> anyhow::Result<()> {
     };
     for db in dbs {
         eprintln!("== {db:?}: setting up {} subscribers", args.subscribers);
-        let fixture = fixture::Fixture::new(db, args.subscribers).await?;
+        let fixture =
+            fixture::Fixture::new(db, args.subscribers, args.sqlite_synchronous.into()).await?;
         rows.extend(run::measure(&fixture, &args).await?);
         fixture.close().await;
     }

@@ -88,7 +88,7 @@ impl Row {
         let delivered = latencies.len() as u64;
         let span = Duration::from_nanos(last_done.saturating_sub(first_sent)).as_secs_f64();
         Row {
-            db: format!("{:?}", fixture.db).to_lowercase(),
+            db: fixture.label.clone(),
             run,
             subscribers: fixture.subscribers,
             envelopes: range.len(),

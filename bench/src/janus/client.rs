@@ -6,6 +6,7 @@
 
 use super::api::{Handle, Hub};
 use rtc_joiner::audio_source::{PcmClip, PcmSource};
+use rtc_joiner::cli::DtlsCertificate;
 use rtc_joiner::load::light::{HubPool, LightPeer, PeerNotice};
 use rtc_joiner::load::{JoinFuture, JoinProbe, LoadClient, Slot};
 use rtc_joiner::peer::{PeerEvent, PeerOptions, PeerSession, run_sender};
@@ -51,6 +52,7 @@ impl LoadClient for JanusClient {
                 gather_timeout: Duration::from_secs(5),
                 // The same pacing as `rtc-joiner load` (browser-like).
                 ice_check_interval: Some(Duration::from_millis(50)),
+                dtls_certificate: DtlsCertificate::EcdsaP256,
             };
             let (peer, mut peer_events) = PeerSession::new(peer_options).await?;
             let result = if slot.publishes {

@@ -9,9 +9,10 @@ use sqlx::{AnyConnection, Row};
 use super::members::members_at;
 use super::{
     CommitError, CommitOutcome, CommitRequest, DeviceRef, MAX_CHANGES_PER_COMMIT, MAX_OPAQUE_BYTES,
-    Proposal, decoded_len, is_valid_principal,
+    Proposal, is_valid_principal,
 };
 use crate::outbox::{Audience, Write, kind};
+use crate::payload::{PayloadError, decoded_len};
 use crate::validate::is_valid_id;
 use crate::{Control, FieldErrors};
 
@@ -87,14 +88,14 @@ impl Control {
             if current.contains(device) {
                 return Err(invalid(device, "already_a_member"));
             }
-            check_addable(&mut **conn, &server_id, device).await?;
+            check_addable(conn, &server_id, device).await?;
         }
         for device in &request.removed {
             if !current.contains(device) {
                 return Err(invalid(device, "not_a_member"));
             }
         }
-        check_proposals(&mut **conn, channel_id, &request).await?;
+        check_proposals(conn, channel_id, &request).await?;
 
         let now = self.now();
         sqlx::query(
@@ -212,43 +213,41 @@ fn validate(request: &CommitRequest) -> Result<(), CommitError> {
     if request.epoch < 0 {
         errors.add("epoch", "must be >= 0");
     }
-    let too_large = |b64: &str| decoded_len(b64).map(|n| n > MAX_OPAQUE_BYTES);
-    match too_large(&request.commit) {
-        None => errors.add("commit", "must be base64"),
-        Some(true) => return Err(CommitError::PayloadTooLarge),
-        Some(false) if request.commit.is_empty() => errors.add("commit", "must not be empty"),
-        Some(false) => {}
+    match decoded_len(&request.commit, MAX_OPAQUE_BYTES) {
+        Err(PayloadError::Malformed) => errors.add("commit", "must be base64"),
+        Err(PayloadError::TooLarge) => return Err(CommitError::PayloadTooLarge),
+        Ok(0) => errors.add("commit", "must not be empty"),
+        Ok(_) => {}
     }
     if request.added.len() + request.removed.len() > MAX_CHANGES_PER_COMMIT {
         return Err(CommitError::PayloadTooLarge);
     }
-    let mut seen = BTreeSet::new();
+    // 400 for what the request schema states (formats, duplicates within one list); 422
+    // `invalid_membership_change` for rules across fields that a schema cannot state.
     for (field, devices) in [("added", &request.added), ("removed", &request.removed)] {
+        let mut listed = BTreeSet::new();
         for device in devices {
             if !is_valid_principal(&device.user_id) || !is_valid_principal(&device.device_id) {
                 errors.add(
                     field,
                     "user_id and device_id must match [A-Za-z0-9_.-]{1,64}",
                 );
-            } else if !seen.insert(device) {
-                errors.add(field, "a device may appear only once in added and removed");
+            } else if !listed.insert(device) {
+                errors.add(field, "a device may appear only once");
             }
         }
     }
-    let added: HashSet<&DeviceRef> = request.added.iter().collect();
-    let mut welcomed = HashSet::new();
     for welcome in &request.welcomes {
-        let device = DeviceRef::new(&welcome.user_id, &welcome.device_id);
-        if !added.contains(&device) || !welcomed.insert(device) {
+        if !is_valid_principal(&welcome.user_id) || !is_valid_principal(&welcome.device_id) {
             errors.add(
                 "welcomes",
-                "one welcome per added device, for added devices only",
+                "user_id and device_id must match [A-Za-z0-9_.-]{1,64}",
             );
         }
-        match too_large(&welcome.welcome) {
-            None => errors.add("welcomes", "must be base64"),
-            Some(true) => return Err(CommitError::PayloadTooLarge),
-            Some(false) => {}
+        match decoded_len(&welcome.welcome, MAX_OPAQUE_BYTES) {
+            Err(PayloadError::Malformed) => errors.add("welcomes", "must be base64"),
+            Err(PayloadError::TooLarge) => return Err(CommitError::PayloadTooLarge),
+            Ok(_) => {}
         }
     }
     let mut proposals = HashSet::new();
@@ -257,7 +256,20 @@ fn validate(request: &CommitRequest) -> Result<(), CommitError> {
             errors.add("proposal_ids", "unique ids matching [A-Za-z0-9_-]{1,64}");
         }
     }
-    errors.into_result().map_err(CommitError::Invalid)
+    errors.into_result().map_err(CommitError::Invalid)?;
+
+    let added: HashSet<&DeviceRef> = request.added.iter().collect();
+    if let Some(device) = request.removed.iter().find(|d| added.contains(d)) {
+        return Err(invalid(device, "listed_twice"));
+    }
+    let mut welcomed = HashSet::new();
+    for welcome in &request.welcomes {
+        let device = DeviceRef::new(&welcome.user_id, &welcome.device_id);
+        if !added.contains(&device) || !welcomed.insert(device.clone()) {
+            return Err(invalid(&device, "unexpected_welcome"));
+        }
+    }
+    Ok(())
 }
 
 /// An added device must exist, be active, and belong to a member of the channel's server.

@@ -28,16 +28,6 @@ pub const MAX_OPAQUE_BYTES: usize = 64 * 1024;
 /// Most devices a single commit may add plus remove.
 pub const MAX_CHANGES_PER_COMMIT: usize = 4096;
 
-/// Decodes standard base64 (with padding) and returns the decoded length, or `None` when it is
-/// not valid base64.
-pub(crate) fn decoded_len(b64: &str) -> Option<usize> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .ok()
-        .map(|bytes| bytes.len())
-}
-
 /// Whether `id` is a well-formed user or device id: 1-64 bytes of `[A-Za-z0-9_.-]`.
 pub(crate) fn is_valid_principal(id: &str) -> bool {
     !id.is_empty()
@@ -53,9 +43,6 @@ mod tests {
 
     #[test]
     fn base64_and_principals() {
-        assert_eq!(decoded_len("aGVsbG8="), Some(5));
-        assert_eq!(decoded_len(""), Some(0));
-        assert_eq!(decoded_len("not base64!"), None);
         assert!(is_valid_principal("alice.smith"));
         assert!(!is_valid_principal("a b"));
         assert!(!is_valid_principal(""));

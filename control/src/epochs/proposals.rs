@@ -61,6 +61,8 @@ impl Control {
         }
         if reason.is_some_and(|r| r.chars().count() > 500) {
             errors.add("reason", "at most 500 characters");
+        } else if reason.is_some_and(|r| r.chars().any(char::is_control)) {
+            errors.add("reason", "must not contain control characters");
         }
         errors.into_result().map_err(ProposalError::Invalid)?;
 

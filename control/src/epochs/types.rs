@@ -1,17 +1,20 @@
 //! Inputs, outputs and errors of membership commits and proposals.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AccessError;
 use crate::{ControlError, FieldErrors};
 
 /// A device, named by its user and the device id.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceRef {
     /// The device's user.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     pub user_id: String,
     /// The device id (unique per user).
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     pub device_id: String,
 }
 
@@ -26,41 +29,53 @@ impl DeviceRef {
 }
 
 /// A welcome message for a device the commit adds (opaque, base64).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Welcome {
     /// The added device's user.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     pub user_id: String,
     /// The added device.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     pub device_id: String,
     /// The welcome, base64 (at most 64 KiB decoded).
+    #[schema(schema_with = crate::http::openapi::schemas::base64_64k_or_empty)]
     pub welcome: String,
 }
 
 /// Body of `POST /v1/channels/{id}/membership/commit`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommitRequest {
     /// The epoch the commit was made against: must be the channel's current epoch.
+    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "crate::json_number::integer")]
     pub epoch: i64,
-    /// The opaque commit, base64 (at most 64 KiB decoded).
+    /// The opaque commit, base64 (1 byte to 64 KiB decoded).
+    #[schema(schema_with = crate::http::openapi::schemas::base64_64k)]
     pub commit: String,
-    /// Devices the commit adds.
+    /// Devices the commit adds (a device may appear once in `added` and `removed` together;
+    /// at most 4096 changes).
     #[serde(default)]
+    #[schema(schema_with = crate::http::openapi::schemas::device_list)]
     pub added: Vec<DeviceRef>,
     /// Devices the commit removes.
     #[serde(default)]
+    #[schema(schema_with = crate::http::openapi::schemas::device_list)]
     pub removed: Vec<DeviceRef>,
-    /// Welcome messages for added devices; released only once the commit is accepted.
+    /// Welcome messages for added devices, one each; released only once the commit is
+    /// accepted.
     #[serde(default)]
+    #[schema(max_items = 4096)]
     pub welcomes: Vec<Welcome>,
     /// Server-originated proposals this commit carries out. Every pending one must be listed.
     #[serde(default)]
+    #[schema(schema_with = crate::http::openapi::schemas::proposal_ids)]
     pub proposal_ids: Vec<String>,
 }
 
 /// An accepted commit.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CommitOutcome {
     /// The channel.
     pub channel_id: String,
@@ -81,7 +96,7 @@ pub struct CommitOutcome {
 }
 
 /// A member device of a channel.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MemberDevice {
     /// The device's user.
     pub user_id: String,
@@ -92,7 +107,7 @@ pub struct MemberDevice {
 }
 
 /// A server-originated membership proposal (a removal), pending until a commit carries it out.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Proposal {
     /// Id, `prop_<random>`.
     pub id: String,
@@ -111,7 +126,7 @@ pub struct Proposal {
 }
 
 /// A channel's current epoch, member devices and pending proposals.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Membership {
     /// The channel.
     pub channel_id: String,
@@ -124,7 +139,7 @@ pub struct Membership {
 }
 
 /// A welcome addressed to the asking device.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WelcomeMessage {
     /// The channel.
     pub channel_id: String,
@@ -161,7 +176,9 @@ pub enum CommitError {
         /// The device.
         device: DeviceRef,
         /// `unknown_device`, `revoked_device`, `not_a_server_member`, `already_a_member`,
-        /// `not_a_member`, `unknown_proposal` or `proposal_not_applied`.
+        /// `not_a_member`, `unknown_proposal`, `proposal_not_applied`, `listed_twice` (in
+        /// `added` and `removed` together) or `unexpected_welcome` (a welcome for a device
+        /// the commit does not add, or a second one).
         reason: &'static str,
     },
     /// The commit omits pending server-originated proposals.

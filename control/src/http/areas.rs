@@ -76,7 +76,8 @@ pub(crate) fn routes(control: &Control) -> Router<Control> {
         .route(
             "/v1/keys/packages",
             post(keys::upload_packages).layer(DefaultBodyLimit::max(json_limit(
-                crate::keys::MAX_PACKAGE_BYTES * crate::keys::MAX_PACKAGES_PER_UPLOAD,
+                // The packages and the last-resort one.
+                crate::keys::MAX_PACKAGE_BYTES * (crate::keys::MAX_PACKAGES_PER_UPLOAD + 1),
             ))),
         )
         .route("/v1/keys/packages/claim", post(keys::claim_packages))

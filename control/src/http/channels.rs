@@ -9,7 +9,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::ErrorSchema;
 use super::{ApiError, ApiPath, Caller};
 use crate::epochs::DeviceRef;
 use crate::epochs::WelcomeMessage;
@@ -59,13 +61,19 @@ async fn read_json<T: DeserializeOwned>(body: Body, limit: usize) -> Result<T, A
             format!("the request body is over {limit} bytes"),
         )
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::invalid_request("invalid JSON body")
-            .with_details(serde_json::json!({ "reason": e.to_string() }))
-    })
+    super::json_object(&bytes)
 }
 
-/// `POST /v1/channels/{channel_id}/membership/commit`: 201 with the accepted commit.
+/// Commits a membership change. Accepted only for the current epoch (compare-and-swap e ->
+/// e+1); the first commit for an epoch wins.
+#[utoipa::path(post, path = "/v1/channels/{channel_id}/membership/commit", tag = "chat",
+    params(("channel_id" = String, Path, description = "channel id", pattern = "^[A-Za-z0-9_-]{1,64}$")), request_body = CommitRequest,
+    responses((status = 201, description = "the accepted commit", body = CommitOutcome),
+        (status = 403, description = "not_a_channel_member, device_not_linked, device_revoked", body = ErrorSchema),
+        (status = 404, description = "channel_not_found", body = ErrorSchema),
+        (status = 409, description = "epoch_conflict, pending_proposals_omitted (details.current_epoch, details.pending_proposals)", body = ErrorSchema),
+        (status = 413, description = "payload_too_large: a commit or welcome over 64 KiB, more than 4096 changes, a body over 4 MiB", body = ErrorSchema),
+        (status = 422, description = "invalid_membership_change (details.user_id, details.device_id, details.reason)", body = ErrorSchema)))]
 pub(crate) async fn commit_membership(
     State(control): State<Control>,
     caller: Caller,
@@ -83,7 +91,11 @@ pub(crate) async fn commit_membership(
     Ok((StatusCode::CREATED, Json(outcome)))
 }
 
-/// `GET /v1/channels/{channel_id}/membership`: current epoch, member devices, pending proposals.
+/// The channel's current epoch, member devices and pending proposals.
+#[utoipa::path(get, path = "/v1/channels/{channel_id}/membership", tag = "chat",
+    params(("channel_id" = String, Path, description = "channel id", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    responses((status = 200, body = Membership),
+        (status = 404, description = "channel_not_found", body = ErrorSchema)))]
 pub(crate) async fn membership(
     State(control): State<Control>,
     caller: Caller,
@@ -95,17 +107,29 @@ pub(crate) async fn membership(
 }
 
 /// Body of `POST /v1/channels/{channel_id}/membership/proposals`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProposeBody {
+    /// The device's user.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     user_id: String,
+    /// The device to remove.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     device_id: String,
+    /// Free text, at most 500 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 500, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     reason: Option<String>,
 }
 
-/// `POST /v1/channels/{channel_id}/membership/proposals`: 201 with the pending removal;
-/// owners and moderators only.
+/// Proposes removing a device from the channel's group (owners and moderators); the next
+/// commit must carry it out. Proposing the same removal twice returns the pending one.
+#[utoipa::path(post, path = "/v1/channels/{channel_id}/membership/proposals", tag = "chat",
+    params(("channel_id" = String, Path, description = "channel id", pattern = "^[A-Za-z0-9_-]{1,64}$")), request_body = ProposeBody,
+    responses((status = 201, description = "the pending proposal", body = Proposal),
+        (status = 403, description = "forbidden", body = ErrorSchema),
+        (status = 404, description = "channel_not_found", body = ErrorSchema),
+        (status = 409, description = "not_a_channel_member: the device is not in the group", body = ErrorSchema)))]
 pub(crate) async fn propose_removal(
     State(control): State<Control>,
     caller: Caller,
@@ -125,8 +149,11 @@ pub(crate) async fn propose_removal(
     Ok((StatusCode::CREATED, Json(proposal)))
 }
 
-/// `GET /v1/channels/{channel_id}/welcome`: the latest welcome for the caller's device, or
-/// 404 `welcome_not_found`.
+/// The latest welcome for the caller's device (released once its commit was accepted).
+#[utoipa::path(get, path = "/v1/channels/{channel_id}/welcome", tag = "chat",
+    params(("channel_id" = String, Path, description = "channel id", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    responses((status = 200, body = WelcomeMessage),
+        (status = 404, description = "welcome_not_found, channel_not_found", body = ErrorSchema)))]
 pub(crate) async fn welcome(
     State(control): State<Control>,
     caller: Caller,
@@ -145,8 +172,16 @@ pub(crate) async fn welcome(
         })
 }
 
-/// `POST /v1/channels/{channel_id}/messages`: 201 with the message, or 200 with the original
-/// for a retried `client_message_id`.
+/// Sends an E2EE envelope: 201 with the stored message, or 200 with the original for a
+/// retried `client_message_id`. A 2xx means it is committed.
+#[utoipa::path(post, path = "/v1/channels/{channel_id}/messages", tag = "chat",
+    params(("channel_id" = String, Path, description = "channel id", pattern = "^[A-Za-z0-9_-]{1,64}$")), request_body = NewMessage,
+    responses((status = 201, description = "the stored message", body = Message),
+        (status = 200, description = "the original message (idempotent retry)", body = Message),
+        (status = 403, description = "not_a_channel_member, forbidden: only the author deletes", body = ErrorSchema),
+        (status = 404, description = "channel_not_found, message_not_found: refers_to names no message of the channel", body = ErrorSchema),
+        (status = 409, description = "stale_epoch, unknown_epoch, client_message_id_reused (details.current_epoch)", body = ErrorSchema),
+        (status = 413, description = "payload_too_large: ciphertext over 64 KiB, metadata over 1 KiB, a body over 96 KiB", body = ErrorSchema)))]
 pub(crate) async fn send_message(
     State(control): State<Control>,
     caller: Caller,
@@ -166,17 +201,28 @@ pub(crate) async fn send_message(
 }
 
 /// Query of `GET /v1/channels/{channel_id}/history`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct HistoryParams {
+    /// A previous page's `next_cursor` (a position in the channel).
     #[serde(default)]
+    #[param(pattern = "^[0-9]{1,18}$")]
     cursor: Option<String>,
+    /// Page size, 1-200 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
+    /// `backward` (default: newest first) or `forward` (oldest first).
     #[serde(default)]
     direction: Option<HistoryDirection>,
 }
 
-/// `GET /v1/channels/{channel_id}/history?cursor=&limit=&direction=backward|forward`.
+/// History visible to the caller's device (envelopes of epochs it was a member of),
+/// cursor-paginated.
+#[utoipa::path(get, path = "/v1/channels/{channel_id}/history", tag = "chat",
+    params(("channel_id" = String, Path, description = "channel id", pattern = "^[A-Za-z0-9_-]{1,64}$"), HistoryParams),
+    responses((status = 200, body = History),
+        (status = 404, description = "channel_not_found", body = ErrorSchema)))]
 pub(crate) async fn history(
     State(control): State<Control>,
     caller: Caller,

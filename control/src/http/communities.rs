@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::openapi::ErrorSchema;
+use super::openapi::{ErrorSchema, schemas};
 use super::{ApiError, ApiJson, ApiPath, Caller};
 use crate::{
     Channel, CommunitiesError, Control, Invitation, InvitationPreview, Member, NewInvitation, Role,
@@ -42,10 +42,12 @@ impl From<CommunitiesError> for ApiError {
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateInvitationBody {
     /// Lifetime in seconds, 60 to 2592000 (30 days); default 7 days.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json_number::optional_integer")]
+    #[schema(minimum = 60, maximum = 2592000)]
     expires_in_secs: Option<u64>,
     /// How many joins it allows, 1-1000; absent is unlimited.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json_number::optional_integer")]
+    #[schema(minimum = 1, maximum = 1000)]
     max_uses: Option<u32>,
 }
 
@@ -54,6 +56,7 @@ pub(crate) struct CreateInvitationBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct SetRoleBody {
     /// `member` or `moderator`.
+    #[schema(schema_with = schemas::assignable_role)]
     role: Role,
 }
 

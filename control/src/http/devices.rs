@@ -40,10 +40,12 @@ impl From<DevicesError> for ApiError {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConfirmLinkBody {
-    /// The code shown on the existing device.
+    /// The code shown on the existing device (dashes, spaces and case are ignored).
+    #[schema(max_length = 64)]
     code: String,
-    /// Optional display name of the new device (at most 64 characters).
+    /// Optional display name of the new device: at most 64 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 64, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     name: Option<String>,
 }
 

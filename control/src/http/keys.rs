@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::ErrorSchema;
+use super::openapi::{ErrorSchema, schemas};
 use super::{ApiError, ApiJson, Caller};
 use crate::{
     ClaimedKeyPackage, Control, KeyBackup, KeyPackageCount, KeysError, NewKeyEnvelope,
@@ -29,7 +29,11 @@ impl From<KeysError> for ApiError {
             }
             KeysError::PayloadTooLarge { max_bytes, index } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                serde_json::json!({ "max_bytes": max_bytes, "index": index }),
+                serde_json::json!({
+                    "max_bytes": max_bytes,
+                    "max_chars": crate::payload::max_chars(max_bytes),
+                    "index": index,
+                }),
             ),
             KeysError::QueueFull { index, max } => (
                 StatusCode::CONFLICT,
@@ -57,10 +61,13 @@ impl From<KeysError> for ApiError {
 #[serde(deny_unknown_fields)]
 pub(crate) struct EnvelopeBody {
     /// Recipient user.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     user_id: String,
     /// Recipient device.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     device_id: String,
-    /// Opaque payload, standard base64, at most 64 KiB decoded.
+    /// Opaque payload, standard base64, 1 byte to 64 KiB decoded.
+    #[schema(schema_with = schemas::base64_64k)]
     payload: String,
 }
 
@@ -69,6 +76,7 @@ pub(crate) struct EnvelopeBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct PublishBody {
     /// 1-100 envelopes; all or none are stored.
+    #[schema(min_items = 1, max_items = 100)]
     envelopes: Vec<EnvelopeBody>,
 }
 
@@ -85,10 +93,12 @@ pub(crate) struct Published {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ReadQuery {
     /// The reading device; must be the caller's own (default: the caller's).
+    #[param(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     device_id: Option<String>,
     /// Acknowledges (deletes) the envelopes delivered up to this cursor first.
     cursor: Option<i64>,
     /// At most this many envelopes, 1-100 (default 100).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
@@ -98,8 +108,10 @@ pub(crate) struct ReadQuery {
 pub(crate) struct AckBody {
     /// The acknowledging device (default: the caller's).
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     device_id: Option<String>,
     /// Deletes the delivered envelopes with ids up to this one.
+    #[serde(deserialize_with = "crate::json_number::integer")]
     up_to: i64,
 }
 
@@ -114,11 +126,13 @@ pub(crate) struct Acked {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UploadPackagesBody {
-    /// Opaque packages, standard base64, at most 16 KiB decoded each.
+    /// 0-100 opaque packages, standard base64, 1 byte to 16 KiB decoded each.
     #[serde(default)]
+    #[schema(schema_with = schemas::package_list)]
     packages: Vec<String>,
-    /// Replaces the device's last-resort package.
+    /// Replaces the device's last-resort package (same format).
     #[serde(default)]
+    #[schema(schema_with = schemas::base64_16k_or_null)]
     last_resort: Option<String>,
 }
 
@@ -127,9 +141,11 @@ pub(crate) struct UploadPackagesBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClaimBody {
     /// Whose packages.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     user_id: String,
     /// One device; absent: one package for each active device of the user.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     device_id: Option<String>,
 }
 
@@ -143,9 +159,13 @@ pub(crate) struct Claimed {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BackupBody {
-    /// The latest version this device knows (0 when none).
+    /// The latest version this device knows (0 when none); the new one is this plus one.
+    #[schema(minimum = 0, maximum = 9223372036854775806_i64)]
+    #[serde(deserialize_with = "crate::json_number::integer")]
     expected_version: i64,
-    /// Opaque payload, standard base64.
+    /// Opaque payload, standard base64, 1 byte to `key_backup_max_bytes` (default 1 MiB)
+    /// decoded.
+    #[schema(schema_with = schemas::base64_backup)]
     payload: String,
 }
 
@@ -165,7 +185,7 @@ fn own_device(caller: &Caller, asked: Option<&str>) -> Result<(), ApiError> {
         (status = 400, description = "invalid_request", body = ErrorSchema),
         (status = 404, description = "device_not_found (details.index)", body = ErrorSchema),
         (status = 409, description = "envelope_queue_full (details.index, details.max)", body = ErrorSchema),
-        (status = 413, description = "payload_too_large (details.index, details.max_bytes)", body = ErrorSchema)))]
+        (status = 413, description = "payload_too_large (details.index, details.max_bytes, details.max_chars)", body = ErrorSchema)))]
 pub(crate) async fn publish_envelopes(
     State(control): State<Control>,
     caller: Caller,
@@ -286,7 +306,7 @@ pub(crate) async fn count_packages(
 #[utoipa::path(post, path = "/v1/keys/backups", tag = "keys", request_body = BackupBody,
     responses((status = 201, description = "the stored version (no payload)", body = KeyBackup),
         (status = 409, description = "stale_backup_version (details.current_version)", body = ErrorSchema),
-        (status = 413, description = "payload_too_large (details.max_bytes)", body = ErrorSchema)))]
+        (status = 413, description = "payload_too_large (details.max_bytes, details.max_chars)", body = ErrorSchema)))]
 pub(crate) async fn put_backup(
     State(control): State<Control>,
     caller: Caller,

@@ -8,6 +8,7 @@ mod channel_errors;
 mod channels;
 mod communities;
 mod devices;
+pub mod edge;
 mod error;
 mod extract;
 mod keys;
@@ -15,9 +16,11 @@ pub mod openapi;
 mod profiles;
 mod realtime;
 mod servers;
+mod upgrade;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
-pub use extract::{ApiJson, ApiPath, Caller};
+pub use extract::{ApiBody, ApiJson, ApiPath, Caller, json_object};
+pub use upgrade::{WEBSOCKET_KEY_PATTERN, websocket_upgrade};
 
 use axum::Router;
 use axum::routing::post;

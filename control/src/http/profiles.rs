@@ -40,11 +40,13 @@ impl From<ProfilesError> for ApiError {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateProfileBody {
-    /// 1-64 characters.
+    /// At most 64 characters, no control characters; trimmed; blank clears it.
     #[serde(default)]
+    #[schema(max_length = 64, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     display_name: Option<String>,
-    /// 1-140 characters.
+    /// At most 140 characters, no control characters; trimmed; blank clears it.
     #[serde(default)]
+    #[schema(max_length = 140, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     status: Option<String>,
 }
 
@@ -52,7 +54,8 @@ pub(crate) struct UpdateProfileBody {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct BatchQuery {
-    /// Comma-separated user ids, 1-100.
+    /// 1-100 user ids separated by commas (no spaces, no empty items).
+    #[param(pattern = "^[A-Za-z0-9_.-]{1,64}(?:,[A-Za-z0-9_.-]{1,64}){0,99}$")]
     ids: String,
 }
 
@@ -172,13 +175,8 @@ pub(crate) async fn batch(
         ApiError::invalid_request("invalid query")
             .with_details(serde_json::json!({ "reason": e.body_text() }))
     })?;
-    let ids: Vec<String> = query
-        .ids
-        .split(',')
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
-        .collect();
+    // Exactly `id(,id)*`: no blanks, no empty items (the schema's pattern).
+    let ids: Vec<String> = query.ids.split(',').map(str::to_owned).collect();
     let profiles = control.profiles_batch(&caller.user_id, &ids).await?;
     Ok(Json(ProfileList { profiles }))
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::openapi::ErrorSchema;
+use super::openapi::{ErrorSchema, schemas};
 use super::{ApiError, ApiJson, ApiPath, Caller};
 use crate::servers::JoinedServer;
 use crate::{Channel, ChannelKind, Control, Member, NewChannel, NewServer, Role, Server};
@@ -15,8 +15,15 @@ use crate::{Channel, ChannelKind, Control, Member, NewChannel, NewServer, Role, 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateServerBody {
+    /// Display name: at most 100 characters, not blank, no control characters (trimmed).
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     name: String,
+    /// Chosen id (default: generated).
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     id: Option<String>,
 }
 
@@ -24,9 +31,17 @@ pub(crate) struct CreateServerBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateChannelBody {
+    /// Display name: at most 100 characters, not blank, no control characters (trimmed).
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     name: String,
+    /// What it carries.
     kind: ChannelKind,
+    /// Chosen id, unique across servers (default: generated).
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     id: Option<String>,
 }
 
@@ -34,8 +49,12 @@ pub(crate) struct CreateChannelBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddMemberBody {
+    /// The user to add.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     user_id: String,
+    /// `member` (default) or `moderator` (the owner only).
     #[serde(default)]
+    #[schema(schema_with = schemas::assignable_role_or_null)]
     role: Option<Role>,
 }
 

@@ -42,7 +42,7 @@ impl Control {
             .filter(|_| expected_version >= 0)
         else {
             let mut errors = FieldErrors::default();
-            errors.add("expected_version", "must be 0 or more");
+            errors.add("expected_version", "must be 0 to 2^63 - 2");
             return Err(KeysError::Invalid(errors));
         };
         self.ensure_device(user_id, device_id).await?;

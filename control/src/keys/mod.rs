@@ -16,9 +16,7 @@ pub use packages::{ClaimedKeyPackage, KeyPackageCount};
 pub(crate) use envelopes::{MAX_ENVELOPE_BYTES, MAX_ENVELOPES_PER_PUBLISH};
 pub(crate) use packages::{MAX_PACKAGE_BYTES, MAX_PACKAGES_PER_UPLOAD};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-
+use crate::payload::{PayloadError, decoded_len};
 use crate::validate::FieldErrors;
 use crate::{ControlError, DevicesError};
 
@@ -40,7 +38,7 @@ pub enum KeysError {
     /// A payload is larger than its limit.
     #[error("payload too large")]
     PayloadTooLarge {
-        /// The limit, in decoded bytes.
+        /// The limit, in decoded bytes (applied to the text: [`crate::payload::max_chars`]).
         max_bytes: usize,
         /// Position of the offending item in the request, when it had several.
         index: Option<usize>,
@@ -103,30 +101,25 @@ impl From<sqlx::Error> for KeysError {
     }
 }
 
-/// Checks that `payload` is non-empty standard base64 of at most `max_bytes` decoded bytes;
-/// returns the decoded length.
+/// Checks that `payload` is non-empty standard base64 within the limit of `max_bytes`
+/// ([`crate::payload`]: the limit is applied to the text); returns the decoded length.
 pub(crate) fn check_payload(
     payload: &str,
     max_bytes: usize,
     field: &str,
     index: Option<usize>,
 ) -> Result<usize, KeysError> {
-    // Reject before decoding anything huge: 4 base64 characters carry 3 bytes.
-    if payload.len() / 4 * 3 > max_bytes + 3 {
-        return Err(KeysError::PayloadTooLarge { max_bytes, index });
+    let mut errors = FieldErrors::default();
+    match decoded_len(payload, max_bytes) {
+        Err(PayloadError::TooLarge) => Err(KeysError::PayloadTooLarge { max_bytes, index }),
+        Err(PayloadError::Malformed) => {
+            errors.add(field, "must be standard base64");
+            Err(KeysError::Invalid(errors))
+        }
+        Ok(0) => {
+            errors.add(field, "must not be empty");
+            Err(KeysError::Invalid(errors))
+        }
+        Ok(len) => Ok(len),
     }
-    let decoded = STANDARD.decode(payload).map_err(|_| {
-        let mut errors = FieldErrors::default();
-        errors.add(field, "must be standard base64");
-        KeysError::Invalid(errors)
-    })?;
-    if decoded.is_empty() {
-        let mut errors = FieldErrors::default();
-        errors.add(field, "must not be empty");
-        return Err(KeysError::Invalid(errors));
-    }
-    if decoded.len() > max_bytes {
-        return Err(KeysError::PayloadTooLarge { max_bytes, index });
-    }
-    Ok(decoded.len())
 }

@@ -54,12 +54,13 @@ impl Control {
         packages: &[String],
         last_resort: Option<&str>,
     ) -> Result<KeyPackageCount, KeysError> {
-        let total = packages.len() + usize::from(last_resort.is_some());
-        if total == 0 || total > MAX_PACKAGES_PER_UPLOAD {
+        if packages.len() > MAX_PACKAGES_PER_UPLOAD
+            || (packages.is_empty() && last_resort.is_none())
+        {
             let mut errors = FieldErrors::default();
             errors.add(
                 "packages",
-                "must hold 1-100 packages (last_resort included)",
+                "must hold at most 100 packages, and at least one package or a last_resort",
             );
             return Err(KeysError::Invalid(errors));
         }

@@ -53,9 +53,11 @@ impl Control {
         if !(1..=MAX_HISTORY_LIMIT).contains(&limit) {
             errors.add("limit", "must be 1-200");
         }
-        let cursor = match query.cursor.as_deref().map(str::parse::<i64>) {
+        // 1-18 decimal digits (what `next_cursor` holds): always fits an i64.
+        let digits = |c: &str| (1..=18).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_digit());
+        let cursor = match query.cursor.as_deref() {
             None => None,
-            Some(Ok(seq)) if seq >= 0 => Some(seq),
+            Some(c) if digits(c) => c.parse::<i64>().ok(),
             Some(_) => {
                 errors.add("cursor", "malformed cursor");
                 None

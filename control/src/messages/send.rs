@@ -9,8 +9,9 @@ use super::{
     SendError, SendOutcome,
 };
 use crate::db::new_id;
-use crate::epochs::{DeviceRef, MAX_OPAQUE_BYTES, decoded_len, is_member_at};
+use crate::epochs::{DeviceRef, MAX_OPAQUE_BYTES, is_member_at};
 use crate::outbox::{Audience, kind};
+use crate::payload::{PayloadError, decoded_len};
 use crate::validate::{check_id, is_valid_id};
 use crate::{Control, FieldErrors};
 
@@ -170,13 +171,13 @@ fn validate(new: &NewMessage) -> Result<Value, SendError> {
     if new.epoch < 0 {
         errors.add("epoch", "must be >= 0");
     }
-    match decoded_len(&new.ciphertext) {
-        None => errors.add("ciphertext", "must be base64"),
-        Some(n) if n > MAX_OPAQUE_BYTES => return Err(SendError::PayloadTooLarge),
-        Some(0) if new.content_type != ContentType::Delete => {
+    match decoded_len(&new.ciphertext, MAX_OPAQUE_BYTES) {
+        Err(PayloadError::Malformed) => errors.add("ciphertext", "must be base64"),
+        Err(PayloadError::TooLarge) => return Err(SendError::PayloadTooLarge),
+        Ok(0) if new.content_type != ContentType::Delete => {
             errors.add("ciphertext", "must not be empty")
         }
-        Some(_) => {}
+        Ok(_) => {}
     }
     let metadata = new.metadata.clone().unwrap_or_else(|| json!({}));
     if !metadata.is_object() {

@@ -5,12 +5,13 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::epochs::AccessError;
 use crate::{ControlError, FieldErrors, UnknownVariant};
 
 /// What an envelope is, as far as the server needs to know.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ContentType {
     /// A new message.
@@ -55,24 +56,34 @@ impl fmt::Display for ContentType {
 }
 
 /// Body of `POST /v1/channels/{id}/messages`. The sender device is the caller's.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// `content_type` decides the other fields (the document states it with a `oneOf`, see
+/// `http::openapi::refine`): `message` has no `refers_to` and a non-empty ciphertext; `edit`
+/// and `reaction` need both; `delete` needs `refers_to` and may have an empty ciphertext.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
     /// Idempotency key chosen by the client (`[A-Za-z0-9_-]{1,64}`, e.g. a UUID): a retry with
     /// the same id returns the original message.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub client_message_id: String,
     /// The epoch the ciphertext was encrypted for.
+    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "crate::json_number::integer")]
     pub epoch: i64,
     /// The opaque ciphertext, base64 (at most 64 KiB decoded; may be empty for `delete`).
+    #[schema(schema_with = crate::http::openapi::schemas::base64_64k_or_empty)]
     pub ciphertext: String,
     /// What the envelope is (default `message`).
     #[serde(default = "default_content_type")]
     pub content_type: ContentType,
-    /// Small authenticated metadata: a JSON object of at most 1 KiB.
+    /// Small authenticated metadata: a JSON object of at most 1 KiB serialized (413 above).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// The message an edit, delete or reaction refers to.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub refers_to: Option<String>,
 }
 
@@ -81,7 +92,7 @@ fn default_content_type() -> ContentType {
 }
 
 /// A stored envelope.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Message {
     /// Id, `msg_<random>`.
     pub id: String,
@@ -104,6 +115,7 @@ pub struct Message {
     /// The ciphertext, base64; `None` once deleted.
     pub ciphertext: Option<String>,
     /// The authenticated metadata (a JSON object).
+    #[schema(value_type = Object)]
     pub metadata: Value,
     /// When it was accepted, unix milliseconds.
     pub created_at: i64,
@@ -121,7 +133,7 @@ pub struct SendOutcome {
 }
 
 /// Which way a history page goes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HistoryDirection {
     /// Newest first, towards older messages (the default).
@@ -144,7 +156,7 @@ pub struct HistoryQuery {
 }
 
 /// A page of history.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct History {
     /// Messages, in the requested direction.
     pub messages: Vec<Message>,

@@ -36,7 +36,7 @@ pub struct Avatar {
 }
 
 /// The image type of `bytes` from its magic number, if it is one we accept.
-pub(crate) fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some("image/png")
     } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {

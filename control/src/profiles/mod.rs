@@ -4,6 +4,8 @@
 mod avatar;
 
 pub use avatar::{Avatar, AvatarAsset};
+#[cfg(feature = "fuzzing")]
+pub use avatar::sniff_image;
 
 use serde::Serialize;
 use sqlx::Row;
@@ -188,20 +190,21 @@ impl Control {
     }
 }
 
-/// Trims an optional text; empty becomes `None`; checks length and control characters.
+/// Checks an optional text as sent (length, control characters), then trims it; empty becomes
+/// `None`.
 fn check_text(
     errors: &mut FieldErrors,
     field: &str,
     value: Option<&str>,
     max_chars: usize,
 ) -> Option<String> {
-    let trimmed = value.map(str::trim).filter(|v| !v.is_empty())?;
-    if trimmed.chars().count() > max_chars {
+    let value = value?;
+    if value.chars().count() > max_chars {
         errors.add(field, format!("must be at most {max_chars} characters"));
-    } else if trimmed.chars().any(char::is_control) {
+    } else if value.chars().any(char::is_control) {
         errors.add(field, "must not contain control characters");
     }
-    Some(trimmed.to_owned())
+    Some(value.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 fn empty_profile(user_id: &str) -> Profile {

@@ -25,6 +25,8 @@ mod session;
 pub use access::AccessChange;
 pub use event::Event;
 pub(crate) use hub::Hub;
+#[cfg(feature = "fuzzing")]
+pub use session::decode_client_frame;
 pub use session::{ClientInput, run_session};
 
 /// Events a session may queue before it is considered lagging (and closed with `resync`).

@@ -46,6 +46,16 @@ enum ClientFrame {
     Typing { channel_id: String },
 }
 
+/// Decodes one client text frame as a session does (the same type, the same decoder); `Ok`
+/// names the frame (`ping` or `typing`). For the fuzz targets (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub fn decode_client_frame(text: &str) -> Result<&'static str, serde_json::Error> {
+    serde_json::from_str::<ClientFrame>(text).map(|frame| match frame {
+        ClientFrame::Ping => "ping",
+        ClientFrame::Typing { .. } => "typing",
+    })
+}
+
 /// Why a session loop ended.
 enum End {
     /// The client went away (stream ended or a send failed).

@@ -130,6 +130,7 @@ impl Joiner {
             udp_addrs: self.config.udp_addrs.clone(),
             gather_timeout: GATHER_TIMEOUT,
             ice_check_interval: self.ice_check_interval,
+            dtls_certificate: self.config.dtls_certificate,
         })
         .await;
         let (peer, peer_events) = match peer_setup {
@@ -166,6 +167,9 @@ impl Joiner {
             sent: None,
             receivers: Vec::new(),
             server_errors: Vec::new(),
+            sdps: Vec::new(),
+            tracks_published: 0,
+            largest_sdp: Default::default(),
             media_connected: false,
             signaling_open: true,
             probe: self.probe.clone(),
@@ -189,6 +193,8 @@ impl Joiner {
             sent,
             received,
             server_errors: session.server_errors,
+            sdps: session.sdps,
+            largest_sdp: session.largest_sdp,
         })
     }
 
@@ -246,6 +252,7 @@ mod tests {
             write_received_dir: None,
             udp_addrs: vec!["127.0.0.1:0".into()],
             connect_timeout: Duration::from_secs(1),
+            dtls_certificate: crate::cli::DtlsCertificate::EcdsaP256,
         };
         let future = Joiner::new(config).run(std::future::pending());
         assert_send(&future);

@@ -8,6 +8,7 @@ use crate::receiver::{ReceiverReport, run_receiver};
 use crate::signaling_client::messages::{MediaSource, OfferedTrack};
 use crate::signaling_client::session::WsStream;
 use crate::signaling_client::{ClientMessage, Joined, ServerMessage, SignalingSession};
+use crate::summary::{SdpSeen, SdpSize};
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +27,8 @@ pub(super) enum StopReason {
     Duration,
     Interrupted,
     FileEnded,
+    /// The server went away (stops or drains: `going_away`, close 1001) after the join.
+    ServerGoingAway,
 }
 
 impl StopReason {
@@ -34,6 +37,7 @@ impl StopReason {
             StopReason::Duration => "duration",
             StopReason::Interrupted => "interrupted",
             StopReason::FileEnded => "file_ended",
+            StopReason::ServerGoingAway => "server_going_away",
         }
     }
 }
@@ -50,6 +54,12 @@ pub(super) struct Session {
     pub(super) sent: Option<SenderReport>,
     pub(super) receivers: Vec<JoinHandle<ReceiverReport>>,
     pub(super) server_errors: Vec<String>,
+    /// Every SDP sent or received (for the summary).
+    pub(super) sdps: Vec<SdpSeen>,
+    /// `track_published` frames received so far.
+    pub(super) tracks_published: usize,
+    /// The largest SDP sent or received.
+    pub(super) largest_sdp: SdpSize,
     pub(super) media_connected: bool,
     pub(super) signaling_open: bool,
     /// Load-mode measurement hooks.
@@ -72,9 +82,17 @@ impl Session {
             }
             None => None,
         };
+        self.sdp_seen("sent", "offer", &sdp);
         self.signaling
             .send(&ClientMessage::Offer { sdp, tracks })
             .await
+    }
+
+    /// Records an SDP sent or received, for the summary.
+    fn sdp_seen(&mut self, direction: &'static str, kind: &'static str, sdp: &str) {
+        self.largest_sdp.observe(sdp);
+        self.sdps
+            .push(SdpSeen::new(direction, kind, sdp, self.tracks_published));
     }
 
     pub(super) async fn run_loop(
@@ -129,6 +147,12 @@ impl Session {
                     Some(Err(JoinerError::Protocol(reason))) => {
                         tracing::warn!(%reason, "ignoring a bad signaling frame");
                     }
+                    Some(Err(JoinerError::ServerGoingAway { reason })) => {
+                        // A clean end: the server restarts or drains; joining again works.
+                        tracing::info!(%reason, "the server went away; the session ended");
+                        self.signaling_open = false;
+                        return Ok(StopReason::ServerGoingAway);
+                    }
                     Some(Err(err)) => {
                         self.signaling_open = false;
                         return Err(err);
@@ -177,10 +201,12 @@ impl Session {
     async fn on_server_message(&mut self, message: ServerMessage) -> Result<(), JoinerError> {
         match message {
             ServerMessage::Answer { sdp } => {
+                self.sdp_seen("received", "answer", &sdp);
                 self.peer.apply_answer(sdp).await?;
                 tracing::debug!("applied the server's answer");
             }
             ServerMessage::Offer { sdp } => {
+                self.sdp_seen("received", "offer", &sdp);
                 if self.peer.has_pending_local_offer().await {
                     // Glare: the server wins. Our offer will be refused with
                     // `negotiation_glare`; we offer again when that error arrives.
@@ -188,6 +214,7 @@ impl Session {
                     self.peer.rollback().await?;
                 }
                 let answer = self.peer.answer_offer(sdp).await?;
+                self.sdp_seen("sent", "answer", &answer);
                 self.signaling
                     .send(&ClientMessage::Answer { sdp: answer })
                     .await?;
@@ -221,6 +248,7 @@ impl Session {
                 mid,
             } => {
                 tracing::info!(%participant_id, %track_id, ?source, ?kind, %mid, "track published");
+                self.tracks_published += 1;
                 self.roster.track_published(mid, participant_id);
             }
             ServerMessage::TrackUnpublished {
@@ -259,6 +287,10 @@ impl Session {
                 self.server_errors.push(format!("{code}: {message}"));
             }
             ServerMessage::Pong { nonce } => tracing::trace!(?nonce, "pong"),
+            ServerMessage::GoingAway { reason, reconnect } => {
+                // The close (1001) follows and ends the run (stop reason `server_going_away`).
+                tracing::info!(%reason, reconnect, "the server is going away");
+            }
             ServerMessage::Joined(_) => tracing::warn!("unexpected second `joined`"),
             ServerMessage::Unknown => tracing::debug!("ignoring an unknown frame type"),
         }

@@ -7,7 +7,7 @@ use super::setup::{Rooms, create_rooms};
 use super::summary::LoadSummary;
 use crate::JoinerError;
 use crate::audio_source::{FileType, decode_file};
-use crate::cli::{Auth, JoinerConfig, MediaInput, MediaMode};
+use crate::cli::{Auth, DtlsCertificate, JoinerConfig, MediaInput, MediaMode};
 use crate::signaling_client::ApiClient;
 use clap::Parser;
 use reqwest::Url;
@@ -199,6 +199,7 @@ impl LoadCli {
             write_received_dir: None,
             udp_addrs: vec!["127.0.0.1:0".to_owned()],
             connect_timeout,
+            dtls_certificate: DtlsCertificate::EcdsaP256,
         };
         let client = OpenChatClient {
             template,

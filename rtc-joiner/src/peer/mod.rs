@@ -12,8 +12,11 @@ pub use handler::PeerEvent;
 pub use sender::{SenderReport, run_sender};
 
 use crate::JoinerError;
+use crate::cli::DtlsCertificate;
 use handler::EventForwarder;
+use rtc::crypto::SignatureScheme;
 use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::certificate::{CertificateParams, RTCCertificate};
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
 use rtc::rtp_transceiver::rtp_sender::{
@@ -51,6 +54,26 @@ pub struct PeerOptions {
     /// Pacing of ICE connectivity checks (`None`: webrtc-rs's default, 200 ms; browsers pace
     /// at about 50 ms). Against an ICE-lite server the connection is up after about two checks.
     pub ice_check_interval: Option<Duration>,
+    /// The key of the DTLS certificate.
+    pub dtls_certificate: DtlsCertificate,
+}
+
+/// A self-signed RSA-2048 DTLS certificate, as GStreamer's webrtcbin makes (webrtc-rs makes
+/// ECDSA P-256 ones by itself).
+fn rsa_2048_certificate() -> Result<RTCCertificate, JoinerError> {
+    let error = |e: &dyn std::fmt::Display| {
+        JoinerError::Config(format!("cannot make an RSA-2048 DTLS certificate: {e}"))
+    };
+    let key = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+        .map_err(|e| error(&e))?;
+    let provider = rtc::crypto::default_provider().map_err(|e| error(&e))?;
+    let signing_key = provider
+        .crypto()
+        .import_signing_key(SignatureScheme::RsaPkcs1Sha256, &key.serialize_der())
+        .map_err(|e| error(&e))?;
+    let params = CertificateParams::new(vec!["rtc-joiner".to_owned()]).map_err(|e| error(&e))?;
+    RTCCertificate::generate_from_signing_key(params, SignatureScheme::RsaPkcs1Sha256, signing_key)
+        .map_err(|e| error(&e))
 }
 
 /// The local audio track and its sender, present when publishing.
@@ -154,9 +177,13 @@ impl PeerSession {
             gathering: gathering_tx,
         });
 
+        let mut configuration = RTCConfigurationBuilder::new();
+        if options.dtls_certificate == DtlsCertificate::Rsa2048 {
+            configuration = configuration.with_certificates(vec![rsa_2048_certificate()?]);
+        }
         let pc: Arc<dyn PeerConnection> = Arc::new(
             PeerConnectionBuilder::new()
-                .with_configuration(RTCConfigurationBuilder::new().build())
+                .with_configuration(configuration.build())
                 .with_media_engine(media_engine)
                 .with_setting_engine(
                     SettingEngineBuilder::new()

@@ -263,6 +263,15 @@ pub enum ServerMessage {
         #[serde(default)]
         nonce: Option<serde_json::Value>,
     },
+    /// The server goes away (`reason`: `shutdown` or `drain`) and closes the socket with 1001
+    /// next; join again (with a new ticket) to continue.
+    GoingAway {
+        /// Why the server goes away.
+        reason: String,
+        /// Whether the client should reconnect.
+        #[serde(default)]
+        reconnect: bool,
+    },
     /// A frame type this client does not know.
     #[serde(other)]
     Unknown,

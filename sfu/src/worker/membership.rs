@@ -108,13 +108,12 @@ impl Worker {
         let mut participants = Vec::new();
         for other in &room.peers {
             if let Some(o) = self.peers.get(other) {
-                participants.push(ParticipantSnapshot {
-                    info: o.info.clone(),
-                    tracks: room.tracks_of(*other).map(|(_, t)| t.snapshot()).collect(),
-                });
+                participants.push(room.snapshot_of(o));
                 o.emit(PeerEvent::ParticipantJoined(ParticipantSnapshot {
                     info: peer.info.clone(),
                     tracks: Vec::new(),
+                    speaking: false,
+                    muted: Vec::new(),
                 }));
             }
         }
@@ -162,23 +161,24 @@ impl Worker {
                 self.rooms.remove(&room_id);
             }
         }
-        if reason == LeaveReason::Timeout {
-            peer.emit(PeerEvent::Error {
-                code: ErrorCode::Timeout,
-                message: "media connection timed out".into(),
-                fatal: true,
-            });
-        }
         peer.emit(PeerEvent::Closed { reason });
         peer.rtc.disconnect();
         tracing::debug!(peer = %id, room = %room_id, reason = reason.as_str(), "peer left");
     }
 
     /// Makes the publishing set of `id` equal to `wanted`, publishing and unpublishing tracks.
+    /// Before its media connects a peer's tracks are only recorded: [`publish_declared_tracks`]
+    /// announces them on `Event::Connected`.
+    ///
+    /// [`publish_declared_tracks`]: Worker::publish_declared_tracks
     pub(super) fn reconcile_publishing(&mut self, id: PeerId, wanted: HashMap<Mid, Source>) {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
+        if !peer.connected {
+            peer.publishing = wanted;
+            return;
+        }
         let old = std::mem::replace(&mut peer.publishing, wanted.clone());
         let room_id = peer.room.clone();
         for (mid, source) in &wanted {
@@ -203,6 +203,30 @@ impl Worker {
                     mid: *mid,
                 },
             );
+        }
+    }
+
+    /// Publishes the tracks `id` declared before its media connected.
+    pub(super) fn publish_declared_tracks(&mut self, id: PeerId) {
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
+        let Some(room) = self.rooms.get(&peer.room) else {
+            return;
+        };
+        let declared: Vec<(Mid, Source)> = peer
+            .publishing
+            .iter()
+            .filter(|(mid, _)| {
+                !room.tracks.contains_key(&TrackKey {
+                    publisher: id,
+                    mid: **mid,
+                })
+            })
+            .map(|(m, s)| (*m, *s))
+            .collect();
+        for (mid, source) in declared {
+            self.publish_track(id, mid, source);
         }
     }
 

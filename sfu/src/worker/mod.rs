@@ -4,12 +4,17 @@
 //! datagrams to the peer they belong to (by ICE ufrag for STUN, by source address otherwise), drains
 //! str0m after every input, forwards RTP to subscribers and flushes outgoing datagrams in batches.
 
+mod fault;
 mod forward;
 mod io;
 mod membership;
 mod negotiation;
+mod server_offer;
 mod str0m_events;
 
+pub use fault::Fault;
+#[cfg(feature = "fuzzing")]
+pub use io::bench_room::{Arrival, ListenerExchange};
 #[cfg(feature = "bench-support")]
 pub use io::bench_room::{BenchRoom, Datagram};
 
@@ -26,6 +31,7 @@ use str0m::config::DtlsCert;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::config::SfuConfig;
+use crate::dtls_failure::DtlsFailure;
 use crate::error::SfuError;
 use crate::events::{LeaveReason, PeerEvent};
 use crate::ids::{PeerId, RoomId};
@@ -163,8 +169,8 @@ fn drain_and_rearm(
     timers: &mut BinaryHeap<Reverse<(Instant, PeerId)>>,
 ) -> bool {
     let before = peer.next_timeout;
-    if !peer.drain(drained) {
-        drained.failed.push(peer.id);
+    if let Err(fault) = peer.drain(drained) {
+        drained.failed.push((peer.id, fault));
         return false;
     }
     if let Some(t) = peer.next_timeout
@@ -288,7 +294,10 @@ impl Worker {
             }
             peer.next_timeout = None;
             if let Err(e) = peer.rtc.handle_input(str0m::Input::Timeout(now)) {
-                tracing::debug!(peer = %id, error = %e, "timeout input failed");
+                match DtlsFailure::classify(&e) {
+                    Some(failure) => self.drained.failed.push((id, Fault::Dtls(failure))),
+                    None => tracing::debug!(peer = %id, error = %e, "timeout input failed"),
+                }
             }
             self.drain_peer(id);
             self.process_drained(now);
@@ -303,20 +312,10 @@ impl Worker {
     }
 
     fn housekeeping(&mut self, now: Instant) {
-        let mut dead = Vec::new();
-        for peer in self.peers.values() {
-            let silent_for = peer.last_rx.map(|t| now.saturating_duration_since(t));
-            let timed_out = match silent_for {
-                Some(d) => d > self.config.peer_timeout,
-                None => now.saturating_duration_since(peer.joined_at) > self.config.connect_timeout,
-            };
-            if timed_out || !peer.rtc.is_alive() {
-                dead.push(peer.id);
-            }
+        for (id, fault) in self.overdue_peers(now) {
+            self.fail_peer(id, fault);
         }
-        for id in dead {
-            self.remove_peer(id, LeaveReason::Timeout);
-        }
+        self.negotiation_housekeeping(now);
         self.tick_speaking(now);
         WorkerStats::set(&self.stats.peers, self.peers.len() as u64);
         WorkerStats::set(&self.stats.rooms, self.rooms.len() as u64);

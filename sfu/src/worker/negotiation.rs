@@ -1,24 +1,29 @@
-//! Offer/answer with the client: its offers (filtered by media policy) and the server's
-//! renegotiation offers when remote tracks come and go.
+//! Offer/answer with the client, its side: its offers (filtered by media policy, answered), its
+//! answers to the server's offers, its trickled candidates. The server's own offers are in
+//! `server_offer.rs`.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use str0m::Candidate;
 use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::media::{Direction, Mid};
+use str0m::media::Mid;
+use str0m::{Candidate, RtcError};
 
 use super::Worker;
+use super::server_offer::GLARE_HOLD;
 use crate::error::ErrorCode;
 use crate::events::PeerEvent;
 use crate::ids::PeerId;
-use crate::peer::SubState;
+use crate::peer::{Peer, SubState};
 use crate::policy::{MediaKind, TrackDeclaration};
 use crate::room::Route;
-use crate::sdp_filter::{OfferRules, filter_offer};
+use crate::sdp::answer::{SectionCensus, fill_rejected_formats, offered_formats};
+use crate::sdp::filter::{OfferRules, filter_offer};
 
-/// Largest SDP accepted from a client.
-const MAX_SDP_BYTES: usize = 64 * 1024;
+/// Client offers refused for glare in a row (without one of its offers being accepted) after
+/// which the negotiation is declared failed: a client that never answers the server's offer,
+/// or keeps offering over it.
+const MAX_GLARE_REFUSALS: u32 = 8;
 
 fn error(code: ErrorCode, message: impl Into<String>, fatal: bool) -> PeerEvent {
     PeerEvent::Error {
@@ -42,8 +47,32 @@ fn refusal_message(code: ErrorCode, kind: MediaKind, source: &str, mid: &str) ->
             )
         }
         ErrorCode::CodecNotAllowed => format!("m-line {mid} offers no allowed codec (opus)"),
+        ErrorCode::DuplicateSource => format!(
+            "you already publish {source} on another m-line of this offer (one track per source); \
+             m-line {mid} rejected"
+        ),
         _ => format!("m-line {mid} refused"),
     }
+}
+
+/// Why str0m would not apply an SDP, for people: its sentence for SDP it understood but cannot
+/// use, a plain statement when the text is not SDP at all (the parser's detail goes to the log).
+fn sdp_refusal(what: &str, e: &RtcError) -> String {
+    match e {
+        RtcError::RemoteSdp(reason) => format!("the {what} cannot be used: {reason}"),
+        RtcError::Sdp(_) => format!("the {what} is not valid SDP"),
+        RtcError::ChangesOutOfOrder => {
+            format!("the {what} does not answer the server's current offer")
+        }
+        _ => format!("the {what} cannot be used"),
+    }
+}
+
+fn too_large(what: &str, len: usize, max: usize) -> String {
+    format!(
+        "the {what} is {len} bytes; SDP in this room may be at most {max} bytes (room for one \
+         m= section per track the room can hold)"
+    )
 }
 
 impl Worker {
@@ -52,41 +81,73 @@ impl Worker {
         id: PeerId,
         sdp: &str,
         tracks: &[TrackDeclaration],
-        _now: Instant,
+        now: Instant,
     ) {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
-        if sdp.len() > MAX_SDP_BYTES {
-            peer.emit(error(ErrorCode::InvalidSdp, "offer is too large", false));
+        let Some(room) = self.rooms.get(&peer.room) else {
             return;
-        }
-        if peer.pending_offer.is_some() {
+        };
+        let max_bytes = room.policy.max_sdp_bytes();
+        if sdp.len() > max_bytes {
             peer.emit(error(
-                ErrorCode::NegotiationGlare,
-                "a server offer is outstanding: answer it, then offer again",
+                ErrorCode::InvalidSdp,
+                too_large("offer", sdp.len(), max_bytes),
                 false,
             ));
             return;
         }
-        let Some(room) = self.rooms.get(&peer.room) else {
+        if peer.pending_offer.is_some() {
+            peer.glare_refusals += 1;
+            if peer.glare_refusals > MAX_GLARE_REFUSALS {
+                let message = format!(
+                    "{MAX_GLARE_REFUSALS} offers in a row crossed the server's outstanding offer: \
+                     roll back and answer the server's offer before offering again"
+                );
+                self.end_negotiation(id, ErrorCode::NegotiationFailed, message, "glare loop");
+                return;
+            }
+            // Give the client room to answer and offer before the server offers again.
+            peer.hold_offers_until = Some(now + GLARE_HOLD);
+            peer.emit(error(
+                ErrorCode::NegotiationGlare,
+                "the server's offer is outstanding and wins: roll back yours, answer the \
+                 server's offer, then offer again",
+                false,
+            ));
             return;
-        };
+        }
         let filtered = filter_offer(
             sdp,
             &OfferRules {
                 policy: &room.policy,
                 grants: &peer.grants,
                 declarations: tracks,
-                server_mids: &peer.server_mids,
+                server_mids: peer.sections.server_mids(),
             },
         );
+        let max_sections = room.policy.max_sections();
+        if filtered.sections > max_sections {
+            peer.emit(error(
+                ErrorCode::InvalidSdp,
+                format!(
+                    "the offer has {} m= sections; a session in this room holds at most \
+                     {max_sections} (one per track in the room, and {} of your own)",
+                    filtered.sections,
+                    crate::SPARE_SECTIONS
+                ),
+                false,
+            ));
+            return;
+        }
         let offer = match SdpOffer::from_sdp_string(&filtered.sdp) {
             Ok(o) => o,
             Err(e) => {
+                tracing::debug!(peer = %id, error = %e, "client offer does not parse");
                 peer.emit(error(
                     ErrorCode::InvalidSdp,
-                    format!("offer does not parse: {e}"),
+                    "the offer is not valid SDP",
                     false,
                 ));
                 return;
@@ -95,14 +156,12 @@ impl Worker {
         let answer = match peer.rtc.sdp_api().accept_offer(offer) {
             Ok(a) => a,
             Err(e) => {
+                tracing::debug!(peer = %id, error = %e, "client offer refused");
                 let fatal = !peer.rtc.is_alive();
-                peer.emit(error(
-                    ErrorCode::InvalidSdp,
-                    format!("offer refused: {e}"),
-                    fatal,
-                ));
+                let message = sdp_refusal("offer", &e);
+                peer.emit(error(ErrorCode::InvalidSdp, message.clone(), fatal));
                 if fatal {
-                    self.drained.failed.push(id);
+                    self.drained.failed.push((id, super::Fault::Lost(message)));
                 }
                 return;
             }
@@ -116,10 +175,13 @@ impl Worker {
                 ));
             }
         }
-        peer.emit(PeerEvent::Answer {
-            sdp: answer.to_sdp_string(),
-        });
+        peer.offered_formats.extend(offered_formats(sdp));
+        let answer = fill_rejected_formats(&answer.to_sdp_string(), &peer.offered_formats);
+        complete_exchange(peer, &answer);
+        peer.emit(PeerEvent::Answer { sdp: answer });
         peer.remote_offer_applied = true;
+        peer.glare_refusals = 0;
+        peer.hold_offers_until = None;
         let wanted: HashMap<Mid, _> = filtered
             .lines
             .iter()
@@ -131,140 +193,72 @@ impl Worker {
         self.negotiate(id);
     }
 
-    pub(super) fn client_answer(&mut self, id: PeerId, sdp: &str, _now: Instant) {
+    pub(super) fn client_answer(&mut self, id: PeerId, sdp: &str, now: Instant) {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
         let Some(pending) = peer.pending_offer.take() else {
             peer.emit(error(
                 ErrorCode::NoPendingOffer,
-                "no server offer is outstanding",
+                "no server offer is outstanding: answer only the server's offers",
                 false,
             ));
             return;
         };
-        let accepted = if sdp.len() > MAX_SDP_BYTES {
-            Err("answer is too large".to_string())
+        peer.offered_at = None;
+        let Some(room) = self.rooms.get_mut(&peer.room) else {
+            return;
+        };
+        let max_bytes = room.policy.max_sdp_bytes();
+        // (message for the client, cause for the log)
+        let accepted: Result<(), (String, String)> = if sdp.len() > max_bytes {
+            Err((
+                too_large("answer", sdp.len(), max_bytes),
+                "too large".into(),
+            ))
         } else {
             SdpAnswer::from_sdp_string(sdp)
-                .map_err(|e| format!("answer does not parse: {e}"))
+                .map_err(|e| ("the answer is not valid SDP".to_string(), e.to_string()))
                 .and_then(|answer| {
                     peer.rtc
                         .sdp_api()
                         .accept_answer(pending, answer)
-                        .map_err(|e| format!("answer refused: {e}"))
+                        .map_err(|e| (sdp_refusal("answer", &e), e.to_string()))
                 })
         };
-        let Some(room) = self.rooms.get_mut(&peer.room) else {
-            return;
-        };
-        match accepted {
-            Ok(()) => {
-                let mut closed = Vec::new();
-                for (key, state) in peer.subs.iter_mut() {
-                    match *state {
-                        SubState::Negotiating(mid) => {
-                            *state = SubState::Open(mid);
-                            if let Some(track) = room.tracks.get_mut(key) {
-                                track.routes.push(Route {
-                                    sub: id,
-                                    mid,
-                                    rewriter: Default::default(),
-                                    pt: None,
-                                });
-                            }
-                        }
-                        SubState::NegotiatingStop(_) => closed.push(key.clone()),
-                        _ => {}
-                    }
-                }
-                for key in closed {
-                    peer.subs.remove(&key);
-                }
-            }
-            Err(message) => {
-                // Dropping the pending offer rolled str0m back; offer the same changes again later.
-                for state in peer.subs.values_mut() {
-                    match *state {
-                        SubState::Negotiating(_) => *state = SubState::ToOpen,
-                        SubState::NegotiatingStop(mid) => *state = SubState::ToStop(mid),
-                        _ => {}
-                    }
-                }
-                peer.emit(error(ErrorCode::InvalidSdp, message, false));
-                return;
-            }
-        }
-        self.drain_peer(id);
-        self.negotiate(id);
-    }
-
-    /// Sends a server offer if subscriptions changed and no negotiation is under way.
-    pub(super) fn negotiate(&mut self, id: PeerId) {
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        if !peer.remote_offer_applied || peer.pending_offer.is_some() || !peer.rtc.is_alive() {
+        if let Err((message, cause)) = accepted {
+            // Offering the same changes again would only meet the same answer.
+            self.end_negotiation(id, ErrorCode::NegotiationFailed, message, &cause);
             return;
         }
-        let Some(room) = self.rooms.get(&peer.room) else {
-            return;
-        };
-        let mut api = peer.rtc.sdp_api();
-        let mut announcements = Vec::new();
-        let mut vanished = Vec::new();
+        let mut closed = Vec::new();
         for (key, state) in peer.subs.iter_mut() {
             match *state {
-                SubState::ToOpen => {
-                    let Some(track) = room.tracks.get(key) else {
-                        vanished.push(key.clone());
-                        continue;
-                    };
-                    let kind = match track.kind {
-                        MediaKind::Audio => str0m::media::MediaKind::Audio,
-                        MediaKind::Video => str0m::media::MediaKind::Video,
-                    };
-                    let mid = api.add_media(
-                        kind,
-                        Direction::SendOnly,
-                        Some(track.participant_id.clone()),
-                        Some(track.track_id.clone()),
-                        None,
-                    );
-                    *state = SubState::Negotiating(mid);
-                    announcements.push(PeerEvent::TrackPublished {
-                        participant_id: track.participant_id.clone(),
-                        track: track.snapshot(),
-                        mid: mid.to_string(),
-                    });
+                SubState::Negotiating(mid) => {
+                    *state = SubState::Open(mid);
+                    if let Some(track) = room.tracks.get_mut(key) {
+                        track.routes.push(Route {
+                            sub: id,
+                            mid,
+                            rewriter: Default::default(),
+                            pt: None,
+                        });
+                    }
                 }
-                SubState::ToStop(mid) => {
-                    api.stop_media(mid);
-                    *state = SubState::NegotiatingStop(mid);
-                }
+                SubState::NegotiatingStop(_) => closed.push(key.clone()),
                 _ => {}
             }
         }
-        for key in vanished {
+        for key in closed {
             peer.subs.remove(&key);
         }
-        if !api.has_changes() {
-            return;
+        complete_exchange(peer, sdp);
+        if peer.hold_offers_until.is_some() {
+            // Glare: the client answers first, then offers; hold from the answer on.
+            peer.hold_offers_until = Some(now + GLARE_HOLD);
         }
-        let Some((offer, pending)) = api.apply() else {
-            return;
-        };
-        peer.pending_offer = Some(pending);
-        for event in announcements {
-            if let PeerEvent::TrackPublished { mid, .. } = &event {
-                peer.server_mids.insert(mid.clone());
-            }
-            peer.emit(event);
-        }
-        peer.emit(PeerEvent::Offer {
-            sdp: offer.to_sdp_string(),
-        });
         self.drain_peer(id);
+        self.negotiate(id);
     }
 
     pub(super) fn remote_candidate(&mut self, id: PeerId, candidate: &str, _now: Instant) {
@@ -277,12 +271,27 @@ impl Worker {
         }
         match Candidate::from_sdp_string(line) {
             Ok(c) => peer.rtc.add_remote_candidate(c),
-            Err(e) => peer.emit(error(
-                ErrorCode::InvalidSdp,
-                format!("bad candidate: {e}"),
-                false,
-            )),
+            Err(e) => {
+                tracing::debug!(peer = %id, error = %e, "client candidate does not parse");
+                peer.emit(error(
+                    ErrorCode::InvalidSdp,
+                    "the candidate is not an SDP candidate attribute (candidate:<foundation> \
+                     <component> <transport> <priority> <address> <port> typ <type> ...)",
+                    false,
+                ))
+            }
         }
         self.drain_peer(id);
     }
+}
+
+/// Takes in the description an exchange made current (`sdp`, the answer): section count, server
+/// sections left, slots free for recycling, formats of the client's sections still there.
+fn complete_exchange(peer: &mut Peer, sdp: &str) {
+    let census = SectionCensus::of(sdp);
+    peer.offered_formats
+        .retain(|mid, _| census.mids.contains(mid));
+    let rtc = &peer.rtc;
+    peer.sections
+        .completed(&census, |m| rtc.media(m).is_some_and(|m| m.stopped()));
 }

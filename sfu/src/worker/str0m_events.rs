@@ -5,8 +5,9 @@ use std::time::Instant;
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input};
 
-use super::Worker;
-use crate::events::{LeaveReason, PeerEvent};
+use super::{Fault, Worker};
+use crate::dtls_failure::DtlsFailure;
+use crate::events::PeerEvent;
 use crate::ids::PeerId;
 use crate::stats::WorkerStats;
 use crate::stun;
@@ -52,8 +53,12 @@ impl Worker {
             return;
         }
         if let Err(e) = peer.rtc.handle_input(input) {
-            tracing::debug!(peer = %id, error = %e, "datagram refused");
             WorkerStats::add(&self.stats.datagrams_rejected, 1);
+            // dimpl's errors are fatal: the handshake cannot go on.
+            match DtlsFailure::classify(&e) {
+                Some(failure) => self.drained.failed.push((id, Fault::Dtls(failure))),
+                None => tracing::debug!(peer = %id, error = %e, "datagram refused"),
+            }
         }
         peer.last_rx = Some(now);
         if by_ufrag.is_some() {
@@ -75,9 +80,9 @@ impl Worker {
                 self.on_rtc_event(id, event, now);
             }
             self.scratch_events = events;
-            let failed: Vec<PeerId> = self.drained.failed.drain(..).collect();
-            for id in failed {
-                self.remove_peer(id, LeaveReason::Timeout);
+            let failed: Vec<(PeerId, Fault)> = self.drained.failed.drain(..).collect();
+            for (id, fault) in failed {
+                self.fail_peer(id, fault);
             }
         }
     }
@@ -91,9 +96,14 @@ impl Worker {
                     peer.emit(PeerEvent::Connected);
                     tracing::debug!(peer = %id, "media connected");
                 }
+                // Only now do others learn of its tracks: no one sees a publisher whose media
+                // never flows.
+                self.publish_declared_tracks(id);
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.drained.failed.push(id);
+                self.drained
+                    .failed
+                    .push((id, Fault::Lost("ICE disconnected".into())));
             }
             _ => {}
         }

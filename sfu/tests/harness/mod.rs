@@ -50,6 +50,12 @@ pub struct Client {
     pub media: Vec<MediaData>,
     pub connected: bool,
     pub send_mid: Option<Mid>,
+    /// Answer server offers as they come (off: the test answers, or never does).
+    pub answer_offers: bool,
+    /// SDP of every offer this client sent.
+    pub offers_sent: Vec<String>,
+    /// SDP of every answer this client sent.
+    pub answers_sent: Vec<String>,
     next_timeout: Instant,
 }
 
@@ -70,12 +76,25 @@ impl Client {
             media: Vec::new(),
             connected: false,
             send_mid: None,
+            answer_offers: true,
+            offers_sent: Vec::new(),
+            answers_sent: Vec::new(),
             next_timeout: Instant::now(),
         }
     }
 
     /// Offers the given m-lines (kind, direction) and sends the offer to the sfu.
     pub fn offer(&mut self, lines: &[(MediaKind, Direction)]) -> Vec<Mid> {
+        self.offer_edited(lines, |sdp| sdp)
+    }
+
+    /// Like [`Client::offer`], with the SDP text passed through `edit` before it is sent (the
+    /// client's own str0m keeps the unedited offer).
+    pub fn offer_edited(
+        &mut self,
+        lines: &[(MediaKind, Direction)],
+        edit: impl FnOnce(String) -> String,
+    ) -> Vec<Mid> {
         let mut api = self.rtc.sdp_api();
         let mids: Vec<Mid> = lines
             .iter()
@@ -83,8 +102,9 @@ impl Client {
             .collect();
         let (offer, pending) = api.apply().expect("changes");
         self.pending = Some(pending);
+        self.offers_sent.push(offer.to_sdp_string());
         self.handle
-            .offer(offer.to_sdp_string(), vec![])
+            .offer(edit(offer.to_sdp_string()), vec![])
             .expect("offer sent");
         if let Some((_, Direction::SendRecv | Direction::SendOnly)) = lines.first() {
             self.send_mid = mids.first().copied();
@@ -111,13 +131,14 @@ impl Client {
                             .expect("answer accepted");
                     }
                 }
-                PeerEvent::Offer { sdp } => {
+                PeerEvent::Offer { sdp } if self.answer_offers => {
                     let offer = SdpOffer::from_sdp_string(sdp).expect("offer parses");
                     let answer = self
                         .rtc
                         .sdp_api()
                         .accept_offer(offer)
                         .expect("offer accepted");
+                    self.answers_sent.push(answer.to_sdp_string());
                     self.handle
                         .answer(answer.to_sdp_string())
                         .expect("answer sent");
@@ -157,6 +178,11 @@ impl Client {
 
     /// Writes one 20 ms Opus frame on the sending m-line.
     pub fn send_frame(&mut self, n: u64, payload: &[u8]) {
+        self.send_frame_at_level(n, payload, None);
+    }
+
+    /// Writes one 20 ms Opus frame with an RFC 6464 audio level (-dBov, 0 loudest).
+    pub fn send_frame_at_level(&mut self, n: u64, payload: &[u8], level: Option<i8>) {
         let Some(mid) = self.send_mid else { return };
         let Some(writer) = self.rtc.writer(mid) else {
             return;
@@ -165,11 +191,59 @@ impl Client {
             return;
         };
         let mt = str0m::media::MediaTime::new(n * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ);
+        let writer = match level {
+            Some(level) => writer.audio_level(-level, true),
+            None => writer,
+        };
         let _ = writer.write(pt, Instant::now(), mt, payload.to_vec());
     }
 
     pub fn saw(&self, pred: impl Fn(&PeerEvent) -> bool) -> bool {
         self.events.iter().any(pred)
+    }
+
+    /// Takes the sfu's events without touching the network (a client whose media never flows).
+    pub fn take_events(&mut self) {
+        while let Some(event) = self.handle.try_next_event() {
+            self.events.push(event);
+        }
+    }
+
+    /// Whether this client was ever told that `participant` publishes a track: a
+    /// `TrackPublished`, or tracks in a participant snapshot.
+    pub fn saw_track_of(&self, participant: &str) -> bool {
+        let has_tracks = |p: &sfu::ParticipantSnapshot| {
+            p.info.participant_id == participant && !p.tracks.is_empty()
+        };
+        self.saw(|e| match e {
+            PeerEvent::TrackPublished { participant_id, .. } => participant_id == participant,
+            PeerEvent::Joined { participants } => participants.iter().any(has_tracks),
+            PeerEvent::ParticipantJoined(p) => has_tracks(p),
+            _ => false,
+        })
+    }
+
+    /// The SDP of the server offers this client received.
+    pub fn offers_received(&self) -> Vec<&str> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                PeerEvent::Offer { sdp } => Some(sdp.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The fatal error this client got, if any.
+    pub fn fatal_error(&self) -> Option<(sfu::ErrorCode, String)> {
+        self.events.iter().find_map(|e| match e {
+            PeerEvent::Error {
+                code,
+                message,
+                fatal: true,
+            } => Some((*code, message.clone())),
+            _ => None,
+        })
     }
 }
 

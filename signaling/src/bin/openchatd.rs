@@ -124,6 +124,15 @@ async fn shutdown_signal() {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let dev = config.mode == Mode::Development;
+    // Each connection holds a descriptor: use what the hard limit allows.
+    let open_files = signaling::listener::raise_open_file_limit();
+    let limits = signaling::server::listener_limits(&config);
+    tracing::info!(
+        ?open_files,
+        max_connections = limits.max_connections,
+        max_connections_per_ip = limits.max_connections_per_ip,
+        "connection limits"
+    );
     let mut running = signaling::start(config).await?;
     let http = running.http_addr;
     let ports: Vec<String> = running.media_addrs.iter().map(|a| a.to_string()).collect();
@@ -143,8 +152,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::select! {
         r = running.wait() => r?,
         _ = shutdown_signal() => {
-            tracing::info!("shutting down");
-            running.stop().await?;
+            tracing::info!("shutting down gracefully (a second signal exits at once)");
+            tokio::select! {
+                r = running.stop() => r?,
+                _ = shutdown_signal() => tracing::warn!("second signal: exiting now"),
+            }
+            tracing::info!("stopped");
         }
     }
     Ok(())

@@ -47,7 +47,16 @@ const KEYS: &[(&str, Kind)] = &[
     ("data_dir", Kind::Str),
     ("http.listen", Kind::Str),
     ("http.max_body_bytes", Kind::Int),
+    ("http.header_read_timeout_secs", Kind::Int),
+    ("http.keep_alive_timeout_secs", Kind::Int),
+    ("http.ws_upgrade_timeout_secs", Kind::Int),
+    ("http.max_connections", Kind::Int),
+    ("http.max_connections_per_ip", Kind::Int),
+    ("http.ws_ping_interval_secs", Kind::Int),
+    ("http.ws_idle_timeout_secs", Kind::Int),
+    ("http.shutdown_grace_secs", Kind::Int),
     ("database.url", Kind::Str),
+    ("database.sqlite_synchronous", Kind::Str),
     ("auth.algorithm", Kind::Str),
     ("auth.secret", Kind::Str),
     ("auth.public_key_file", Kind::Str),
@@ -154,6 +163,26 @@ pub fn load(
     env: impl IntoIterator<Item = (String, String)>,
     flags: &[(String, String)],
 ) -> Result<Config, ConfigError> {
+    let text = match file {
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    let origin = file.map(|p| p.display().to_string());
+    load_text(origin.as_deref().zip(text.as_deref()), env, flags)
+}
+
+/// [`load`] with the file layer given as `(origin, TOML text)`; `origin` (the file name) only
+/// appears in error messages. The fuzz target `config` drives this.
+pub fn load_text(
+    file: Option<(&str, &str)>,
+    env: impl IntoIterator<Item = (String, String)>,
+    flags: &[(String, String)],
+) -> Result<Config, ConfigError> {
     let defaults = Value::try_from(Config::default()).map_err(|e| ConfigError::Parse {
         origin: "defaults".into(),
         message: e.to_string(),
@@ -161,15 +190,11 @@ pub fn load(
     let Value::Table(mut merged) = defaults else {
         return Err(ConfigError::Invalid("defaults are not a table".into()));
     };
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    if let Some((origin, text)) = file {
         let table: Table = text
             .parse()
             .map_err(|e: toml::de::Error| ConfigError::Parse {
-                origin: path.display().to_string(),
+                origin: origin.to_string(),
                 message: e.to_string(),
             })?;
         merge(&mut merged, table);
@@ -205,7 +230,7 @@ pub fn load(
     let config: Config = Value::Table(merged)
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Parse {
-            origin: file.map_or("settings".into(), |p| p.display().to_string()),
+            origin: file.map_or("settings".into(), |(origin, _)| origin.to_string()),
             message: e.to_string(),
         })?;
     config.validate()?;

@@ -4,7 +4,7 @@
 mod layers;
 mod secret;
 
-pub use layers::{ConfigError, known_keys, load};
+pub use layers::{ConfigError, known_keys, load, load_text};
 pub use secret::Secret;
 
 use std::net::{IpAddr, SocketAddr};
@@ -84,6 +84,12 @@ impl Default for ControlConfig {
     }
 }
 
+/// The smallest rate limit: one request per 1000 s (below that, a refused request's wait stops
+/// meaning anything).
+const MIN_RPS: f64 = 0.001;
+/// The largest rate limit (benchmarks set 100000 to take the limiter out of the way).
+const MAX_RPS: f64 = 1_000_000.0;
+
 /// Token-bucket rate limits on authenticated routes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -117,6 +123,28 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Time allowed for a whole request head (request line and headers), counted from the
+    /// connection's start or from the first byte of a later request; also bounds a new
+    /// connection that sends nothing.
+    pub header_read_timeout_secs: u64,
+    /// An idle keep-alive connection (no request in flight, nothing received) is closed after
+    /// this long.
+    pub keep_alive_timeout_secs: u64,
+    /// A WebSocket upgrade request must be answered (101) within this long after its head
+    /// arrived, or the connection is closed.
+    pub ws_upgrade_timeout_secs: u64,
+    /// Most open connections (WebSockets included). 0: automatic, the open-file limit minus 256,
+    /// at most 16384. Extra connections are closed at once.
+    pub max_connections: usize,
+    /// Most open connections per client IP address (IPv6: per /64). 0: no per-address limit.
+    pub max_connections_per_ip: usize,
+    /// The server pings every WebSocket this often.
+    pub ws_ping_interval_secs: u64,
+    /// A WebSocket that sends nothing (not even a pong) for this long is closed (4000
+    /// `idle_timeout`).
+    pub ws_idle_timeout_secs: u64,
+    /// On SIGTERM/SIGINT, requests in flight get this long to finish.
+    pub shutdown_grace_secs: u64,
 }
 
 /// Database settings.
@@ -125,6 +153,9 @@ pub struct HttpConfig {
 pub struct DatabaseConfig {
     /// `sqlite://...` or `postgres://...`; empty means SQLite under `data_dir`.
     pub url: Secret,
+    /// SQLite only: `full` (default; an acknowledged write survives power loss) or `normal`
+    /// (survives a crash of the process only; faster commits on slow disks).
+    pub sqlite_synchronous: control::SqliteSynchronous,
 }
 
 /// Access-token settings.
@@ -173,7 +204,8 @@ pub struct MediaConfig {
     pub workers: usize,
     /// Address advertised in ICE candidates (default: `bind_ip`).
     pub advertised_ip: Option<IpAddr>,
-    /// Drop a peer after this many seconds without traffic.
+    /// Drop a peer after this many seconds without traffic. Media must also connect within
+    /// `max(peer_timeout_secs, 10)` seconds of joining (see `server::sfu_config`).
     pub peer_timeout_secs: u64,
 }
 
@@ -209,6 +241,14 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 1 << 20,
+            header_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 60,
+            ws_upgrade_timeout_secs: 10,
+            max_connections: 0,
+            max_connections_per_ip: 256,
+            ws_ping_interval_secs: 20,
+            ws_idle_timeout_secs: 60,
+            shutdown_grace_secs: 10,
         }
     }
 }
@@ -287,8 +327,14 @@ impl Config {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return bad("log.format", "must be text or json");
         }
-        if !(self.limits.user_rps > 0.0 && self.limits.device_rps > 0.0) {
-            return bad("limits.user_rps / limits.device_rps", "must be positive");
+        for (key, rps) in [
+            ("limits.user_rps", self.limits.user_rps),
+            ("limits.device_rps", self.limits.device_rps),
+        ] {
+            // NaN fails the range test too.
+            if !(MIN_RPS..=MAX_RPS).contains(&rps) {
+                return bad(key, "must be 0.001..=1000000 requests per second");
+            }
         }
         if self.limits.user_burst == 0 || self.limits.device_burst == 0 {
             return bad(
@@ -307,6 +353,38 @@ impl Config {
         }
         if self.http.max_body_bytes < 1024 {
             return bad("http.max_body_bytes", "must be at least 1024");
+        }
+        for (key, secs) in [
+            (
+                "http.header_read_timeout_secs",
+                self.http.header_read_timeout_secs,
+            ),
+            (
+                "http.keep_alive_timeout_secs",
+                self.http.keep_alive_timeout_secs,
+            ),
+            (
+                "http.ws_upgrade_timeout_secs",
+                self.http.ws_upgrade_timeout_secs,
+            ),
+            (
+                "http.ws_ping_interval_secs",
+                self.http.ws_ping_interval_secs,
+            ),
+            ("http.ws_idle_timeout_secs", self.http.ws_idle_timeout_secs),
+        ] {
+            if secs == 0 || secs > 86_400 {
+                return bad(key, "must be 1..=86400");
+            }
+        }
+        if self.http.ws_ping_interval_secs >= self.http.ws_idle_timeout_secs {
+            return bad(
+                "http.ws_ping_interval_secs",
+                "must be below http.ws_idle_timeout_secs",
+            );
+        }
+        if self.http.shutdown_grace_secs > 3600 {
+            return bad("http.shutdown_grace_secs", "must be 0..=3600");
         }
         match (self.mode, self.auth.algorithm) {
             (Mode::Production, TokenAlgorithm::HS256) if self.auth.secret.is_empty() => {

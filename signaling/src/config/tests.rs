@@ -96,3 +96,72 @@ fn production_requires_a_key() {
     let e = load(Some(f.path()), [], &[]).expect_err("needs secret");
     assert!(e.to_string().contains("auth.secret"), "{e}");
 }
+
+#[test]
+fn connection_limits_come_from_every_layer_and_are_checked() {
+    let f = write("[http]\nheader_read_timeout_secs = 5\nmax_connections_per_ip = 0\n");
+    let env = [
+        (
+            "OPENCHAT_HTTP_MAX_CONNECTIONS".to_string(),
+            "1000".to_string(),
+        ),
+        (
+            "OPENCHAT_HTTP_SHUTDOWN_GRACE_SECS".to_string(),
+            "0".to_string(),
+        ),
+    ];
+    let flags = [("http.ws_idle_timeout_secs".to_string(), "90".to_string())];
+    let c = load(Some(f.path()), env, &flags).expect("loads");
+    assert_eq!(c.http.header_read_timeout_secs, 5);
+    assert_eq!(c.http.max_connections_per_ip, 0);
+    assert_eq!(c.http.max_connections, 1000);
+    assert_eq!(c.http.shutdown_grace_secs, 0);
+    assert_eq!(c.http.ws_idle_timeout_secs, 90);
+    assert_eq!(c.http.keep_alive_timeout_secs, 60, "default kept");
+
+    for (text, key) in [
+        (
+            "[http]\nheader_read_timeout_secs = 0\n",
+            "http.header_read_timeout_secs",
+        ),
+        (
+            "[http]\nkeep_alive_timeout_secs = 0\n",
+            "http.keep_alive_timeout_secs",
+        ),
+        (
+            "[http]\nws_upgrade_timeout_secs = 0\n",
+            "http.ws_upgrade_timeout_secs",
+        ),
+        (
+            "[http]\nws_ping_interval_secs = 60\n",
+            "http.ws_ping_interval_secs",
+        ),
+        (
+            "[http]\nshutdown_grace_secs = 7200\n",
+            "http.shutdown_grace_secs",
+        ),
+    ] {
+        let f = write(text);
+        let e = load(Some(f.path()), [], &[]).expect_err(text);
+        assert!(e.to_string().contains(key), "{e}");
+    }
+}
+
+/// Found by the `config` fuzz target: a tiny positive rate (`1e-30`) validated, and the rate
+/// limiter built from it panicked computing the wait of the first refused request.
+#[test]
+fn rates_must_be_usable() {
+    for rps in ["1e-30", "0.0001", "inf", "nan", "-1", "0", "1e300"] {
+        let env = [("OPENCHAT_LIMITS_DEVICE_RPS".to_string(), rps.to_string())];
+        let e = load(None, env, &[]).expect_err(rps);
+        assert!(e.to_string().contains("limits.device_rps"), "{rps}: {e}");
+        let f = write(&format!("[limits]\nuser_rps = {rps}\n"));
+        if let Err(e) = load(Some(f.path()), [], &[]) {
+            assert!(e.to_string().contains("user_rps"), "{rps}: {e}");
+        } else {
+            panic!("user_rps = {rps} accepted");
+        }
+    }
+    let env = [("OPENCHAT_LIMITS_USER_RPS".to_string(), "0.001".to_string())];
+    load(None, env, &[]).expect("the smallest rate loads");
+}

@@ -2,31 +2,38 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use control::ChannelKind;
+use control::http::edge::{Capabilities, CapabilityLimits, E2eeCapabilities, RtcCapabilities};
 
 use crate::state::AppState;
-use crate::ws::protocol::{MAX_FRAME_BYTES, PROTOCOL_VERSION};
+use crate::ws::protocol::{PROTOCOL_VERSION, max_frame_bytes};
 
 /// Server version, protocol version, RTC and E2EE features, codecs and limits.
-pub async fn capabilities(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "server_version": env!("CARGO_PKG_VERSION"),
-        "protocol_version": PROTOCOL_VERSION,
-        "rtc": {
-            "enabled": true,
-            "audio_codecs": ["opus"],
-            "video_codecs": [],
-            "room_kinds": ["voice"],
-            "sources": ["microphone"],
-            "ice_lite": true,
-            "max_participants_per_room": state.config.rtc.max_participants_per_room,
+pub async fn capabilities(State(state): State<AppState>) -> Json<Capabilities> {
+    Json(Capabilities {
+        server_version: env!("CARGO_PKG_VERSION").into(),
+        protocol_version: PROTOCOL_VERSION,
+        rtc: RtcCapabilities {
+            enabled: true,
+            audio_codecs: vec!["opus".into()],
+            video_codecs: Vec::new(),
+            room_kinds: vec![ChannelKind::Voice],
+            sources: vec!["microphone".into()],
+            ice_lite: true,
+            max_participants_per_room: state.config.rtc.max_participants_per_room,
         },
-        "e2ee": {"envelopes": true, "epochs": true, "key_packages": true, "key_backups": true, "realtime": true},
-        "limits": {
-            "ticket_ttl_secs": state.config.rtc.ticket_ttl_secs,
-            "max_ws_frame_bytes": MAX_FRAME_BYTES,
-            "max_body_bytes": state.config.http.max_body_bytes,
+        e2ee: E2eeCapabilities {
+            envelopes: true,
+            epochs: true,
+            key_packages: true,
+            key_backups: true,
+            realtime: true,
         },
-        "development_mode": state.config.mode == crate::config::Mode::Development,
-    }))
+        limits: CapabilityLimits {
+            ticket_ttl_secs: state.config.rtc.ticket_ttl_secs,
+            max_ws_frame_bytes: max_frame_bytes(state.config.rtc.max_participants_per_room),
+            max_body_bytes: state.config.http.max_body_bytes,
+        },
+        development_mode: state.config.mode == crate::config::Mode::Development,
+    })
 }

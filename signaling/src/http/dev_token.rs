@@ -1,27 +1,21 @@
 //! `POST /v1/dev/token`: mints an access token for any user, in development mode only.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use control::ApiError;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use control::http::edge::{DevToken, DevTokenRequest};
+use control::http::{ApiBody, json_object};
 
 use crate::auth::valid_subject;
 use crate::config::Mode;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DevTokenRequest {
-    user_id: String,
-    #[serde(default)]
-    device_id: Option<String>,
-}
-
 /// Mints a development token.
-pub async fn issue(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn issue(
+    State(state): State<AppState>,
+    ApiBody(body): ApiBody,
+) -> Result<Json<DevToken>, ApiError> {
     if state.config.mode != Mode::Development {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -29,8 +23,7 @@ pub async fn issue(State(state): State<AppState>, body: Bytes) -> Result<Json<Va
             "development tokens are only available in development mode",
         ));
     }
-    let request: DevTokenRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::invalid_request(format!("body: {e}")))?;
+    let request: DevTokenRequest = json_object(&body)?;
     if !valid_subject(&request.user_id) {
         return Err(ApiError::invalid_request(
             "user_id must be 1-64 chars of [A-Za-z0-9_.-]",
@@ -48,10 +41,10 @@ pub async fn issue(State(state): State<AppState>, body: Bytes) -> Result<Json<Va
         .tokens
         .mint(&request.user_id, request.device_id.as_deref(), ttl)
         .map_err(ApiError::internal)?;
-    Ok(Json(json!({
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": ttl,
-        "user_id": request.user_id,
-    })))
+    Ok(Json(DevToken {
+        access_token: token,
+        token_type: "Bearer".into(),
+        expires_in: ttl,
+        user_id: request.user_id,
+    }))
 }

@@ -5,17 +5,19 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use control::ApiError;
-use serde_json::json;
+use control::http::edge::{Health, Ready};
 
 use crate::state::AppState;
 
 /// Liveness: the process answers.
-pub async fn healthz() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// Readiness: the database answers and the media plane runs.
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     state.control.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness: database unavailable");
         ApiError::new(
@@ -24,14 +26,17 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
             "the database is unavailable",
         )
     })?;
-    Ok(Json(
-        json!({"status": "ready", "media_ports": state.sfu.local_addrs().iter().map(|a| a.port()).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(Ready {
+        status: "ready".into(),
+        media_ports: state.sfu.local_addrs().iter().map(|a| a.port()).collect(),
+    }))
 }
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let mut body = state.metrics.render(&state.sfu.stats().snapshot());
+    let mut body = state
+        .metrics
+        .render(&state.sfu.stats().snapshot(), &state.sockets.stats);
     crate::resource_metrics::render(&mut body, &crate::resource_metrics::gauges(&state));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -2,20 +2,12 @@
 //! what they may publish, and answers a signed single-use ticket.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use control::http::edge::{JoinTicket, JoinTicketRequest};
+use control::http::{ApiBody, ApiPath, json_object};
 use control::{ApiError, Caller};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::state::AppState;
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct JoinTicketRequest {
-    #[serde(default)]
-    server_id: Option<String>,
-}
 
 fn grants(g: control::Grants) -> sfu::Grants {
     sfu::Grants {
@@ -30,14 +22,14 @@ fn grants(g: control::Grants) -> sfu::Grants {
 pub async fn issue(
     State(state): State<AppState>,
     caller: Caller,
-    Path(channel_id): Path<String>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+    ApiPath(channel_id): ApiPath<String>,
+    ApiBody(body): ApiBody,
+) -> Result<Json<JoinTicket>, ApiError> {
+    // The body is optional; when present it is a JSON object.
     let request: JoinTicketRequest = if body.iter().all(u8::is_ascii_whitespace) {
         JoinTicketRequest::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::invalid_request(format!("body: {e}")))?
+        json_object(&body)?
     };
     if !control::is_valid_id(&channel_id) {
         state.metrics.join_refused("channel_not_found");
@@ -65,13 +57,13 @@ pub async fn issue(
         )
         .map_err(ApiError::internal)?;
     state.metrics.ticket_issued();
-    Ok(Json(json!({
-        "ticket": ticket,
-        "expires_at": claims.exp,
-        "signaling_url": "/v1/rtc/signaling",
-        "channel_id": admission.channel_id,
-        "server_id": admission.server_id,
-        "room_kind": admission.kind.as_str(),
-        "grants": grants,
-    })))
+    Ok(Json(JoinTicket {
+        ticket,
+        expires_at: claims.exp,
+        signaling_url: "/v1/rtc/signaling".into(),
+        channel_id: admission.channel_id,
+        server_id: admission.server_id,
+        room_kind: admission.kind,
+        grants: admission.grants,
+    }))
 }

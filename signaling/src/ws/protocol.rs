@@ -5,8 +5,30 @@ use serde_json::Value;
 
 /// The protocol version this server speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
-/// Largest accepted text frame.
-pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// The frame limit never goes below this.
+pub const MIN_FRAME_BYTES: usize = 64 * 1024;
+
+/// Largest WebSocket frame (and message) accepted, either way: room for the largest SDP a
+/// client of the largest room may have to send ([`sfu::RoomPolicy::max_sdp_bytes_any_kind`],
+/// which follows from `rtc.max_participants_per_room`), JSON-escaped (`\r\n` adds two bytes a
+/// line; a quarter more covers lines of ten bytes), plus the frame's other fields.
+pub fn max_frame_bytes(max_participants_per_room: usize) -> usize {
+    let sdp = sfu::RoomPolicy::max_sdp_bytes_any_kind(max_participants_per_room);
+    sdp.saturating_add(sdp / 4)
+        .saturating_add(1024)
+        .max(MIN_FRAME_BYTES)
+}
+
+/// The `type` of every client frame.
+const CLIENT_TYPES: [&str; 7] = [
+    "join",
+    "offer",
+    "answer",
+    "candidate",
+    "mute",
+    "ping",
+    "leave",
+];
 
 /// A frame from the client.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -61,15 +83,27 @@ pub enum ClientMessage {
 }
 
 impl ClientMessage {
-    /// Parses and validates one text frame.
+    /// Parses and validates one text frame (its size is the transport's business). The error
+    /// says what is wrong in words for people, never more than 200 characters.
     pub fn parse(text: &str) -> Result<ClientMessage, String> {
-        if text.len() > MAX_FRAME_BYTES {
-            return Err(format!("frame exceeds {MAX_FRAME_BYTES} bytes"));
+        let value: Value =
+            serde_json::from_str(text).map_err(|_| "the frame is not valid JSON".to_string())?;
+        let Some(kind) = value.get("type").and_then(Value::as_str) else {
+            return Err("a frame must be a JSON object with a string field \"type\"".into());
+        };
+        if !CLIENT_TYPES.contains(&kind) {
+            let kind: String = kind.chars().take(32).collect();
+            return Err(format!(
+                "unknown frame type {kind:?}; the types are {}",
+                CLIENT_TYPES.join(", ")
+            ));
         }
-        let message: ClientMessage = serde_json::from_str(text).map_err(|e| {
-            let e = e.to_string();
-            // serde's messages name the field and position but never echo large input.
-            e.chars().take(200).collect::<String>()
+        let kind = kind.to_string();
+        let message: ClientMessage = serde_json::from_value(value).map_err(|e| {
+            // Without a position (from_value has none): "missing field `sdp`", "invalid type:
+            // string \"1\", expected u32", "unknown variant `nose`, expected one of ...".
+            let e: String = e.to_string().chars().take(160).collect();
+            format!("{kind} frame: {e}")
         })?;
         message.validate()?;
         Ok(message)
@@ -125,6 +159,10 @@ pub struct ParticipantInfo {
     pub device_id: String,
     /// Published tracks.
     pub tracks: Vec<TrackInfo>,
+    /// Speaking now (what the last `speaking` frame about them would have said).
+    pub speaking: bool,
+    /// Sources they declared muted, published or not.
+    pub muted: Vec<sfu::Source>,
 }
 
 /// The room a session is in.
@@ -244,6 +282,14 @@ pub enum ServerMessage {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<Value>,
     },
+    /// The server goes away (stops or drains); it closes the socket with 1001 next. The client
+    /// should join again (a new ticket) after a short, jittered delay.
+    GoingAway {
+        /// Why: `shutdown` or `drain`.
+        reason: control::websocket::GoingAwayReason,
+        /// Whether the client should reconnect (always true today).
+        reconnect: bool,
+    },
 }
 
 impl ServerMessage {
@@ -253,6 +299,14 @@ impl ServerMessage {
             code,
             message: message.into(),
             fatal,
+        }
+    }
+
+    /// The `going_away` frame for `reason`.
+    pub fn going_away(reason: control::websocket::GoingAwayReason) -> ServerMessage {
+        ServerMessage::GoingAway {
+            reason,
+            reconnect: true,
         }
     }
 
@@ -271,6 +325,8 @@ pub fn participant(p: &sfu::ParticipantSnapshot) -> ParticipantInfo {
         user_id: p.info.user_id.clone(),
         device_id: p.info.device_id.clone(),
         tracks: p.tracks.iter().map(track).collect(),
+        speaking: p.speaking,
+        muted: p.muted.clone(),
     }
 }
 
@@ -386,11 +442,65 @@ mod tests {
         ] {
             assert!(ClientMessage::parse(bad).is_err(), "accepted {bad:?}");
         }
-        let huge = format!(
-            r#"{{"type":"answer","sdp":"{}"}}"#,
-            "a".repeat(MAX_FRAME_BYTES)
+    }
+
+    #[test]
+    fn errors_are_written_for_people() {
+        let err = |text: &str| ClientMessage::parse(text).expect_err("refused");
+        assert_eq!(err("{\"type\":"), "the frame is not valid JSON");
+        assert_eq!(
+            err("[1]"),
+            "a frame must be a JSON object with a string field \"type\""
         );
-        assert!(ClientMessage::parse(&huge).is_err());
+        let unknown = err(r#"{"type":"dance"}"#);
+        assert!(unknown.starts_with("unknown frame type \"dance\"; the types are join, offer"));
+        assert_eq!(
+            err(r#"{"type":"answer"}"#),
+            "answer frame: missing field `sdp`"
+        );
+        let bad = err(r#"{"type":"mute","source":"nose","muted":true}"#);
+        assert!(
+            bad.starts_with("mute frame: unknown variant `nose`"),
+            "{bad}"
+        );
+        for text in ["{\"type\":", r#"{"type":"dance"}"#, r#"{"type":"answer"}"#] {
+            assert!(!err(text).contains("line 1"), "no parser positions");
+        }
+        let long = format!(r#"{{"type":"{}"}}"#, "x".repeat(10_000));
+        assert!(err(&long).len() < 200);
+    }
+
+    #[test]
+    fn every_client_type_is_known() {
+        for kind in CLIENT_TYPES {
+            let e = ClientMessage::parse(&format!(r#"{{"type":"{kind}"}}"#));
+            assert!(
+                e.is_ok()
+                    || e.as_ref()
+                        .is_err_and(|e| e.starts_with(&format!("{kind} frame: "))),
+                "{kind}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn frame_limit_fits_the_largest_sdp() {
+        let sdp = sfu::RoomPolicy::max_sdp_bytes_any_kind(100);
+        assert!(max_frame_bytes(100) > sdp + sdp / 5);
+        assert!(max_frame_bytes(1) >= MIN_FRAME_BYTES);
+        assert!(max_frame_bytes(1000) > max_frame_bytes(100));
+    }
+
+    #[test]
+    fn going_away_frame() {
+        use control::websocket::GoingAwayReason;
+        let text = ServerMessage::going_away(GoingAwayReason::Shutdown).to_text();
+        assert_eq!(
+            text,
+            r#"{"type":"going_away","reason":"shutdown","reconnect":true}"#
+        );
+        let text = ServerMessage::going_away(GoingAwayReason::Drain).to_text();
+        assert!(text.contains(r#""reason":"drain""#), "{text}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message};
+use control::websocket as close;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -45,10 +46,22 @@ fn classify(message: Option<Result<Message, impl std::fmt::Display>>) -> Frame {
 
 struct Out<S> {
     sink: S,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl<S: Sink<Message> + Unpin> Out<S> {
+    /// Sends a frame. Every `error` frame is also logged at WARN and counted by code: each is
+    /// a client input the server refused (or the end of its session).
     async fn send(&mut self, message: &ServerMessage) -> bool {
+        if let ServerMessage::Error {
+            code,
+            message,
+            fatal,
+        } = message
+        {
+            tracing::warn!(code, fatal, %message, "signaling error sent to the client");
+            self.metrics.error_sent(code);
+        }
         self.sink
             .send(Message::Text(message.to_text().into()))
             .await
@@ -57,13 +70,22 @@ impl<S: Sink<Message> + Unpin> Out<S> {
 
     async fn fail(&mut self, code: &'static str, message: impl Into<String>) {
         let message = message.into();
-        tracing::debug!(code, %message, "closing signaling session");
         let _ = self.send(&ServerMessage::error(code, message, true)).await;
         let _ = self
             .sink
             .send(Message::Close(Some(CloseFrame {
-                code: 4000,
+                code: close::SESSION_ERROR,
                 reason: code.into(),
+            })))
+            .await;
+    }
+
+    async fn close_normally(&mut self) {
+        let _ = self
+            .sink
+            .send(Message::Close(Some(CloseFrame {
+                code: close::NORMAL,
+                reason: "".into(),
             })))
             .await;
     }
@@ -76,8 +98,11 @@ where
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let mut out = Out { sink };
     let metrics = state.metrics.clone();
+    let mut out = Out {
+        sink,
+        metrics: metrics.clone(),
+    };
     let _live = metrics.session_started();
     let Some(claims) = await_join(&state, &mut out, &mut stream).await else {
         return;
@@ -214,7 +239,14 @@ async fn relay<S, R, E>(
         Err(e) => {
             let code = e.code().as_str();
             state.metrics.join_refused(code);
-            out.fail(code, e.to_string()).await;
+            let message = match e {
+                sfu::SfuError::RoomFull(_) => e.to_string(),
+                _ => {
+                    tracing::warn!(error = %e, "the sfu refused a peer");
+                    "the media plane could not take the connection".to_string()
+                }
+            };
+            out.fail(code, message).await;
             return;
         }
     };
@@ -286,7 +318,7 @@ async fn relay<S, R, E>(
                         Ok(())
                     }
                     ClientMessage::Leave {} => {
-                        let _ = out.sink.send(Message::Close(None)).await;
+                        out.close_normally().await;
                         break;
                     }
                 };
@@ -303,16 +335,23 @@ async fn relay<S, R, E>(
                         break;
                     }
                     sfu::PeerEvent::Closed { .. } => {
-                        let _ = out.sink.send(Message::Close(None)).await;
+                        out.close_normally().await;
                         break;
                     }
                     _ => {}
                 }
-                if let Some(message) = from_peer_event(&event) {
-                    let fatal = matches!(message, ServerMessage::Error { fatal: true, .. });
-                    if !out.send(&message).await || fatal {
+                let message = match from_peer_event(&event) {
+                    // A fatal error from the media plane ends the session like any other: the
+                    // frame, then close 4000 with the code as the reason.
+                    Some(ServerMessage::Error { code, message, fatal: true }) => {
+                        out.fail(code, message).await;
                         break;
                     }
+                    Some(message) => message,
+                    None => continue,
+                };
+                if !out.send(&message).await {
+                    break;
                 }
             }
             ending = &mut registration.ended => {

@@ -58,6 +58,11 @@ impl JoinerProcess {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Waits for exit within `deadline`; returns (success, stdout, stderr).
     pub fn wait(mut self, deadline: Duration) -> (bool, String, String) {
         let end = Instant::now() + deadline;

@@ -66,6 +66,36 @@ impl TestServer {
         })
     }
 
+    /// A second `openchatd` node on this server's PostgreSQL database, with node id `node_id`
+    /// (PostgreSQL only; the database stays owned by `self`).
+    pub async fn second_node(&self, node_id: &str) -> TestServer {
+        let url = self
+            .pg
+            .as_ref()
+            .expect("a second node needs PostgreSQL")
+            .database_url()
+            .to_string();
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let settings: Vec<(String, String)> = vec![
+            ("http.listen".into(), "127.0.0.1:0".into()),
+            ("media.port".into(), "0".into()),
+            ("data_dir".into(), data_dir.path().display().to_string()),
+            ("log.level".into(), "warn".into()),
+            ("database.url".into(), url),
+            ("rtc.node_id".into(), node_id.into()),
+        ];
+        let config = signaling::config::load(None, std::iter::empty(), &settings).expect("config");
+        let running = signaling::start(config).await.expect("second node starts");
+        let base = format!("http://{}", running.http_addr);
+        TestServer {
+            running: Some(running),
+            base,
+            data_dir,
+            pg: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
     pub fn ws_url(&self) -> String {
         format!("{}/v1/rtc/signaling", self.base.replacen("http", "ws", 1))
     }
@@ -84,6 +114,53 @@ impl TestServer {
         let status = resp.status().as_u16();
         let body = resp.json().await.unwrap_or(Value::Null);
         (status, body)
+    }
+
+    /// Any method with an optional bearer token and JSON body; returns status and JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// A development token for `user` on device `device`.
+    pub async fn device_token(&self, user: &str, device: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/v1/dev/token",
+                None,
+                json!({"user_id": user, "device_id": device}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().expect("token").to_string()
+    }
+
+    /// A join ticket for `channel` with an existing token.
+    pub async fn ticket_with(&self, token: &str, channel: &str) -> String {
+        let (status, body) = self
+            .post(
+                &format!("/v1/rtc/channels/{channel}/join-ticket"),
+                Some(token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["ticket"].as_str().expect("ticket").to_string()
     }
 
     /// GET; returns status and body text.

@@ -113,6 +113,8 @@ impl JoinRun {
             sent: report.sent,
             received: report.received,
             server_errors: session.server_errors,
+            sdps: Vec::new(),
+            largest_sdp: Default::default(),
         })
     }
 }

@@ -33,6 +33,11 @@ use crate::sfu::JoinRequest;
 use crate::stats::WorkerStats;
 use crate::worker::{WAKER, Worker};
 
+#[cfg(feature = "fuzzing")]
+mod fuzzing;
+#[cfg(feature = "fuzzing")]
+pub use fuzzing::{Arrival, ListenerExchange};
+
 /// A 20 ms Opus frame's worth of bytes (content is irrelevant to forwarding).
 const FRAME: [u8; 80] = [0x5a; 80];
 /// Fake time one connection step advances.
@@ -225,7 +230,8 @@ impl BenchRoom {
     }
 
     /// One step of the in-memory network: signaling events, datagrams both ways, timers.
-    fn step(&mut self, advance: bool) {
+    /// Returns the datagrams the clients sent the worker.
+    fn step(&mut self, advance: bool) -> Vec<Datagram> {
         if advance {
             self.now += STEP;
         }
@@ -235,7 +241,7 @@ impl BenchRoom {
             client.signal(&mut self.worker, now);
             to_worker.extend(client.poll(now, self.server_addr));
         }
-        for d in to_worker {
+        for d in &to_worker {
             self.worker.on_datagram(&d.contents, d.source, now);
             self.worker.process_drained(now);
         }
@@ -251,6 +257,7 @@ impl BenchRoom {
                 let _ = client.rtc.handle_input(Input::Receive(now, r));
             }
         }
+        to_worker
     }
 }
 

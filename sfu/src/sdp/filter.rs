@@ -3,9 +3,12 @@
 //! A disallowed m-line is rejected the standard way (port 0, dropped from the BUNDLE group), so the
 //! answer rejects it too; a source the ticket may not publish has its direction narrowed so the answer
 //! tells the client not to send. Server-created m-lines (our subscriptions) pass through untouched.
+//! A participant publishes at most one track per source: a second sending m-line for a source is
+//! rejected like a disallowed one.
 
 use std::collections::HashSet;
 
+use super::text::{SdpText, Section};
 use crate::error::ErrorCode;
 use crate::policy::{Grants, MediaKind, RoomPolicy, Source, TrackDeclaration};
 
@@ -31,6 +34,8 @@ pub struct FilteredOffer {
     pub sdp: String,
     /// Verdicts for the client-owned audio/video m-lines.
     pub lines: Vec<LineVerdict>,
+    /// Number of m= sections in the offer.
+    pub sections: usize,
 }
 
 /// Rules the filter applies.
@@ -45,36 +50,21 @@ pub struct OfferRules<'a> {
     pub server_mids: &'a HashSet<String>,
 }
 
-struct Section {
-    lines: Vec<String>,
+/// Policy views of a section.
+trait PolicyView {
+    fn media_kind(&self) -> Option<MediaKind>;
+    fn direction(&self) -> &'static str;
+    fn set_direction(&mut self, new: &str);
+    fn has_opus(&self) -> bool;
 }
 
-impl Section {
+impl PolicyView for Section {
     fn media_kind(&self) -> Option<MediaKind> {
-        let first = self.lines.first()?;
-        let kind = first.strip_prefix("m=")?.split(' ').next()?;
-        match kind {
+        match self.media_type()? {
             "audio" => Some(MediaKind::Audio),
             "video" => Some(MediaKind::Video),
             _ => None,
         }
-    }
-
-    fn attr(&self, name: &str) -> Option<&str> {
-        self.lines
-            .iter()
-            .find_map(|l| l.strip_prefix("a=")?.strip_prefix(name))
-    }
-
-    fn mid(&self) -> Option<String> {
-        self.attr("mid:").map(|m| m.trim().to_string())
-    }
-
-    fn port_is_zero(&self) -> bool {
-        self.lines
-            .first()
-            .and_then(|l| l.split(' ').nth(1))
-            .is_some_and(|p| p == "0")
     }
 
     fn direction(&self) -> &'static str {
@@ -109,41 +99,15 @@ impl Section {
                 .is_some_and(|(_, enc)| enc.to_ascii_lowercase().starts_with("opus/48000"))
         })
     }
-
-    fn reject(&mut self) {
-        if let Some(first) = self.lines.first_mut() {
-            let mut parts: Vec<&str> = first.split(' ').collect();
-            if parts.len() > 1 {
-                parts[1] = "0";
-            }
-            *first = parts.join(" ");
-        }
-    }
 }
 
 /// Filters `sdp` under `rules`. Never panics on malformed text; str0m reports what it cannot parse.
 pub fn filter_offer(sdp: &str, rules: &OfferRules<'_>) -> FilteredOffer {
-    let mut session: Vec<String> = Vec::new();
-    let mut sections: Vec<Section> = Vec::new();
-    for line in sdp.lines() {
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with("m=") {
-            sections.push(Section {
-                lines: vec![line.to_string()],
-            });
-        } else if let Some(s) = sections.last_mut() {
-            s.lines.push(line.to_string());
-        } else {
-            session.push(line.to_string());
-        }
-    }
-
+    let mut text = SdpText::parse(sdp);
     let mut verdicts = Vec::new();
     let mut rejected_mids: Vec<String> = Vec::new();
-    for section in &mut sections {
+    let mut published: Vec<Source> = Vec::new();
+    for section in &mut text.sections {
         let (Some(kind), Some(mid)) = (section.media_kind(), section.mid()) else {
             continue;
         };
@@ -169,13 +133,18 @@ pub fn filter_offer(sdp: &str, rules: &OfferRules<'_>) -> FilteredOffer {
             && rules.policy.accepts_kind(kind)
             && rules.policy.accepts_source(source);
         if !kind_ok {
-            section.reject();
+            section.set_port_zero();
             rejected_mids.push(mid);
             verdict.refusal = sending.then_some(ErrorCode::MediaSourceNotAllowed);
         } else if kind == MediaKind::Audio && !section.has_opus() {
-            section.reject();
+            section.set_port_zero();
             rejected_mids.push(mid);
             verdict.refusal = Some(ErrorCode::CodecNotAllowed);
+        } else if sending && published.contains(&source) {
+            // One track per source and participant: what keeps every SDP in the room bounded.
+            section.set_port_zero();
+            rejected_mids.push(mid);
+            verdict.refusal = Some(ErrorCode::DuplicateSource);
         } else if sending && !rules.grants.allows(source) {
             section.set_direction(if direction == "sendrecv" {
                 "recvonly"
@@ -187,11 +156,12 @@ pub fn filter_offer(sdp: &str, rules: &OfferRules<'_>) -> FilteredOffer {
             // The server never sends on a client's publishing m-line: subscriptions get their own.
             section.set_direction("sendonly");
             verdict.publishes = true;
+            published.push(source);
         }
         verdicts.push(verdict);
     }
 
-    for line in &mut session {
+    for line in &mut text.session {
         if let Some(rest) = line.strip_prefix("a=group:BUNDLE") {
             let kept: Vec<&str> = rest
                 .split_whitespace()
@@ -201,16 +171,9 @@ pub fn filter_offer(sdp: &str, rules: &OfferRules<'_>) -> FilteredOffer {
         }
     }
 
-    let mut out = String::with_capacity(sdp.len() + 64);
-    for l in session
-        .iter()
-        .chain(sections.iter().flat_map(|s| s.lines.iter()))
-    {
-        out.push_str(l);
-        out.push_str("\r\n");
-    }
     FilteredOffer {
-        sdp: out,
+        sections: text.sections.len(),
+        sdp: text.render(),
         lines: verdicts,
     }
 }
@@ -277,6 +240,27 @@ m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=sendrecv\r\na=rtpmap:96 VP8/90000
         let f = filter_offer(&sdp, &rules(&policy, &grants, &none));
         assert_eq!(f.lines[0].refusal, Some(ErrorCode::CodecNotAllowed));
         assert!(f.sdp.contains("a=group:BUNDLE \r\n"));
+    }
+
+    #[test]
+    fn second_track_of_a_source_is_rejected() {
+        let sdp = OFFER.replace(
+            "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=sendrecv\r\na=rtpmap:96 VP8/90000",
+            "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2",
+        );
+        let policy = RoomPolicy::for_kind(RoomKind::Voice);
+        let grants = Grants {
+            microphone: true,
+            ..Default::default()
+        };
+        let none = HashSet::new();
+        let f = filter_offer(&sdp, &rules(&policy, &grants, &none));
+        assert!(f.lines[0].publishes);
+        assert!(!f.lines[1].publishes);
+        assert_eq!(f.lines[1].refusal, Some(ErrorCode::DuplicateSource));
+        assert!(f.sdp.contains("m=audio 0 UDP/TLS/RTP/SAVPF 111\r\na=mid:1"));
+        assert!(f.sdp.contains("a=group:BUNDLE 0\r\n"));
+        assert_eq!(f.sections, 2);
     }
 
     #[test]
