@@ -4,13 +4,14 @@
 # the machine's background load hits both alike). Rows of every run go to
 # bench/results/sqlite-synchronous.csv (column `db`: sqlite-normal / sqlite-full, column `round`).
 #
-#   bench/control-fanout/compare-synchronous.sh            (ROUNDS=3; extra flags go to the bench)
+#   bench/control-fanout/compare-synchronous.sh   (ROUNDS=3, SKIP_BUILD=1 to use the built binary;
+#                                                  extra flags go to the bench)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 rounds="${ROUNDS:-3}"
 target_dir="${CARGO_TARGET_DIR:-target}"
-cargo build --release -p control-fanout
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p control-fanout
 bin="$target_dir/release/control-fanout"
 out="bench/results/sqlite-synchronous.csv"
 tmp="$(mktemp -d)"
