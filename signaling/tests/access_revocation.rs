@@ -102,6 +102,23 @@ async fn left_reason(ws: &mut Ws, participant_id: &Value) -> String {
     }
 }
 
+/// The dev server's owner removes `user` from `srv_harbor`.
+async fn remove_from_harbor(s: &TestServer, user: &str) {
+    let owner = s.dev_token("dev-owner").await;
+    let (status, body) = s
+        .call(
+            Method::DELETE,
+            &format!("/v1/servers/srv_harbor/members/{user}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert!(
+        status == 200 || status == 204,
+        "remove {user}: {status} {body}"
+    );
+}
+
 async fn assert_closed(ws: &mut Ws) {
     let closed = tokio::time::timeout(REACH, ws.closed()).await;
     assert!(closed.is_ok(), "the server kept the socket open");
@@ -182,19 +199,7 @@ async fn removed_member(s: &TestServer) {
     let mut carol = s.ws().await;
     carol.join(&s.ticket("carol", "vc_general").await).await;
 
-    let owner = s.dev_token("dev-owner").await;
-    let (status, body) = s
-        .call(
-            Method::DELETE,
-            "/v1/servers/srv_harbor/members/bob",
-            Some(&owner),
-            None,
-        )
-        .await;
-    assert!(
-        status == 200 || status == 204,
-        "remove bob: {status} {body}"
-    );
+    remove_from_harbor(s, "bob").await;
 
     let removed = Instant::now();
     assert_eq!(fatal_code(&mut in_room).await, "membership_revoked");
@@ -317,19 +322,7 @@ async fn removed_members_call_stops(s: &TestServer) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let owner = s.dev_token("dev-owner").await;
-    let (status, body) = s
-        .call(
-            Method::DELETE,
-            "/v1/servers/srv_harbor/members/bob",
-            Some(&owner),
-            None,
-        )
-        .await;
-    assert!(
-        status == 200 || status == 204,
-        "remove bob: {status} {body}"
-    );
+    remove_from_harbor(s, "bob").await;
     let removed_at = started.elapsed().as_secs_f32();
     let (ok, stdout, stderr) =
         tokio::task::spawn_blocking(move || bob.wait(Duration::from_secs(30)))
@@ -395,19 +388,7 @@ async fn changes_reach_sessions_on_another_node() {
         .call(Method::DELETE, "/v1/devices/a2", Some(&a1_on_a), None)
         .await;
     assert_eq!(status, 200, "revoke on node A: {body}");
-    let owner_on_a = a.dev_token("dev-owner").await;
-    let (status, body) = a
-        .call(
-            Method::DELETE,
-            "/v1/servers/srv_harbor/members/bob",
-            Some(&owner_on_a),
-            None,
-        )
-        .await;
-    assert!(
-        status == 200 || status == 204,
-        "remove bob on node A: {status} {body}"
-    );
+    remove_from_harbor(&a, "bob").await;
 
     let changed = Instant::now();
     assert_eq!(fatal_code(&mut alice_room).await, "device_revoked");
