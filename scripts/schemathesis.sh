@@ -9,7 +9,10 @@
 # Alone:    scripts/schemathesis.sh                       (builds openchatd if missing)
 # Options:  ST_SEED (default 20261201), ST_MAX_EXAMPLES (default 25), ST_TIMEOUT seconds
 #           (default 300: a hard stop, the run itself is bounded by the example count), OPENCHATD (a binary to test instead of target/debug/openchatd),
-#           ST_EXTRA (more schemathesis flags, e.g. "--include-path /v1/servers").
+#           ST_EXTRA (more schemathesis flags, e.g. "--include-path /v1/servers"),
+#           ST_EXCLUDE_CHECKS (default object_level_authorization: it needs a second user's token).
+# Hooks:    scripts/schemathesis_hooks.py (closes upgraded WebSocket connections; never revokes the
+#           run's own device).
 # Reports:  target/schemathesis/ (JUnit XML and the server's log).
 #
 # Deterministic: fixed seed, --generation-deterministic, no example database, one worker.

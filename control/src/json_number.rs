@@ -1,7 +1,8 @@
 //! Integers in JSON request bodies. JSON Schema's `integer` is any number whose fractional part
 //! is zero, so `2`, `2.0` and `2e0` are the same integer; the OpenAPI document promises what
 //! JSON Schema says, so the fields it calls integers read all three (serde alone takes only the
-//! first). Strings and fractions are still refused.
+//! first), the last two up to 2^53 (where a float stops spelling every integer). Strings and
+//! fractions are still refused.
 //!
 //! Use: `#[serde(deserialize_with = "crate::json_number::integer")]`, or
 //! `#[serde(default, deserialize_with = "crate::json_number::optional_integer")]` for an
@@ -12,8 +13,10 @@ use std::marker::PhantomData;
 
 use serde::de::{Deserializer, Error, Unexpected, Visitor};
 
-/// 2^63 as an `f64` (exact).
-const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+/// 2^53: beyond it an `f64` no longer spells every integer, and serde_json reads an integer
+/// literal too large for `i64`/`u64` as a rounded `f64` (-2^63 - 1 would become -2^63). Whole
+/// numbers written with a fraction or exponent are accepted up to this magnitude only.
+const EXACT_F64: f64 = 9_007_199_254_740_992.0;
 
 struct Whole<T>(PhantomData<T>);
 
@@ -33,17 +36,11 @@ impl<T: TryFrom<i64> + TryFrom<u64>> Visitor<'_> for Whole<T> {
     }
 
     fn visit_f64<E: Error>(self, v: f64) -> Result<T, E> {
-        // Exact conversions only: a whole number within i64's range (u64's above it).
-        if v.fract() != 0.0 || !v.is_finite() {
+        // Exact conversions only: a whole number an `f64` spells exactly.
+        if v.fract() != 0.0 || !(-EXACT_F64..=EXACT_F64).contains(&v) {
             return Err(E::invalid_value(Unexpected::Float(v), &self));
         }
-        if (-TWO_POW_63..TWO_POW_63).contains(&v) {
-            self.visit_i64(v as i64)
-        } else if (0.0..2.0 * TWO_POW_63).contains(&v) {
-            self.visit_u64(v as u64)
-        } else {
-            Err(E::invalid_value(Unexpected::Float(v), &self))
-        }
+        self.visit_i64(v as i64)
     }
 }
 
@@ -123,6 +120,10 @@ mod tests {
         assert_eq!(read(r#"{"epoch": 2.5}"#), None);
         assert_eq!(read(r#"{"epoch": "2"}"#), None);
         assert_eq!(read(r#"{"epoch": 1e19}"#), None);
+        // Integer literals past i64 reach serde as rounded floats: refused, not clamped.
+        assert_eq!(read(r#"{"epoch": -9223372036854775809}"#), None);
+        assert_eq!(read(r#"{"epoch": 9223372036854775808}"#), None);
+        assert_eq!(read(r#"{"epoch": 1e16}"#), None);
         assert_eq!(read(r#"{"epoch": 1, "max_uses": -1}"#), None);
         assert_eq!(read(r#"{"epoch": 1, "max_uses": 4294967296.0}"#), None);
         assert_eq!(read(r#"{"epoch": 1, "max_uses": "3"}"#), None);
