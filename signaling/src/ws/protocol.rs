@@ -92,9 +92,10 @@ impl ClientMessage {
             return Err("a frame must be a JSON object with a string field \"type\"".into());
         };
         if !CLIENT_TYPES.contains(&kind) {
-            let kind: String = kind.chars().take(32).collect();
+            // Escaped first, then cut: one control character escapes to up to 8 (`\u{7f}`).
+            let kind: String = kind.escape_debug().take(32).collect();
             return Err(format!(
-                "unknown frame type {kind:?}; the types are {}",
+                "unknown frame type \"{kind}\"; the types are {}",
                 CLIENT_TYPES.join(", ")
             ));
         }
@@ -468,6 +469,18 @@ mod tests {
         }
         let long = format!(r#"{{"type":"{}"}}"#, "x".repeat(10_000));
         assert!(err(&long).len() < 200);
+        // Found by the `signaling_frame` fuzz target: 20 DEL characters in an unknown type
+        // escaped to 140, and the message grew past 200 characters.
+        let escaped = err(&format!(r#"{{"type":"leave{}"}}"#, r"\u007f".repeat(40)));
+        assert!(
+            escaped.chars().count() <= 200,
+            "{} chars",
+            escaped.chars().count()
+        );
+        assert!(
+            escaped.starts_with(r#"unknown frame type "leave\u{7f}"#),
+            "{escaped}"
+        );
     }
 
     #[test]
