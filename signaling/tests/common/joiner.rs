@@ -137,3 +137,23 @@ pub fn rms(samples: &[f32]) -> f32 {
     }
     (samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32).sqrt()
 }
+
+/// Asserts that `dir/<from>.wav` holds at least `min_secs` of audible audio whose dominant
+/// frequency is `hz` within 5 Hz.
+pub fn assert_tone(dir: &Path, from: &str, hz: f32, min_secs: f32) {
+    let path = dir.join(format!("{from}.wav"));
+    let (samples, rate) = read_wav(&path);
+    let secs = samples.len() as f32 / rate as f32;
+    assert!(
+        secs >= min_secs,
+        "{}: {secs:.2} s received, want >= {min_secs:.2} s",
+        path.display()
+    );
+    assert!(rms(&samples) > 0.02, "{} is silent", path.display());
+    let f = dominant_frequency(&samples, rate);
+    assert!(
+        (f - hz).abs() <= 5.0,
+        "{}: dominant {f:.1} Hz, want {hz} +-5",
+        path.display()
+    );
+}
