@@ -33,10 +33,6 @@ pub enum SubState {
     Negotiating(Mid),
     /// Negotiated: packets flow on this mid.
     Open(Mid),
-    /// The remote track went away; the m-line must be stopped in the next offer.
-    ToStop(Mid),
-    /// Stop offered; waiting for the answer.
-    NegotiatingStop(Mid),
 }
 
 /// Output of draining a peer, for the worker to act on.

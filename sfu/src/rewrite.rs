@@ -3,43 +3,99 @@
 //! Each outgoing stream has its own SSRC (str0m allocates it per m-line) and its own sequence and
 //! timestamp space, starting low so SRTP needs no rollover signalling. Gaps in the source are kept, so
 //! the subscriber sees real loss and can NACK it.
+//!
+//! When an idle m-line is reused for another source (see `sections.rs`), the outgoing stream keeps
+//! its SSRC, so the new source must continue its space: the first packet of the new source gets
+//! the sequence number after the last one sent and a timestamp advanced by the wall-clock time
+//! since that packet, as a jitter buffer expects of one talker who paused.
+
+use std::time::Instant;
+
+use crate::policy::MediaKind;
 
 /// Maps a source's extended sequence numbers and timestamps into one subscriber's space.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Rewriter {
-    offsets: Option<(i64, u32)>,
+    /// Sequence and timestamp offsets, and the first sequence number of this source's packets.
+    offsets: Option<(i64, u32, u64)>,
+    /// The highest sequence number sent so far, its timestamp and when its source packet arrived.
+    last: Option<(u64, u32, Instant)>,
+    /// RTP clock rate of the stream (Hz).
+    clock_hz: u32,
 }
 
 impl Rewriter {
-    /// Maps `(extended seq, rtp timestamp)` of a source packet. Returns `None` for packets older
-    /// than the first one this subscriber saw (they would map before the start of its stream).
-    pub fn map(&mut self, src_seq: u64, src_ts: u32) -> Option<(u64, u32)> {
-        let (seq_off, ts_off) = *self.offsets.get_or_insert_with(|| {
-            let start_seq: u64 = 1 + u64::from(rand::random::<u16>() & 0x3fff);
-            let start_ts: u32 = rand::random::<u32>();
+    /// A rewriter for a new outgoing stream of `kind` (random start, Opus 48 kHz or video 90 kHz).
+    pub fn new(kind: MediaKind) -> Self {
+        let clock_hz = match kind {
+            MediaKind::Audio => 48_000,
+            MediaKind::Video => 90_000,
+        };
+        Self {
+            offsets: None,
+            last: None,
+            clock_hz,
+        }
+    }
+
+    /// The rewriter for the next source on the same outgoing stream: its first packet continues
+    /// right after the last packet this one sent.
+    pub fn handover(&self) -> Self {
+        Self {
+            offsets: None,
+            last: self.last,
+            clock_hz: self.clock_hz,
+        }
+    }
+
+    /// Maps `(extended seq, rtp timestamp)` of a source packet that arrived at `at`. Returns
+    /// `None` for packets older than the first one this subscriber saw from this source (they
+    /// would map before the start of its stream, or into the previous source's).
+    pub fn map(&mut self, src_seq: u64, src_ts: u32, at: Instant) -> Option<(u64, u32)> {
+        let (seq_off, ts_off, first) = *self.offsets.get_or_insert_with(|| {
+            let (start_seq, start_ts) = match self.last {
+                Some((seq, ts, when)) => {
+                    let ticks =
+                        at.saturating_duration_since(when).as_secs_f64() * f64::from(self.clock_hz);
+                    (seq + 1, ts.wrapping_add((ticks as u32).max(1)))
+                }
+                None => (
+                    1 + u64::from(rand::random::<u16>() & 0x3fff),
+                    rand::random::<u32>(),
+                ),
+            };
             (
                 start_seq as i64 - src_seq as i64,
                 start_ts.wrapping_sub(src_ts),
+                start_seq,
             )
         });
         let seq = src_seq as i64 + seq_off;
-        if seq < 1 {
+        if seq < first as i64 {
             return None;
         }
-        Some((seq as u64, src_ts.wrapping_add(ts_off)))
+        let seq = seq as u64;
+        let ts = src_ts.wrapping_add(ts_off);
+        if self.last.is_none_or(|(s, _, _)| seq > s) {
+            self.last = Some((seq, ts, at));
+        }
+        Some((seq, ts))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
     fn keeps_gaps_and_spacing() {
-        let mut r = Rewriter::default();
-        let (s0, t0) = r.map(70_000, 4_000_000_000).expect("first");
+        let now = Instant::now();
+        let mut r = Rewriter::new(MediaKind::Audio);
+        let (s0, t0) = r.map(70_000, 4_000_000_000, now).expect("first");
         let (s1, t1) = r
-            .map(70_003, 4_000_000_000u32.wrapping_add(2880))
+            .map(70_003, 4_000_000_000u32.wrapping_add(2880), now)
             .expect("later");
         assert!(s0 < 65_536, "starts without rollover");
         assert_eq!(s1 - s0, 3);
@@ -48,8 +104,30 @@ mod tests {
 
     #[test]
     fn refuses_packets_before_start() {
-        let mut r = Rewriter::default();
-        let (s0, _) = r.map(100_000, 0).expect("first");
-        assert!(r.map(100_000 - s0, 0).is_none());
+        let now = Instant::now();
+        let mut r = Rewriter::new(MediaKind::Audio);
+        let (s0, _) = r.map(100_000, 0, now).expect("first");
+        assert!(r.map(100_000 - s0, 0, now).is_none());
+    }
+
+    #[test]
+    fn a_handover_continues_the_stream() {
+        let t0 = Instant::now();
+        let mut first = Rewriter::new(MediaKind::Audio);
+        first.map(500, 1_000, t0).expect("first source");
+        let (last_seq, last_ts) = first.map(502, 2_920, t0).expect("first source");
+        // A late, reordered packet does not move the end of the stream back.
+        first.map(501, 1_960, t0).expect("reordered");
+        let mut next = first.handover();
+        let later = t0 + Duration::from_millis(250);
+        let (seq, ts) = next.map(9_000, 77, later).expect("second source");
+        assert_eq!(seq, last_seq + 1);
+        assert_eq!(ts.wrapping_sub(last_ts), 12_000, "250 ms at 48 kHz");
+        let (seq2, ts2) = next.map(9_001, 77 + 960, later).expect("second source");
+        assert_eq!((seq2, ts2.wrapping_sub(ts)), (seq + 1, 960));
+        assert!(
+            next.map(8_999, 0, later).is_none(),
+            "nothing of the new source maps before its first packet"
+        );
     }
 }

@@ -8,12 +8,34 @@
 //! completes with it stopped: a track the server stopped, a section the client stopped, or one
 //! the server rejected. "Stopped" is str0m's word for it, not the answer's port: some clients
 //! (aiortc) answer a section the offer stopped with a non-zero port.
+//!
+//! Before any of that, a server section whose track ended is not stopped: it goes *idle*. It stays
+//! `sendonly` under its mid, carrying nothing, and the next remote track of the same kind takes it
+//! over with no new offer at all (`track_published` names the mid; the outgoing stream keeps its
+//! SSRC and continues its sequence numbers and timestamps). That is cheaper than any
+//! renegotiation, and the only reuse some clients accept: GStreamer 1.22's webrtcbin refuses a
+//! re-offer that changes the direction of a section it has negotiated, recycled slots included.
+//! An idle section is stopped only when a track of the other kind needs its slot at the cap.
 
 use std::collections::{HashSet, VecDeque};
 
 use str0m::media::Mid;
 
+use crate::policy::MediaKind;
+use crate::rewrite::Rewriter;
 use crate::sdp::answer::SectionCensus;
+
+/// A server section whose track ended, still `sendonly` and reusable for a track of its kind.
+#[derive(Debug)]
+pub struct IdleSection {
+    pub mid: Mid,
+    pub kind: MediaKind,
+    /// The outgoing stream's rewriter, to be handed over to the next track's route.
+    pub rewriter: Rewriter,
+    /// Whether the section is in the current description (false while the offer that added it
+    /// is outstanding).
+    negotiated: bool,
+}
 
 /// Section bookkeeping of one peer.
 #[derive(Debug, Default)]
@@ -26,6 +48,8 @@ pub struct Sections {
     count: usize,
     /// Number of the next server mid (`s1`, `s2`, ...). Never repeated within a session.
     next: u64,
+    /// Server sections whose track ended, oldest first.
+    idle: Vec<IdleSection>,
 }
 
 impl Sections {
@@ -67,12 +91,53 @@ impl Sections {
         self.free.remove(at)
     }
 
+    /// Records that the track on server section `mid` ended; `negotiated` says whether the
+    /// section is in the current description already.
+    pub fn went_idle(&mut self, mid: Mid, kind: MediaKind, rewriter: Rewriter, negotiated: bool) {
+        self.idle.push(IdleSection {
+            mid,
+            kind,
+            rewriter,
+            negotiated,
+        });
+    }
+
+    /// An idle, negotiated section of `kind` among those `live` says are still in the session
+    /// and not stopped (the others are forgotten).
+    pub fn take_idle(
+        &mut self,
+        kind: MediaKind,
+        live: impl Fn(Mid) -> bool,
+    ) -> Option<IdleSection> {
+        self.take_idle_where(live, |s| s.kind == kind)
+    }
+
+    /// An idle, negotiated section of any kind (to be stopped, so its slot can be recycled).
+    pub fn take_any_idle(&mut self, live: impl Fn(Mid) -> bool) -> Option<IdleSection> {
+        self.take_idle_where(live, |_| true)
+    }
+
+    fn take_idle_where(
+        &mut self,
+        live: impl Fn(Mid) -> bool,
+        fits: impl Fn(&IdleSection) -> bool,
+    ) -> Option<IdleSection> {
+        self.idle.retain(|s| live(s.mid));
+        let at = self.idle.iter().position(|s| s.negotiated && fits(s))?;
+        Some(self.idle.remove(at))
+    }
+
     /// Takes in the description an offer/answer exchange has just made current: its section
     /// count, which server sections are left, and which slots are free (those `is_stopped` says
     /// are stopped for good: every stop in it has now been negotiated).
     pub fn completed(&mut self, census: &SectionCensus, is_stopped: impl Fn(Mid) -> bool) {
         self.count = census.sections;
         self.server.retain(|m| census.mids.contains(m));
+        self.idle
+            .retain(|s| census.mids.contains(&s.mid.to_string()));
+        for s in &mut self.idle {
+            s.negotiated = true;
+        }
         self.free = census
             .mids
             .iter()
@@ -119,6 +184,35 @@ mod tests {
         s.completed(&census(&["0", "7", "s2", "1"]), |_| false);
         assert!(!s.server_mids().contains("s1"));
         assert!(s.server_mids().contains("s2"));
+    }
+
+    #[test]
+    fn idle_sections_are_reused_by_kind_once_negotiated() {
+        let mut s = Sections::default();
+        let audio = || Rewriter::new(MediaKind::Audio);
+        s.went_idle(Mid::from("s1"), MediaKind::Audio, audio(), true);
+        s.went_idle(Mid::from("s2"), MediaKind::Audio, audio(), false);
+        s.went_idle(
+            Mid::from("s3"),
+            MediaKind::Video,
+            Rewriter::new(MediaKind::Video),
+            true,
+        );
+        let live = |_| true;
+        let first = s.take_idle(MediaKind::Audio, live).expect("s1");
+        assert_eq!(first.mid, Mid::from("s1"));
+        assert!(
+            s.take_idle(MediaKind::Audio, live).is_none(),
+            "s2 waits for its offer to be answered"
+        );
+        s.completed(&census(&["0", "s2", "s3"]), |_| false);
+        assert_eq!(
+            s.take_idle(MediaKind::Audio, live).map(|i| i.mid),
+            Some(Mid::from("s2"))
+        );
+        // A section the client stopped meanwhile is forgotten, not reused.
+        assert!(s.take_any_idle(|m| m != Mid::from("s3")).is_none());
+        assert!(s.idle.is_empty());
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub struct WorkerStats {
     pub(crate) dtls_failures: [AtomicU64; DTLS_REASONS],
     pub(crate) connect_timeouts: AtomicU64,
     pub(crate) negotiations_failed: AtomicU64,
+    pub(crate) sections_reused: AtomicU64,
 }
 
 const DTLS_REASONS: usize = DtlsFailureReason::ALL.len();
@@ -82,6 +83,8 @@ pub struct StatsSnapshot {
     /// Peers ended because a negotiation could not complete (`negotiation_failed`,
     /// `negotiation_timeout`).
     pub negotiations_failed: u64,
+    /// Remote tracks that took over an idle m-line, with no offer (see `sections.rs`).
+    pub sections_reused: u64,
 }
 
 impl StatsSnapshot {
@@ -116,6 +119,7 @@ impl SfuStats {
             }
             s.connect_timeouts += g(&w.connect_timeouts);
             s.negotiations_failed += g(&w.negotiations_failed);
+            s.sections_reused += g(&w.sections_reused);
             w.forward_latency.add_to(&mut s.forward_latency);
         }
         s

@@ -208,6 +208,12 @@ impl Metrics {
                  negotiation_timeout)",
                 sfu.negotiations_failed,
             ),
+            (
+                "openchat_sfu_sections_reused_total",
+                "counter",
+                "Remote tracks that took over an idle m-line of a subscriber, with no new offer",
+                sfu.sections_reused,
+            ),
         ];
         for (name, kind, help, value) in counters {
             let _ = write!(

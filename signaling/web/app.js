@@ -396,7 +396,17 @@
       this.trackMid.set(frame.track_id, frame.mid);
       this.update(frame.participant_id, (p) => p.tracks.set(frame.track_id, frame.source));
       const el = this.audio.get(frame.mid);
-      if (el) el.dataset.participant = frame.participant_id;
+      if (el) {
+        el.dataset.participant = frame.participant_id;
+        return;
+      }
+      // The server handed an idle m-line to this track: no offer and no `track` event follow,
+      // the transceiver's receiver plays the new publisher from now on.
+      const t = this.pc ? this.pc.getTransceivers().find((x) => x.mid === frame.mid) : null;
+      const recv = t && t.currentDirection && t.currentDirection.includes("recv");
+      if (recv && t.receiver.track && t.receiver.track.kind === "audio") {
+        this.attachAudio(frame.mid, t.receiver.track, frame.participant_id);
+      }
     }
 
     onTrackUnpublished(frame) {
@@ -412,15 +422,21 @@
     onRemoteTrack(ev) {
       const mid = ev.transceiver ? ev.transceiver.mid : null;
       if (mid === null || ev.track.kind !== "audio") return;
+      const owner = this.midOwner.get(mid) || (ev.streams[0] ? ev.streams[0].id : "");
+      this.attachAudio(mid, ev.track, owner);
+    }
+
+    /** Plays the remote audio `track` of m-line `mid`, from participant `owner`. */
+    attachAudio(mid, track, owner) {
       this.removeAudio(mid);
       const el = document.createElement("audio");
       el.autoplay = true;
-      el.srcObject = new MediaStream([ev.track]);
+      el.srcObject = new MediaStream([track]);
       el.dataset.mid = mid;
-      el.dataset.participant = this.midOwner.get(mid) || (ev.streams[0] ? ev.streams[0].id : "");
+      el.dataset.participant = owner;
       $("remote-audio").append(el);
       this.audio.set(mid, el);
-      ev.track.addEventListener("ended", () => {
+      track.addEventListener("ended", () => {
         if (this.audio.get(mid) === el) this.removeAudio(mid);
       });
       el.play().catch((e) => showError("autoplay_blocked", `click the page to hear audio (${e.message})`));

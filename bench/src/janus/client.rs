@@ -10,7 +10,7 @@ use rtc_joiner::cli::DtlsCertificate;
 use rtc_joiner::load::light::{HubPool, LightPeer, PeerNotice};
 use rtc_joiner::load::{JoinFuture, JoinProbe, LoadClient, Slot};
 use rtc_joiner::peer::{PeerEvent, PeerOptions, PeerSession, run_sender};
-use rtc_joiner::receiver::{RemoteTrackInfo, run_receiver};
+use rtc_joiner::receiver::{MidOwner, RemoteTrackInfo, run_receiver};
 use rtc_joiner::{JoinerError, Summary};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -88,10 +88,11 @@ impl LoadClient for JanusClient {
                                 participant_id: key.clone(),
                                 ..RemoteTrackInfo::default()
                             };
+                            // Janus never hands an m-line to another publisher: a fixed owner.
+                            let owner = MidOwner { info, wav_path: None };
                             receivers.push(tokio::spawn(run_receiver(
                                 track,
-                                info,
-                                None,
+                                tokio::sync::watch::channel(owner).1,
                                 stop.clone(),
                                 Some(probe.receiver(&key)),
                             )));
@@ -119,8 +120,8 @@ impl LoadClient for JanusClient {
             peer.close().await;
             let mut received = Vec::new();
             for r in receivers {
-                if let Ok(report) = r.await {
-                    received.push(report);
+                if let Ok(reports) = r.await {
+                    received.extend(reports);
                 }
             }
             handle.detach().await;

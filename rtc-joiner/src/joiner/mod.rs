@@ -166,6 +166,8 @@ impl Joiner {
             sender,
             sent: None,
             receivers: Vec::new(),
+            mid_owners: Default::default(),
+            wav_dir: self.config.write_received_dir.clone(),
             server_errors: Vec::new(),
             sdps: Vec::new(),
             tracks_published: 0,

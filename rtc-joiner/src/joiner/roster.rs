@@ -39,19 +39,18 @@ impl Roster {
 
     /// Identifies a remote track from its `msid` stream/track ids and the remote SDP.
     ///
-    /// The protocol sets the msid stream id to the publisher's participant id; the mid
-    /// from `track_published` is the fallback.
+    /// The owner of the mid (from `track_published`) first; the msid stream id, which the
+    /// protocol sets to the publisher's participant id when the m-line is offered, otherwise.
     pub fn identify(&self, stream_id: &str, track_id: &str, remote_sdp: &str) -> RemoteTrackInfo {
         let mid = media_sections(remote_sdp)
             .into_iter()
             .find(|s| s.msid.as_ref().is_some_and(|(_, t)| t == track_id))
             .and_then(|s| s.mid);
-        let participant_id = if self.participants.contains_key(stream_id) {
-            stream_id.to_owned()
-        } else if let Some(owner) = mid.as_ref().and_then(|m| self.mid_owner.get(m)) {
-            owner.clone()
-        } else {
-            stream_id.to_owned()
+        // The owner `track_published` last named for the mid wins: the server reuses idle m-lines
+        // for other publishers without a new offer, so the msid can be stale.
+        let participant_id = match mid.as_ref().and_then(|m| self.mid_owner.get(m)) {
+            Some(owner) => owner.clone(),
+            None => stream_id.to_owned(),
         };
         RemoteTrackInfo {
             user_id: self.user_id(&participant_id).map(str::to_owned),

@@ -4,11 +4,12 @@ use super::Roster;
 use crate::JoinerError;
 use crate::cli::JoinerConfig;
 use crate::peer::{PeerEvent, PeerSession, SenderReport};
-use crate::receiver::{ReceiverReport, run_receiver};
+use crate::receiver::{MidOwner, ReceiverReport, RemoteTrackInfo, run_receiver};
 use crate::signaling_client::messages::{MediaSource, OfferedTrack};
 use crate::signaling_client::session::WsStream;
 use crate::signaling_client::{ClientMessage, Joined, ServerMessage, SignalingSession};
 use crate::summary::{SdpSeen, SdpSize};
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -52,7 +53,11 @@ pub(super) struct Session {
     pub(super) stop_tx: watch::Sender<bool>,
     pub(super) sender: Option<JoinHandle<Result<SenderReport, JoinerError>>>,
     pub(super) sent: Option<SenderReport>,
-    pub(super) receivers: Vec<JoinHandle<ReceiverReport>>,
+    pub(super) receivers: Vec<JoinHandle<Vec<ReceiverReport>>>,
+    /// Who each receiving m-line's media comes from (its receiver splits reports on a change).
+    pub(super) mid_owners: HashMap<String, watch::Sender<MidOwner>>,
+    /// Where received audio is recorded (`--write-received`).
+    pub(super) wav_dir: Option<PathBuf>,
     pub(super) server_errors: Vec<String>,
     /// Every SDP sent or received (for the summary).
     pub(super) sdps: Vec<SdpSeen>,
@@ -160,7 +165,7 @@ impl Session {
                     Some(Ok(message)) => self.on_server_message(message).await?,
                 },
                 Some(event) = self.peer_events.recv() => match event {
-                    PeerEvent::Track(track) => self.on_remote_track(track, config).await,
+                    PeerEvent::Track(track) => self.on_remote_track(track).await,
                     PeerEvent::ConnectionState(RTCPeerConnectionState::Connected) => {
                         if !self.media_connected {
                             tracing::info!("media connected");
@@ -249,7 +254,9 @@ impl Session {
             } => {
                 tracing::info!(%participant_id, %track_id, ?source, ?kind, %mid, "track published");
                 self.tracks_published += 1;
-                self.roster.track_published(mid, participant_id);
+                self.roster
+                    .track_published(mid.clone(), participant_id.clone());
+                self.hand_over_mid(&mid, participant_id, track_id);
             }
             ServerMessage::TrackUnpublished {
                 participant_id,
@@ -297,19 +304,53 @@ impl Session {
         Ok(())
     }
 
+    /// The WAV file for a publisher's audio, if recording.
+    fn wav_path_for(&mut self, info: &RemoteTrackInfo) -> Option<PathBuf> {
+        let stem = self.wav_dir.as_ref().map(|_| self.roster.wav_stem(info))?;
+        self.wav_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{stem}.wav")))
+    }
+
+    /// A receiving m-line changes hands: the server gave the idle section to another track.
+    fn hand_over_mid(&mut self, mid: &str, participant_id: String, track_id: String) {
+        let Some(owner) = self.mid_owners.get(mid) else {
+            return; // a new m-line: its receiver starts with `on_remote_track`
+        };
+        let unchanged = {
+            let current = &owner.borrow().info;
+            current.participant_id == participant_id && current.track_id == track_id
+        };
+        if unchanged {
+            return;
+        }
+        let info = RemoteTrackInfo {
+            user_id: self.roster.user_id(&participant_id).map(str::to_owned),
+            participant_id,
+            mid: Some(mid.to_owned()),
+            track_id,
+        };
+        tracing::info!(
+            participant_id = %info.participant_id,
+            user_id = ?info.user_id,
+            %mid,
+            "the m-line now carries another participant's audio"
+        );
+        let wav_path = self.wav_path_for(&info);
+        if let Some(owner) = self.mid_owners.get(mid) {
+            owner.send_replace(MidOwner { info, wav_path });
+        }
+    }
+
     async fn on_remote_track(
         &mut self,
         track: std::sync::Arc<dyn webrtc::media_stream::track_remote::TrackRemote>,
-        config: &JoinerConfig,
     ) {
         let stream_id = track.stream_id().await;
         let track_id = track.track_id().await;
         let remote_sdp = self.peer.remote_sdp().await.unwrap_or_default();
         let info = self.roster.identify(&stream_id, &track_id, &remote_sdp);
-        let wav_path: Option<PathBuf> = config
-            .write_received_dir
-            .as_ref()
-            .map(|dir| dir.join(format!("{}.wav", self.roster.wav_stem(&info))));
+        let wav_path = self.wav_path_for(&info);
         tracing::info!(
             participant_id = %info.participant_id,
             user_id = ?info.user_id,
@@ -320,10 +361,14 @@ impl Session {
             .probe
             .as_ref()
             .map(|p| p.receiver(&info.participant_id));
+        let mid = info.mid.clone();
+        let (owner_tx, owner_rx) = watch::channel(MidOwner { info, wav_path });
+        if let Some(mid) = mid {
+            self.mid_owners.insert(mid, owner_tx);
+        }
         self.receivers.push(tokio::spawn(run_receiver(
             track,
-            info,
-            wav_path,
+            owner_rx,
             self.stop_tx.subscribe(),
             recv_probe,
         )));
@@ -362,7 +407,7 @@ impl Session {
         let mut received = Vec::new();
         for mut handle in self.receivers.drain(..) {
             match tokio::time::timeout(SHUTDOWN_GRACE, &mut handle).await {
-                Ok(Ok(report)) => received.push(report),
+                Ok(Ok(reports)) => received.extend(reports),
                 Ok(Err(err)) => tracing::warn!(%err, "a receiver task failed"),
                 Err(_) => {
                     tracing::warn!("a receiver did not stop in time");

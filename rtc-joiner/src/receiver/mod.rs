@@ -56,23 +56,39 @@ pub struct ReceiverReport {
     pub wav_error: Option<String>,
 }
 
+/// Who the media on one m-line currently comes from, and where to record it.
+#[derive(Debug, Clone, Default)]
+pub struct MidOwner {
+    /// The publisher.
+    pub info: RemoteTrackInfo,
+    /// The WAV file for this publisher's audio, if recording.
+    pub wav_path: Option<PathBuf>,
+}
+
 /// Reads `track` until it ends or `stop` flips to `true`; decodes every packet,
-/// keeps loss/jitter statistics and, with `wav_path`, records a WAV file whose
+/// keeps loss/jitter statistics and, with a WAV path, records a WAV file whose
 /// duration follows the RTP timeline (gaps are concealed).
+///
+/// The server may hand an idle m-line to another publisher (`track_published` naming a mid the
+/// session already has, with no new offer): each change of `owner` closes the current report
+/// and starts another, so there is one report (and one WAV file) per publisher heard.
 ///
 /// With a `probe` (load mode) every packet is reported to it on arrival and nothing is decoded:
 /// only sequence/jitter statistics are kept, so thousands of receivers fit in one process.
 pub async fn run_receiver(
     track: Arc<dyn TrackRemote>,
-    info: RemoteTrackInfo,
-    wav_path: Option<PathBuf>,
+    mut owner: watch::Receiver<MidOwner>,
     mut stop: watch::Receiver<bool>,
     mut probe: Option<RecvProbe>,
-) -> ReceiverReport {
-    let mut state = match probe {
-        Some(_) => ReceiverState::stats_only(info),
-        None => ReceiverState::new(info, wav_path),
+) -> Vec<ReceiverReport> {
+    let start = |owner: MidOwner, stats_only: bool| match stats_only {
+        true => ReceiverState::stats_only(owner.info),
+        false => ReceiverState::new(owner.info, owner.wav_path),
     };
+    let stats_only = probe.is_some();
+    let mut state = start(owner.borrow_and_update().clone(), stats_only);
+    let mut reports = Vec::new();
+    let mut owner_open = true;
     loop {
         tokio::select! {
             event = track.poll() => match event {
@@ -89,10 +105,18 @@ pub async fn run_receiver(
                 Some(TrackRemoteEvent::OnEnded) | None => break,
                 Some(_) => {}
             },
+            changed = owner.changed(), if owner_open => match changed {
+                Ok(()) => {
+                    let next = start(owner.borrow_and_update().clone(), stats_only);
+                    reports.push(std::mem::replace(&mut state, next).finish());
+                }
+                Err(_) => owner_open = false,
+            },
             _ = stop.wait_for(|stopped| *stopped) => break,
         }
     }
-    state.finish()
+    reports.push(state.finish());
+    reports
 }
 
 /// The receive pipeline of one track, independent of webrtc-rs (tested directly).

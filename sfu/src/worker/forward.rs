@@ -78,7 +78,10 @@ impl Worker {
                     pt
                 }
             };
-            let Some((seq, ts)) = route.rewriter.map(*packet.seq_no, packet.header.timestamp)
+            let Some((seq, ts)) =
+                route
+                    .rewriter
+                    .map(*packet.seq_no, packet.header.timestamp, packet.timestamp)
             else {
                 continue;
             };

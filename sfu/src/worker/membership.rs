@@ -17,6 +17,7 @@ use crate::events::{LeaveReason, ParticipantSnapshot, PeerEvent};
 use crate::ids::PeerId;
 use crate::peer::{Peer, SubState, TrackKey};
 use crate::policy::{RoomKind, Source};
+use crate::rewrite::Rewriter;
 use crate::room::{InTrack, Room};
 use crate::sfu::JoinRequest;
 use crate::speaking::SpeakingDetector;
@@ -277,14 +278,22 @@ impl Worker {
             let Some(o) = self.peers.get_mut(&other) else {
                 continue;
             };
-            match o.subs.get(key).copied() {
-                Some(SubState::ToOpen) => {
-                    o.subs.remove(key);
+            // The subscriber's section for this track goes idle (see `sections.rs`): it stays
+            // in the session for the next track of its kind, continuing the outgoing stream.
+            match o.subs.remove(key) {
+                Some(SubState::Open(m)) => {
+                    let rewriter = track
+                        .routes
+                        .iter()
+                        .find(|r| r.sub == other)
+                        .map_or_else(|| Rewriter::new(track.kind), |r| r.rewriter.handover());
+                    o.sections.went_idle(m, track.kind, rewriter, true);
                 }
-                Some(SubState::Negotiating(m) | SubState::Open(m)) => {
-                    o.subs.insert(key.clone(), SubState::ToStop(m));
+                Some(SubState::Negotiating(m)) => {
+                    o.sections
+                        .went_idle(m, track.kind, Rewriter::new(track.kind), false);
                 }
-                _ => {}
+                Some(SubState::ToOpen) | None => {}
             }
             o.emit(PeerEvent::TrackUnpublished {
                 participant_id: track.participant_id.clone(),

@@ -16,6 +16,7 @@ use crate::events::PeerEvent;
 use crate::ids::PeerId;
 use crate::peer::{Peer, SubState};
 use crate::policy::{MediaKind, TrackDeclaration};
+use crate::rewrite::Rewriter;
 use crate::room::Route;
 use crate::sdp::answer::{SectionCensus, fill_rejected_formats, offered_formats};
 use crate::sdp::filter::{OfferRules, filter_offer};
@@ -231,26 +232,18 @@ impl Worker {
             self.end_negotiation(id, ErrorCode::NegotiationFailed, message, &cause);
             return;
         }
-        let mut closed = Vec::new();
         for (key, state) in peer.subs.iter_mut() {
-            match *state {
-                SubState::Negotiating(mid) => {
-                    *state = SubState::Open(mid);
-                    if let Some(track) = room.tracks.get_mut(key) {
-                        track.routes.push(Route {
-                            sub: id,
-                            mid,
-                            rewriter: Default::default(),
-                            pt: None,
-                        });
-                    }
+            if let SubState::Negotiating(mid) = *state {
+                *state = SubState::Open(mid);
+                if let Some(track) = room.tracks.get_mut(key) {
+                    track.routes.push(Route {
+                        sub: id,
+                        mid,
+                        rewriter: Rewriter::new(track.kind),
+                        pt: None,
+                    });
                 }
-                SubState::NegotiatingStop(_) => closed.push(key.clone()),
-                _ => {}
             }
-        }
-        for key in closed {
-            peer.subs.remove(&key);
         }
         complete_exchange(peer, sdp);
         if peer.hold_offers_until.is_some() {

@@ -24,7 +24,9 @@ use crate::events::{LeaveReason, PeerEvent};
 use crate::ids::PeerId;
 use crate::peer::{SubState, TrackKey};
 use crate::policy::MediaKind;
+use crate::room::Route;
 use crate::sdp::answer::fill_rejected_formats;
+use crate::sections::IdleSection;
 use crate::stats::WorkerStats;
 
 /// After refusing a client offer for glare, how long the server waits for that offer (counted
@@ -51,13 +53,15 @@ impl Worker {
         {
             return;
         }
-        let Some(room) = self.rooms.get(&peer.room) else {
+        let Some(room) = self.rooms.get_mut(&peer.room) else {
             return;
         };
         // Where each waiting track goes, decided before the SDP API borrows the connection.
         let max_sections = room.policy.max_sections();
         let mut appended = 0;
         let mut placements: Vec<(TrackKey, Mid, Option<Mid>)> = Vec::new();
+        let mut reused: Vec<(TrackKey, IdleSection)> = Vec::new();
+        let mut to_stop: Vec<Mid> = Vec::new();
         let mut vanished = Vec::new();
         for (key, state) in &peer.subs {
             if *state != SubState::ToOpen {
@@ -67,8 +71,14 @@ impl Worker {
                 vanished.push(key.clone());
                 continue;
             };
-            let kind = str0m_kind(track.kind);
             let rtc = &peer.rtc;
+            let live = |m| rtc.media(m).is_some_and(|m| !m.stopped());
+            // An idle section of the track's kind first: no offer needed.
+            if let Some(idle) = peer.sections.take_idle(track.kind, live) {
+                reused.push((key.clone(), idle));
+                continue;
+            }
+            let kind = str0m_kind(track.kind);
             let stopped = |m| rtc.media(m).is_some_and(|m| m.stopped());
             // A slot of the same kind when there is one: JSEP lets a recycled m-line change
             // kind, but not every client copes (aiortc keeps the old transceiver at that index).
@@ -81,7 +91,12 @@ impl Worker {
                 } else {
                     slot = peer.sections.take_free(stopped, |_| true);
                     if slot.is_none() {
-                        continue; // waits for a stop to be negotiated
+                        // At the cap: an idle section of the other kind is stopped by this offer,
+                        // and its slot recycled once that is answered.
+                        if let Some(idle) = peer.sections.take_any_idle(live) {
+                            to_stop.push(idle.mid);
+                        }
+                        continue;
                     }
                 }
             }
@@ -90,6 +105,29 @@ impl Worker {
         }
         for key in vanished {
             peer.subs.remove(&key);
+        }
+        for (key, idle) in reused {
+            let Some(track) = room.tracks.get_mut(&key) else {
+                continue;
+            };
+            // The section's msid names its new owner in any later offer; the client learns it
+            // now from `track_published`.
+            peer.rtc
+                .direct_api()
+                .set_msid(idle.mid, &track.participant_id, &track.track_id);
+            track.routes.push(Route {
+                sub: id,
+                mid: idle.mid,
+                rewriter: idle.rewriter,
+                pt: None,
+            });
+            peer.subs.insert(key, SubState::Open(idle.mid));
+            WorkerStats::add(&self.stats.sections_reused, 1);
+            peer.emit(PeerEvent::TrackPublished {
+                participant_id: track.participant_id.clone(),
+                track: track.snapshot(),
+                mid: idle.mid.to_string(),
+            });
         }
         let mut api = peer.rtc.sdp_api();
         let mut announcements = Vec::new();
@@ -120,11 +158,8 @@ impl Worker {
                 },
             ));
         }
-        for state in peer.subs.values_mut() {
-            if let SubState::ToStop(mid) = *state {
-                api.stop_media(mid);
-                *state = SubState::NegotiatingStop(mid);
-            }
+        for mid in to_stop {
+            api.stop_media(mid);
         }
         if !api.has_changes() {
             return;

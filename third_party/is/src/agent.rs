@@ -1163,6 +1163,13 @@ impl IceAgent {
     pub fn handle_packet(&mut self, now: Instant, packet: StunPacket) -> bool {
         trace!("Handle receive: {:?}", &packet.message);
 
+        // openchat patch: a keepalive indication (RFC 8445 section 11, what libnice sends every
+        // 25 s once a pair is selected) keeps an ICE-lite pair on its 5-tuple alive. It carries no
+        // integrity, so it changes nothing else and is not accepted below.
+        if self.ice_lite && packet.message.is_binding_indication() {
+            self.refresh_lite_pairs(now, &packet);
+        }
+
         // Regardless of whether we have remote_creds at this point, we can
         // at least check the message integrity.
         if !self.accepts_message(&packet.message) {
@@ -1186,6 +1193,22 @@ impl IceAgent {
         // TODO handle unsuccessful responses.
 
         true
+    }
+
+    /// openchat patch: marks the ICE-lite pairs between the packet's destination (a local host or
+    /// relayed candidate) and its source (a known remote candidate) as alive at `now`.
+    fn refresh_lite_pairs(&mut self, now: Instant, packet: &StunPacket) {
+        let local = |c: &Candidate| c.addr() == packet.destination && c.proto() == packet.proto;
+        let remote = |c: &Candidate| {
+            !c.discarded() && c.addr() == packet.source && c.proto() == packet.proto
+        };
+        for p in &mut self.candidate_pairs {
+            let on_path = self.local_candidates.get(p.local_idx()).is_some_and(local)
+                && self.remote_candidates.get(p.remote_idx()).is_some_and(remote);
+            if on_path {
+                p.refresh_remote_liveness(now);
+            }
+        }
     }
 
     /// Provide the current time to the [`IceAgent`].

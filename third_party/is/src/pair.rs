@@ -9,7 +9,10 @@ use str0m_proto::Id;
 use str0m_proto::Pii;
 
 // When running ice-lite we need a cutoff when we consider the remote definitely gone.
-const RECENT_BINDING_REQUEST: Duration = Duration::from_secs(15);
+// openchat patch: 15 s upstream, shorter than the 25 s keepalive period of libnice (GStreamer),
+// which sends binding indications, not requests, once a pair is selected. 60 s is two missed
+// keepalives plus margin; a peer that sends nothing at all is ended sooner by the application.
+const RECENT_BINDING_REQUEST: Duration = Duration::from_secs(60);
 
 /// A pair of candidates, local and remote, in the ice agent.
 pub struct CandidatePair {
@@ -219,6 +222,14 @@ impl CandidatePair {
         self.remote_binding_requests += 1;
         self.remote_binding_request_time = Some(now);
         trace!("Recorded binding request: {:?}", self);
+    }
+
+    /// openchat patch: a keepalive from the remote on this pair's 5-tuple (ICE-lite liveness only;
+    /// not counted as a binding request).
+    pub fn refresh_remote_liveness(&mut self, now: Instant) {
+        if self.remote_binding_request_time.is_some() {
+            self.remote_binding_request_time = Some(now);
+        }
     }
 
     pub fn remote_binding_request_time(&self) -> Option<Instant> {

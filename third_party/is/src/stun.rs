@@ -213,6 +213,11 @@ impl<'a> StunMessage<'a> {
         self.method == Method::Binding && self.class == Class::Request
     }
 
+    /// Whether this STUN message is a BINDING indication (a keepalive; openchat patch).
+    pub fn is_binding_indication(&self) -> bool {
+        self.method == Method::Binding && self.class == Class::Indication
+    }
+
     /// Whether this STUN message is a _successful_ BINDING response.
     pub fn is_successful_binding_response(&self) -> bool {
         self.method == Method::Binding && self.class == Class::Success

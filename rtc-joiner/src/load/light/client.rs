@@ -97,6 +97,15 @@ impl LightPeer {
             .await
     }
 
+    /// Records the publisher of a received mid (`track_published`).
+    pub fn set_owner(&self, mid: String, participant_id: String) -> Result<(), JoinerError> {
+        self.hub.send(Command::SetOwner {
+            id: self.id,
+            mid,
+            participant_id,
+        })
+    }
+
     /// The next notice from the hub; `None` if the hub is gone.
     pub async fn notice(&mut self) -> Option<PeerNotice> {
         self.notices.recv().await

@@ -59,6 +59,13 @@ pub(super) enum Command {
         owners: Vec<(String, String)>,
         reply: Reply<String>,
     },
+    /// `track_published`: the publisher of a received mid (the server may hand an idle m-line
+    /// to another publisher without an offer).
+    SetOwner {
+        id: PeerId,
+        mid: String,
+        participant_id: String,
+    },
     Close {
         id: PeerId,
         reply: oneshot::Sender<PeerReport>,
@@ -239,6 +246,15 @@ impl HubLoop {
                     Ok(answer.to_sdp_string())
                 });
                 let _ = reply.send(result);
+            }
+            Command::SetOwner {
+                id,
+                mid,
+                participant_id,
+            } => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.set_owner(Mid::from(mid.as_str()), participant_id);
+                }
             }
             Command::Close { id, reply } => {
                 if let Some(mut peer) = self.peers.remove(&id) {

@@ -230,6 +230,11 @@ impl LightSession {
                 }
                 self.server_errors.push(format!("{code}: {message}"));
             }
+            ServerMessage::TrackPublished {
+                participant_id,
+                mid,
+                ..
+            } => self.peer.set_owner(mid, participant_id)?,
             // Candidates are in the SDP (the server is ICE-lite with one host candidate);
             // roster and speaking events are not needed to measure.
             _ => {}

@@ -100,6 +100,8 @@ pub(super) struct HubPeer {
     /// Publisher participant id of each received mid (from the offers' `msid`).
     owners: HashMap<Mid, String>,
     tracks: HashMap<Ssrc, RecvTrack>,
+    /// Tracks whose m-line the server handed to another publisher (reported at the end).
+    handed_over: Vec<RecvTrack>,
     /// Creates the receive probe of a publisher's track.
     probe: Option<crate::load::JoinProbe>,
 }
@@ -124,13 +126,30 @@ impl HubPeer {
             notices,
             owners: HashMap::new(),
             tracks: HashMap::new(),
+            handed_over: Vec::new(),
             probe,
         }
     }
 
     /// Remembers which publisher sends on `mid`.
+    /// The server reuses idle m-lines for other publishers under the same mid and SSRC: a new
+    /// owner closes the mid's current track, and its next packet starts another.
     pub(super) fn set_owner(&mut self, mid: Mid, participant_id: String) {
-        self.owners.insert(mid, participant_id);
+        let previous = self.owners.insert(mid, participant_id.clone());
+        if previous.is_some_and(|p| p != participant_id) {
+            let mid = mid.to_string();
+            let ssrcs: Vec<Ssrc> = self
+                .tracks
+                .iter()
+                .filter(|(_, t)| t.info.mid.as_deref() == Some(mid.as_str()))
+                .map(|(ssrc, _)| *ssrc)
+                .collect();
+            for ssrc in ssrcs {
+                if let Some(track) = self.tracks.remove(&ssrc) {
+                    self.handed_over.push(track);
+                }
+            }
+        }
     }
 
     /// Marks the peer failed and tells its task (once).
@@ -250,6 +269,7 @@ impl HubPeer {
             received: self
                 .tracks
                 .into_values()
+                .chain(self.handed_over)
                 .map(|t| ReceiverReport {
                     info: t.info,
                     packets_received: t.stats.received(),

@@ -245,6 +245,21 @@ impl<'a> DirectApi<'a> {
         self.rtc.session.remove_media(mid);
     }
 
+    /// Renames the `msid` (stream id, track id) of an existing media, as the next offer or answer
+    /// will carry it. Nothing is renegotiated: this is for a sender that reuses its m-line for
+    /// another source and tells the peer out of band (the openchat sfu's idle-section reuse).
+    /// Returns false if there is no media with that mid.
+    pub fn set_msid(&mut self, mid: Mid, stream_id: &str, track_id: &str) -> bool {
+        let Some(media) = self.rtc.session.media_by_mid_mut(mid) else {
+            return false;
+        };
+        media.set_msid(crate::sdp::Msid {
+            stream_id: stream_id.to_string(),
+            track_id: track_id.to_string(),
+        });
+        true
+    }
+
     /// Turn RFC 2198 RED wrapping on or off on the send side at runtime.
     ///
     /// This only decides whether outgoing packets are wrapped in RED right now; it needs no
