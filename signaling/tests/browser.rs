@@ -349,6 +349,85 @@ async fn listener_hears_speaker_and_sees_mute() -> anyhow::Result<()> {
     outcome
 }
 
+/// A speaker leaves and another joins: the server gives the listener's idle m-line to the new
+/// speaker with no offer (`track_published` on the same mid), and the page plays the new speaker
+/// on that line's receiver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freed_line_plays_the_next_speaker() -> anyhow::Result<()> {
+    let Some(binary) = chromium_or_skip() else {
+        return Ok(());
+    };
+    init_tracing();
+    let server = TestServer::start().await?;
+    let browser = Chromium::launch(&binary).await?;
+    let cdp = Cdp::connect(&browser.devtools_url).await?;
+    // [mid, participant] of the page's remote audio elements on server m-lines (`s<n>`; a
+    // listen-only page also has one for its own recvonly line, on which nothing is sent).
+    const LINES: &str = "JSON.stringify([...document.querySelectorAll('#remote-audio audio')]\
+                         .filter(a => a.dataset.mid.startsWith('s'))\
+                         .map(a => [a.dataset.mid, a.dataset.participant]))";
+    let participant_of = |user: &'static str| {
+        format!(
+            "(window.openchat.participants.find(p => p.user_id === '{user}') || {{}}).participant_id"
+        )
+    };
+    let outcome = async {
+        let listen_url = format!("{}&listen=1", join_url(&server, "listener"));
+        let listener = Page::open(&cdp, "listener", &listen_url).await?;
+        wait_connected(&listener).await?;
+        let first = Page::open(&cdp, "first", &join_url(&server, "first")).await?;
+        wait_connected(&first).await?;
+        wait_packets(&listener, "inboundAudioPackets").await?;
+        let lines: Vec<(String, String)> =
+            serde_json::from_str(listener.eval(LINES).await?.as_str().unwrap_or("[]"))?;
+        let [(mid, _)] = lines.as_slice() else {
+            bail!("one remote audio line expected, the page has {lines:?}");
+        };
+        let offers = "window.openchat.log.filter(l => l.includes('recv offer')).length";
+        first.eval("window.openchat.leave()").await?;
+        wait_eval(&listener, LINES, "[]".into()).await?;
+        let packets_before = stats(&listener).await?["inboundAudioPackets"]
+            .as_u64()
+            .unwrap_or(0);
+        let offers_before = listener.eval(offers).await?;
+        let second = Page::open(&cdp, "second", &join_url(&server, "second")).await?;
+        wait_connected(&second).await?;
+        let second_id = listener.eval(&participant_of("second")).await?;
+        let want =
+            serde_json::to_string(&[[mid.clone(), second_id.as_str().unwrap_or("?").into()]])?;
+        wait_eval(&listener, LINES, want.into()).await?;
+        wait_for(
+            "the listener to receive the second speaker",
+            CONNECT_LIMIT,
+            async || {
+                let s = stats(&listener).await?;
+                Ok(match s["inboundAudioPackets"].as_u64() {
+                    Some(n) if n > packets_before + MIN_PACKETS => Ok(()),
+                    _ => Err(s),
+                })
+            },
+        )
+        .await?;
+        let offers_after = listener.eval(offers).await?;
+        ensure!(
+            offers_after == offers_before,
+            "the listener was sent an offer for the reused line ({offers_before} -> {offers_after})"
+        );
+        Ok(())
+    }
+    .await;
+    let outcome = with_diagnostics(
+        "a_freed_line_plays_the_next_speaker",
+        outcome,
+        &cdp,
+        &browser,
+    );
+    drop(cdp);
+    drop(browser);
+    server.stop().await?;
+    outcome
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_errors_are_shown() -> anyhow::Result<()> {
     let Some(binary) = chromium_or_skip() else {

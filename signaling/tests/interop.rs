@@ -128,9 +128,22 @@ async fn video_offer_into_voice_room_still_hears_audio() {
     let min = (PAIR_SECS * 0.5) as f32;
     let camera_heard = heard(&dir_c, "joiner", 659.0, min);
     let joiner_heard = heard(&dir_j, "camera", 523.0, min);
+    let camera_log = std::fs::read_to_string(work.path().join("camera/stderr.log"));
+    let states: Vec<&str> = camera_log
+        .as_deref()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"connection_state\""))
+        .collect();
+    eprintln!(
+        "camera: media connected {}, connection states {states:?}",
+        sc["media_connected"]
+    );
     assert!(
         camera_heard.is_ok() && joiner_heard.is_ok(),
-        "camera heard joiner: {camera_heard:?}\njoiner heard camera: {joiner_heard:?}\n{sc:#}\n{sj:#}"
+        "camera heard joiner: {camera_heard:?}\njoiner heard camera: {joiner_heard:?}\n{sc:#}\n{sj:#}\n\
+         camera's log (tail):\n{}",
+        clients::tail(&camera_log.unwrap_or_default(), 40)
     );
     server.stop().await;
 }

@@ -26,29 +26,42 @@ pub fn offered_formats(offer: &str) -> HashMap<String, OfferedFormat> {
         .collect()
 }
 
-/// Gives every rejected section of `sdp` that has no `a=rtpmap` the format the client offered
-/// in it (`formats`, by mid).
+/// The line that tells a client no candidates will come for a section.
+const END_OF_CANDIDATES: &str = "a=end-of-candidates";
+
+/// Finishes every rejected or stopped (port 0) section of `sdp`:
 ///
-/// str0m writes a section it rejected for a media kind it has no codec for (video offered into
-/// a voice room) as `m=video 0 UDP/TLS/RTP/SAVPF 0` with no `a=rtpmap`, in its answer and in
-/// every later offer. That is valid SDP, but some clients (aiortc) cannot apply it; echoing the
-/// offered format, as ended tracks already are, is what browsers write too. Sections whose mid
-/// `formats` does not know are left as they are.
-pub fn fill_rejected_formats(sdp: &str, formats: &HashMap<String, OfferedFormat>) -> String {
+/// - one that has no `a=rtpmap` gets the format the client offered in it (`formats`, by mid).
+///   str0m writes a section it rejected for a media kind it has no codec for (video offered into
+///   a voice room) as `m=video 0 UDP/TLS/RTP/SAVPF 0` with no `a=rtpmap`, in its answer and in
+///   every later offer. That is valid SDP, but some clients (aiortc) cannot apply it; echoing the
+///   offered format, as ended tracks already are, is what browsers write too. Sections whose mid
+///   `formats` does not know keep their formats.
+/// - every one gets `a=end-of-candidates`. A rejected section is outside the BUNDLE group, and
+///   aiortc 1.16 (which does not act on a zero port) keeps a transport of its own for it and
+///   waits for its ICE candidates before it starts any section after it: without this line it
+///   never received on the server's later sections. With it, that transport fails at once and the
+///   rest connect.
+pub fn finish_rejected_sections(sdp: &str, formats: &HashMap<String, OfferedFormat>) -> String {
     let mut out = SdpText::parse(sdp);
     let mut changed = false;
     for section in &mut out.sections {
-        if !section.port_is_zero() || section.has_rtpmap() {
+        if !section.port_is_zero() {
             continue;
         }
-        let Some(format) = section.mid().and_then(|mid| formats.get(&mid)) else {
-            continue;
-        };
-        section.set_formats(&[format.pt.as_str()]);
-        if let Some(rtpmap) = &format.rtpmap {
-            section.lines.push(rtpmap.clone());
+        if !section.has_rtpmap()
+            && let Some(format) = section.mid().and_then(|mid| formats.get(&mid))
+        {
+            section.set_formats(&[format.pt.as_str()]);
+            if let Some(rtpmap) = &format.rtpmap {
+                section.lines.push(rtpmap.clone());
+            }
+            changed = true;
         }
-        changed = true;
+        if !section.lines.iter().any(|l| l.trim() == END_OF_CANDIDATES) {
+            section.lines.push(END_OF_CANDIDATES.to_string());
+            changed = true;
+        }
     }
     if changed {
         out.render()
@@ -91,14 +104,17 @@ m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n\
 m=video 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:1\r\na=inactive\r\n";
 
     fn echo_rejected_formats(answer: &str, offer: &str) -> String {
-        fill_rejected_formats(answer, &offered_formats(offer))
+        finish_rejected_sections(answer, &offered_formats(offer))
     }
 
     #[test]
     fn rejected_video_echoes_the_offered_format() {
         let fixed = echo_rejected_formats(ANSWER, OFFER);
         assert!(
-            fixed.contains("m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=inactive\r\na=rtpmap:96 VP8/90000\r\n"),
+            fixed.contains(
+                "m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=inactive\r\na=rtpmap:96 VP8/90000\r\n\
+                 a=end-of-candidates\r\n"
+            ),
             "{fixed}"
         );
         assert!(!fixed.contains("rtx"), "only the first format: {fixed}");
@@ -106,20 +122,27 @@ m=video 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:1\r\na=inactive\r\n";
     }
 
     #[test]
-    fn sections_with_formats_are_left_alone() {
+    fn sections_with_formats_only_get_end_of_candidates() {
         let stopped = ANSWER.replace(
             "m=video 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:1\r\na=inactive\r\n",
             "m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=inactive\r\na=rtpmap:96 VP8/90000\r\n",
         );
-        assert_eq!(echo_rejected_formats(&stopped, OFFER), stopped);
-        assert_eq!(echo_rejected_formats(OFFER, OFFER), OFFER);
+        let finished = format!("{stopped}a=end-of-candidates\r\n");
+        assert_eq!(echo_rejected_formats(&stopped, OFFER), finished);
+        assert_eq!(echo_rejected_formats(&finished, OFFER), finished, "once");
+        assert_eq!(
+            echo_rejected_formats(OFFER, OFFER),
+            OFFER,
+            "live sections untouched"
+        );
     }
 
     #[test]
-    fn mismatched_sections_are_left_alone() {
+    fn mismatched_sections_keep_their_formats() {
         let other = OFFER.replace("a=mid:1", "a=mid:7");
-        assert_eq!(echo_rejected_formats(ANSWER, &other), ANSWER);
-        assert_eq!(echo_rejected_formats(ANSWER, ""), ANSWER);
+        let finished = format!("{ANSWER}a=end-of-candidates\r\n");
+        assert_eq!(echo_rejected_formats(ANSWER, &other), finished);
+        assert_eq!(echo_rejected_formats(ANSWER, ""), finished);
         assert_eq!(echo_rejected_formats("", OFFER), "");
     }
 

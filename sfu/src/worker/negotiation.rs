@@ -18,7 +18,7 @@ use crate::peer::{Peer, SubState};
 use crate::policy::{MediaKind, TrackDeclaration};
 use crate::rewrite::Rewriter;
 use crate::room::Route;
-use crate::sdp::answer::{SectionCensus, fill_rejected_formats, offered_formats};
+use crate::sdp::answer::{SectionCensus, finish_rejected_sections, offered_formats};
 use crate::sdp::filter::{OfferRules, filter_offer};
 
 /// Client offers refused for glare in a row (without one of its offers being accepted) after
@@ -177,7 +177,7 @@ impl Worker {
             }
         }
         peer.offered_formats.extend(offered_formats(sdp));
-        let answer = fill_rejected_formats(&answer.to_sdp_string(), &peer.offered_formats);
+        let answer = finish_rejected_sections(&answer.to_sdp_string(), &peer.offered_formats);
         complete_exchange(peer, &answer);
         peer.emit(PeerEvent::Answer { sdp: answer });
         peer.remote_offer_applied = true;

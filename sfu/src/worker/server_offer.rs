@@ -25,7 +25,7 @@ use crate::ids::PeerId;
 use crate::peer::{SubState, TrackKey};
 use crate::policy::MediaKind;
 use crate::room::Route;
-use crate::sdp::answer::fill_rejected_formats;
+use crate::sdp::answer::finish_rejected_sections;
 use crate::sections::IdleSection;
 use crate::stats::WorkerStats;
 
@@ -174,7 +174,7 @@ impl Worker {
             peer.emit(event);
         }
         peer.emit(PeerEvent::Offer {
-            sdp: fill_rejected_formats(&offer.to_sdp_string(), &peer.offered_formats),
+            sdp: finish_rejected_sections(&offer.to_sdp_string(), &peer.offered_formats),
         });
         self.drain_peer(id);
     }
