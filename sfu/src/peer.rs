@@ -15,7 +15,7 @@ use crate::ids::{ParticipantInfo, PeerId, RoomId};
 use crate::policy::{Grants, Source};
 use crate::sdp::answer::OfferedFormat;
 use crate::sections::Sections;
-use crate::worker::Fault;
+use crate::engine::Fault;
 
 /// A published track in a room: its publisher and the publisher-side mid.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

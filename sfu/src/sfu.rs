@@ -13,7 +13,8 @@ use crate::events::{LeaveReason, PeerEvent};
 use crate::ids::{ParticipantInfo, PeerId, RoomId};
 use crate::policy::{Grants, RoomPolicy, Source, TrackDeclaration};
 use crate::stats::SfuStats;
-use crate::worker::{Command, WorkerHandle};
+use crate::engine::Command;
+use crate::runtime::WorkerHandle;
 
 /// What a session asks for when its client joins a room.
 #[derive(Clone, Debug)]
