@@ -4,6 +4,13 @@
 //! packet-level media-policy enforcement. It never touches HTTP, the database, JWTs or the transport of
 //! SDP: it obeys typed commands ([`PeerHandle`] methods) and emits typed events ([`PeerEvent`]).
 //!
+//! Layout, by folder:
+//! - `engine/`: the media engine, sans-IO in str0m's shape (`handle_input` / `poll_output`, time
+//!   only as an input): peers, rooms, negotiation, forwarding. No socket, clock or thread inside.
+//! - `runtime/`: one thread per worker that owns the UDP socket, the clock, the command channel and
+//!   the batched sends (`sendmmsg`), and drives one engine.
+//! - [`Sfu`] (`sfu.rs`): starts the workers, places rooms on them and hands out [`PeerHandle`]s.
+//!
 //! Threading: each worker thread owns one UDP socket and every peer of the rooms placed on it, so the
 //! per-packet path takes no locks. A packet is decrypted once and its payload is shared by reference
 //! (`Arc<[u8]>`) with every subscriber; each subscriber gets its own header rewrite and SRTP encryption.
@@ -11,6 +18,7 @@
 
 mod config;
 mod dtls_failure;
+mod engine;
 mod error;
 mod events;
 mod ids;
@@ -19,13 +27,13 @@ mod peer;
 mod policy;
 mod rewrite;
 mod room;
+mod runtime;
 mod sdp;
 mod sections;
 mod sfu;
 mod speaking;
 mod stats;
 mod stun;
-mod worker;
 
 pub use config::SfuConfig;
 pub use dtls_failure::{DtlsFailure, DtlsFailureReason};
@@ -42,16 +50,16 @@ pub use stats::{SfuStats, StatsSnapshot};
 /// production use).
 #[cfg(feature = "bench-support")]
 pub mod bench_support {
-    pub use crate::worker::{BenchRoom, Datagram};
+    pub use crate::engine::{BenchRoom, Datagram};
 }
 
 /// Entry points of the fuzz targets in `fuzz/` (feature `fuzzing`; not for production use): the
 /// SDP filter, the STUN ufrag reader of the datagram router, and the in-memory room whose
-/// newcomers offer or answer SDP and whose connected peers are fed datagrams the way the worker's
-/// event loop does.
+/// newcomers offer or answer SDP and whose connected peers are fed datagrams the way the runtime
+/// feeds the engine.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing {
+    pub use crate::engine::{Arrival, BenchRoom, ListenerExchange};
     pub use crate::sdp::filter::{FilteredOffer, LineVerdict, OfferRules, filter_offer};
     pub use crate::stun::local_ufrag;
-    pub use crate::worker::{Arrival, BenchRoom, ListenerExchange};
 }

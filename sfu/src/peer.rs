@@ -10,12 +10,12 @@ use str0m::rtp::Ssrc;
 use str0m::{Event, Output, Rtc};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::engine::Fault;
 use crate::events::PeerEvent;
 use crate::ids::{ParticipantInfo, PeerId, RoomId};
 use crate::policy::{Grants, Source};
 use crate::sdp::answer::OfferedFormat;
 use crate::sections::Sections;
-use crate::worker::Fault;
 
 /// A published track in a room: its publisher and the publisher-side mid.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use crate::config::SfuConfig;
+use crate::engine::Command;
 use crate::error::SfuError;
 use crate::events::{LeaveReason, PeerEvent};
 use crate::ids::{ParticipantInfo, PeerId, RoomId};
 use crate::policy::{Grants, RoomPolicy, Source, TrackDeclaration};
+use crate::runtime::WorkerHandle;
 use crate::stats::SfuStats;
-use crate::worker::{Command, WorkerHandle};
 
 /// What a session asks for when its client joins a room.
 #[derive(Clone, Debug)]

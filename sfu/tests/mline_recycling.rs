@@ -128,7 +128,11 @@ fn a_hundred_tracks_come_and_go_on_reused_sections() {
     // mids, announced by `track_published` alone.
     let offers = listener.offers_received();
     // The listener's own mid is str0m's random one (it may start with `s` too).
-    let own: Vec<String> = listener.offers_sent.iter().flat_map(|sdp| mids(sdp)).collect();
+    let own: Vec<String> = listener
+        .offers_sent
+        .iter()
+        .flat_map(|sdp| mids(sdp))
+        .collect();
     let server_mids: std::collections::HashSet<String> = offers
         .iter()
         .flat_map(|sdp| mids(sdp))

@@ -1,13 +1,10 @@
-//! Socket set-up and batched I/O.
+//! The runtime's socket: set-up and batched sends (`sendmmsg`).
 
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
 use str0m::net::Transmit;
-
-#[cfg(feature = "bench-support")]
-pub(super) mod bench_room;
 
 /// Largest batch handed to one `sendmmsg` call.
 const MAX_BATCH: usize = 64;

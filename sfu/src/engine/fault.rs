@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use str0m::RtcError;
 
-use super::Worker;
+use super::Engine;
 use crate::dtls_failure::DtlsFailure;
 use crate::error::ErrorCode;
 use crate::events::{LeaveReason, PeerEvent};
@@ -74,7 +74,7 @@ impl Fault {
     }
 }
 
-impl Worker {
+impl Engine {
     /// Ends a peer for `fault`: logs and counts it, sends the client a fatal error, and removes
     /// the peer (others see `participant_left`). A peer already gone is left alone.
     pub(super) fn fail_peer(&mut self, id: PeerId, fault: Fault) {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use str0m::media::{Direction, Mid};
 
-use super::Worker;
+use super::Engine;
 use crate::error::ErrorCode;
 use crate::events::{LeaveReason, PeerEvent};
 use crate::ids::PeerId;
@@ -40,7 +40,7 @@ fn str0m_kind(kind: MediaKind) -> str0m::media::MediaKind {
     }
 }
 
-impl Worker {
+impl Engine {
     /// Sends a server offer if subscriptions changed and no negotiation is under way.
     pub(super) fn negotiate(&mut self, id: PeerId) {
         let Some(peer) = self.peers.get_mut(&id) else {

@@ -11,7 +11,7 @@ use str0m::rtp::Extension;
 use str0m::{Candidate, Rtc, RtcConfig};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::Worker;
+use super::Engine;
 use crate::error::ErrorCode;
 use crate::events::{LeaveReason, ParticipantSnapshot, PeerEvent};
 use crate::ids::PeerId;
@@ -49,7 +49,7 @@ fn random_token(len: usize) -> String {
         .collect()
 }
 
-impl Worker {
+impl Engine {
     fn new_rtc(&self, kind: RoomKind, ufrag: &str, now: Instant) -> Option<Rtc> {
         let mut builder = Rtc::builder()
             .set_rtp_mode(true)
@@ -171,7 +171,7 @@ impl Worker {
     /// Before its media connects a peer's tracks are only recorded: [`publish_declared_tracks`]
     /// announces them on `Event::Connected`.
     ///
-    /// [`publish_declared_tracks`]: Worker::publish_declared_tracks
+    /// [`publish_declared_tracks`]: Engine::publish_declared_tracks
     pub(super) fn reconcile_publishing(&mut self, id: PeerId, wanted: HashMap<Mid, Source>) {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;

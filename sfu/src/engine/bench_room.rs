@@ -1,37 +1,33 @@
 //! An in-memory room for benchmarking the forwarding hot path (feature `bench-support`).
 //!
-//! One real [`Worker`] (its socket is bound but never used) with a publisher and N subscribers,
-//! each a str0m client. Everything is connected in memory on a fake clock: datagrams go from
-//! client to worker through the same `on_datagram` -> `process_drained` -> `forward` path as
-//! the worker's event loop, and the worker's output queue is handed back to the clients by
-//! destination address. No threads, no sleeps, no traffic on any socket.
+//! One [`Engine`] with a publisher and N subscribers, each a str0m client. Everything is connected
+//! in memory on a fake clock through the engine's own inputs and outputs, as the runtime drives
+//! it: datagrams go from client to engine as [`Input::Receive`], commands as [`Input::Command`],
+//! and what [`Engine::poll_output`] yields is handed back to the clients by destination address.
+//! No threads, no sleeps, no socket.
 //!
 //! Once connected, [`BenchRoom::prepare`] makes the publisher produce encrypted packets (outside
-//! any measurement) and [`BenchRoom::forward`] pushes one through the worker: SRTP decrypt
+//! any measurement) and [`BenchRoom::forward`] pushes one through the engine: SRTP decrypt
 //! once, then per subscriber rewrite + SRTP encrypt + queue. The queued datagrams are dropped.
 
-use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::{Poll, Waker};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Candidate, Input, Output, Rtc};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-use super::BatchSender;
+use super::{Command, Engine};
 use crate::config::SfuConfig;
 use crate::error::SfuError;
 use crate::events::PeerEvent;
 use crate::ids::{ParticipantInfo, PeerId, RoomId};
-use crate::peer::Drained;
 use crate::policy::{Grants, RoomKind, RoomPolicy, Source, TrackDeclaration};
 use crate::sfu::JoinRequest;
 use crate::stats::WorkerStats;
-use crate::worker::{WAKER, Worker};
 
 #[cfg(feature = "fuzzing")]
 mod fuzzing;
@@ -55,15 +51,15 @@ struct Client {
     next_timeout: Instant,
 }
 
-/// One datagram from the publisher to the worker.
+/// One datagram from the publisher to the engine.
 pub struct Datagram {
     source: SocketAddr,
     contents: Vec<u8>,
 }
 
-/// A worker, one publisher and N subscribers, connected in memory.
+/// An engine, one publisher and N subscribers, connected in memory.
 pub struct BenchRoom {
-    worker: Worker,
+    engine: Engine,
     server_addr: SocketAddr,
     publisher: Client,
     subscribers: Vec<Client>,
@@ -76,10 +72,10 @@ impl BenchRoom {
     pub fn new(subscribers: usize) -> Result<BenchRoom, SfuError> {
         str0m::crypto::from_feature_flags().install_process_default();
         let now = Instant::now();
-        let worker = bench_worker()?;
-        let server_addr = worker.advertised;
+        let engine = bench_engine(now)?;
+        let server_addr = engine.advertised;
         let mut room = BenchRoom {
-            worker,
+            engine,
             server_addr,
             publisher: Client::new(0, now),
             subscribers: (1..=subscribers).map(|i| Client::new(i, now)).collect(),
@@ -105,9 +101,9 @@ impl BenchRoom {
         self.subscribers.len()
     }
 
-    /// Packets the worker has forwarded so far (its own counter).
+    /// Packets the engine has forwarded so far (its own counter).
     pub fn forwarded(&self) -> u64 {
-        self.worker
+        self.engine
             .stats
             .packets_forwarded
             .load(std::sync::atomic::Ordering::Relaxed)
@@ -148,18 +144,26 @@ impl BenchRoom {
         out
     }
 
-    /// The hot path: one publisher datagram in, one encrypted copy per subscriber queued (and
-    /// dropped). Returns the number of datagrams the worker queued.
+    /// The hot path: one publisher datagram in, one encrypted copy per subscriber out (and
+    /// dropped). Returns the number of datagrams the engine put out.
     pub fn forward(&mut self, datagram: &Datagram) -> usize {
         // 20 us of fake time per packet keeps every timer far away during a benchmark.
         self.now += Duration::from_micros(20);
         let now = self.now;
-        self.worker
-            .on_datagram(&datagram.contents, datagram.source, now);
-        self.worker.process_drained(now);
-        let n = self.worker.sender.queue.len();
-        self.worker.sender.queue.clear();
+        let n = self
+            .give(super::Input::Receive {
+                at: now,
+                source: datagram.source,
+                contents: &datagram.contents,
+            })
+            .len();
+        let _ = self.engine.handle_input(super::Input::Sent(now));
         n
+    }
+
+    /// Gives the engine one input and drains its output (the usage rule).
+    fn give(&mut self, input: super::Input<'_>) -> Vec<Transmit> {
+        give(&mut self.engine, input)
     }
 
     fn join(&mut self, index: usize, publishes: bool) {
@@ -187,7 +191,17 @@ impl BenchRoom {
                 ..Grants::default()
             },
         };
-        self.worker.add_peer(client.peer, request, tx, now);
+        give(
+            &mut self.engine,
+            super::Input::Command {
+                at: now,
+                command: Command::AddPeer {
+                    peer: client.peer,
+                    request: Box::new(request),
+                    events: tx,
+                },
+            },
+        );
         let direction = if publishes {
             Direction::SendOnly
         } else {
@@ -211,42 +225,53 @@ impl BenchRoom {
             Vec::new()
         };
         let peer = client.peer;
-        self.worker
-            .client_offer(peer, &offer.to_sdp_string(), &tracks, now);
-        self.worker.process_drained(now);
+        self.give(super::Input::Command {
+            at: now,
+            command: Command::Offer {
+                peer,
+                sdp: offer.to_sdp_string(),
+                tracks,
+            },
+        });
     }
 
     /// Whether every subscriber has an open route from the publisher's track.
     fn all_routed(&self) -> bool {
         let routes: usize = self
-            .worker
+            .engine
             .rooms
             .values()
             .flat_map(|r| r.tracks.values())
             .map(|t| t.routes.len())
             .sum();
-        let connected = self.worker.peers.values().filter(|p| p.connected).count();
+        let connected = self.engine.peers.values().filter(|p| p.connected).count();
         routes == self.subscribers.len() && connected == self.subscribers.len() + 1
     }
 
     /// One step of the in-memory network: signaling events, datagrams both ways, timers.
-    /// Returns the datagrams the clients sent the worker.
+    /// Returns the datagrams the clients sent the engine.
     fn step(&mut self, advance: bool) -> Vec<Datagram> {
         if advance {
             self.now += STEP;
         }
         let now = self.now;
-        let mut to_worker: Vec<Datagram> = Vec::new();
+        let mut to_engine: Vec<Datagram> = Vec::new();
+        let mut queued = Vec::new();
         for client in std::iter::once(&mut self.publisher).chain(self.subscribers.iter_mut()) {
-            client.signal(&mut self.worker, now);
-            to_worker.extend(client.poll(now, self.server_addr));
+            queued.extend(client.signal(&mut self.engine, now));
+            to_engine.extend(client.poll(now, self.server_addr));
         }
-        for d in &to_worker {
-            self.worker.on_datagram(&d.contents, d.source, now);
-            self.worker.process_drained(now);
+        for d in &to_engine {
+            queued.extend(give(
+                &mut self.engine,
+                super::Input::Receive {
+                    at: now,
+                    source: d.source,
+                    contents: &d.contents,
+                },
+            ));
         }
-        self.worker.run_due_timers(now);
-        let queued = std::mem::take(&mut self.worker.sender.queue);
+        queued.extend(give(&mut self.engine, super::Input::Timeout(now)));
         for t in queued {
             let target = std::iter::once(&mut self.publisher)
                 .chain(self.subscribers.iter_mut())
@@ -257,8 +282,18 @@ impl BenchRoom {
                 let _ = client.rtc.handle_input(Input::Receive(now, r));
             }
         }
-        to_worker
+        to_engine
     }
+}
+
+/// Gives `engine` one input and drains its output (the usage rule).
+fn give(engine: &mut Engine, input: super::Input<'_>) -> Vec<Transmit> {
+    let _ = engine.handle_input(input);
+    let mut out = Vec::new();
+    while let super::Output::Transmit(t) = engine.poll_output() {
+        out.push(t);
+    }
+    out
 }
 
 impl Client {
@@ -280,8 +315,10 @@ impl Client {
         }
     }
 
-    /// Applies what the worker said to this client (answers, offers).
-    fn signal(&mut self, worker: &mut Worker, now: Instant) {
+    /// Applies what the engine said to this client (answers, offers); returns what the engine
+    /// sent meanwhile.
+    fn signal(&mut self, engine: &mut Engine, now: Instant) -> Vec<Transmit> {
+        let mut sent = Vec::new();
         while let Ok(event) = self.events.try_recv() {
             match event {
                 PeerEvent::Answer { sdp } => {
@@ -296,16 +333,25 @@ impl Client {
                         continue;
                     };
                     if let Ok(answer) = self.rtc.sdp_api().accept_offer(offer) {
-                        worker.client_answer(self.peer, &answer.to_sdp_string(), now);
-                        worker.process_drained(now);
+                        sent.extend(give(
+                            engine,
+                            super::Input::Command {
+                                at: now,
+                                command: Command::Answer {
+                                    peer: self.peer,
+                                    sdp: answer.to_sdp_string(),
+                                },
+                            },
+                        ));
                     }
                 }
                 _ => {}
             }
         }
+        sent
     }
 
-    /// Runs due timers and collects datagrams for the worker.
+    /// Runs due timers and collects datagrams for the engine.
     fn poll(&mut self, now: Instant, server: SocketAddr) -> Vec<Datagram> {
         if now >= self.next_timeout {
             let _ = self.rtc.handle_input(Input::Timeout(now));
@@ -329,39 +375,21 @@ impl Client {
     }
 }
 
-/// A worker that never runs its loop: its socket is bound to an ephemeral loopback port only
-/// because the struct owns one.
-fn bench_worker() -> Result<Worker, SfuError> {
+/// An engine with no runtime: its media address is only a name for the clients.
+fn bench_engine(now: Instant) -> Result<Engine, SfuError> {
     let config = SfuConfig::default();
-    let socket = super::bind(SocketAddr::new(config.bind_ip, 0))?;
-    let advertised = socket.local_addr()?;
-    let poll = Poll::new()?;
-    let _waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-    let (_tx, commands) = crossbeam_channel::unbounded();
+    let advertised = SocketAddr::new(config.bind_ip, 7882);
     let cert = str0m::crypto::from_feature_flags()
         .dtls_provider
         .generate_certificate()
         .ok_or_else(|| SfuError::Config("cannot generate a DTLS certificate".into()))?;
-    Ok(Worker {
-        socket,
-        poll,
-        commands,
-        stats: Arc::new(WorkerStats::default()),
-        config,
+    Ok(Engine::new(
+        &config,
         advertised,
         cert,
-        peers: HashMap::new(),
-        rooms: HashMap::new(),
-        by_ufrag: HashMap::new(),
-        by_addr: HashMap::new(),
-        timers: BinaryHeap::new(),
-        drained: Drained::default(),
-        scratch_events: Vec::new(),
-        sender: BatchSender::default(),
-        forwarded_ingress: Vec::new(),
-        flush_after_fanout: false,
-        running: true,
-    })
+        Arc::new(WorkerStats::default()),
+        now,
+    ))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! What the fuzz targets in `fuzz/` drive (feature `fuzzing`): newcomers that offer or answer
-//! hostile SDP through the worker's own negotiation code, and datagrams fed to connected peers
-//! through the worker's own `on_datagram` (routing by ufrag or address, `Receive::new`,
+//! hostile SDP through the engine's own negotiation code, and datagrams fed to connected peers
+//! as [`Input::Receive`](crate::engine::Input) (routing by ufrag or address, `Receive::new`,
 //! `accepts`, `handle_input`, forwarding).
 //!
 //! A newcomer always leaves before the call returns, so the room is the same before and after
@@ -16,6 +16,7 @@ use str0m::{Candidate, Input, Output, Rtc};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 use super::BenchRoom;
+use crate::engine::{Command, Input as EngineInput};
 use crate::events::{LeaveReason, PeerEvent};
 use crate::ids::{ParticipantInfo, PeerId, RoomId};
 use crate::policy::{Grants, RoomKind, RoomPolicy, TrackDeclaration};
@@ -26,10 +27,13 @@ const NEWCOMER: PeerId = PeerId(u64::MAX);
 /// An address no peer of the room uses.
 const STRANGER: ([u8; 4], u16) = ([10, 255, 255, 254], 40_000);
 
+/// Datagrams the clients sent, each with its source.
+pub type Recorded = Vec<(SocketAddr, Vec<u8>)>;
+
 /// Where a newcomer joins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arrival {
-    /// The connected voice room, as a listener without grants: the worker answers and then
+    /// The connected voice room, as a listener without grants: the engine answers and then
     /// offers the publisher's track to it.
     ListenerInRoom,
     /// A room of its own of `kind`, with `grants`: it may publish.
@@ -52,17 +56,17 @@ pub struct ListenerExchange {
 }
 
 impl BenchRoom {
-    /// [`BenchRoom::new`], returning also every datagram the clients sent the worker while they
+    /// [`BenchRoom::new`], returning also every datagram the clients sent the engine while they
     /// connected (STUN binding requests, the DTLS handshake), with its source: corpus seeds.
     pub fn connect_recorded(
         subscribers: usize,
-    ) -> Result<(BenchRoom, Vec<(SocketAddr, Vec<u8>)>), crate::error::SfuError> {
+    ) -> Result<(BenchRoom, Recorded), crate::error::SfuError> {
         str0m::crypto::from_feature_flags().install_process_default();
         let now = Instant::now();
-        let worker = super::bench_worker()?;
-        let server_addr = worker.advertised;
+        let engine = super::bench_engine(now)?;
+        let server_addr = engine.advertised;
         let mut room = BenchRoom {
-            worker,
+            engine,
             server_addr,
             publisher: super::Client::new(0, now),
             subscribers: (1..=subscribers)
@@ -89,7 +93,7 @@ impl BenchRoom {
     }
 
     /// Runs the connected room for `duration` of fake time, the publisher sending a 20 ms frame
-    /// every 20 ms, and returns every datagram the clients sent the worker meanwhile (RTP,
+    /// every 20 ms, and returns every datagram the clients sent the engine meanwhile (RTP,
     /// RTCP, STUN consent checks), with its source: corpus seeds.
     pub fn record_traffic(&mut self, duration: Duration) -> Vec<(SocketAddr, Vec<u8>)> {
         let end = self.now + duration;
@@ -115,9 +119,9 @@ impl BenchRoom {
             .collect()
     }
 
-    /// The ICE ufrags the worker routes STUN by, sorted.
+    /// The ICE ufrags the engine routes STUN by, sorted.
     pub fn ufrags(&self) -> Vec<String> {
-        let mut ufrags: Vec<String> = self.worker.by_ufrag.keys().cloned().collect();
+        let mut ufrags: Vec<String> = self.engine.by_ufrag.keys().cloned().collect();
         ufrags.sort();
         ufrags
     }
@@ -127,22 +131,22 @@ impl BenchRoom {
         self.all_routed()
     }
 
-    /// Feeds one datagram from `source` to the worker as its event loop does, then runs its due
-    /// timers. Returns how many datagrams the worker queued (they are dropped).
+    /// Feeds one datagram from `source` to the engine as its event loop does, then runs its due
+    /// timers. Returns how many datagrams the engine queued (they are dropped).
     pub fn receive(&mut self, source: SocketAddr, data: &[u8]) -> usize {
         self.now += Duration::from_micros(20);
         let now = self.now;
-        self.worker.on_datagram(data, source, now);
-        self.worker.process_drained(now);
-        self.worker.run_due_timers(now);
-        let queued = self.worker.sender.queue.len();
-        self.worker.sender.queue.clear();
-        queued
+        let received = self.give(EngineInput::Receive {
+            at: now,
+            source,
+            contents: data,
+        });
+        received.len() + self.give(EngineInput::Timeout(now)).len()
     }
 
     /// Has the publisher client send `payload` as one Opus frame at `rtp_time` (with an RFC 6464
-    /// audio level if given), encrypted as usual, and feeds what it sent to the worker. Returns
-    /// how many datagrams the worker queued.
+    /// audio level if given), encrypted as usual, and feeds what it sent to the engine. Returns
+    /// how many datagrams the engine queued.
     pub fn publish(&mut self, payload: &[u8], rtp_time: u64, audio_level: Option<i8>) -> usize {
         if !self.write_frame(payload, rtp_time, audio_level) {
             return 0;
@@ -184,7 +188,7 @@ impl BenchRoom {
     }
 
     /// A newcomer arrives, makes each of `offers` in turn (with `tracks` declared), trickles
-    /// `candidates`, and leaves. Returns the events the worker sent it.
+    /// `candidates`, and leaves. Returns the events the engine sent it.
     pub fn newcomer_offers(
         &mut self,
         arrival: Arrival,
@@ -195,33 +199,55 @@ impl BenchRoom {
         let now = self.now;
         let mut events = self.arrive(arrival, now);
         for sdp in offers {
-            self.worker.client_offer(NEWCOMER, sdp, tracks, now);
-            self.worker.process_drained(now);
+            self.command(
+                Command::Offer {
+                    peer: NEWCOMER,
+                    sdp: sdp.to_string(),
+                    tracks: tracks.to_vec(),
+                },
+                now,
+            );
         }
         for candidate in candidates {
-            self.worker.remote_candidate(NEWCOMER, candidate, now);
-            self.worker.process_drained(now);
+            self.command(
+                Command::Candidate {
+                    peer: NEWCOMER,
+                    candidate: candidate.to_string(),
+                },
+                now,
+            );
         }
         self.leave(now, &mut events)
     }
 
     /// A listener arrives in the room with `offer` (see [`ListenerExchange::client_offer`]),
     /// receives the server's offer of the publisher's track, answers with each of `answers` in
-    /// turn, and leaves. Returns the events the worker sent it.
+    /// turn, and leaves. Returns the events the engine sent it.
     pub fn newcomer_answers(&mut self, offer: &str, answers: &[&str]) -> Vec<PeerEvent> {
         let now = self.now;
         let mut events = self.arrive(Arrival::ListenerInRoom, now);
-        self.worker.client_offer(NEWCOMER, offer, &[], now);
-        self.worker.process_drained(now);
+        self.command(
+            Command::Offer {
+                peer: NEWCOMER,
+                sdp: offer.to_string(),
+                tracks: Vec::new(),
+            },
+            now,
+        );
         for sdp in answers {
-            self.worker.client_answer(NEWCOMER, sdp, now);
-            self.worker.process_drained(now);
+            self.command(
+                Command::Answer {
+                    peer: NEWCOMER,
+                    sdp: sdp.to_string(),
+                },
+                now,
+            );
         }
         self.leave(now, &mut events)
     }
 
     /// A real str0m client joins as a listener and negotiates like the sfu tests' clients do;
-    /// returns the four SDPs of the exchange (`None` if the worker did not answer or offer).
+    /// returns the four SDPs of the exchange (`None` if the engine did not answer or offer).
     pub fn listener_exchange(&mut self) -> Option<ListenerExchange> {
         let now = self.now;
         let addr = SocketAddr::from(([10, 254, 0, 1], 40_000));
@@ -235,9 +261,14 @@ impl BenchRoom {
             ..ListenerExchange::default()
         };
         let mut events = self.arrive(Arrival::ListenerInRoom, now);
-        self.worker
-            .client_offer(NEWCOMER, &exchange.client_offer, &[], now);
-        self.worker.process_drained(now);
+        self.command(
+            Command::Offer {
+                peer: NEWCOMER,
+                sdp: exchange.client_offer.clone(),
+                tracks: Vec::new(),
+            },
+            now,
+        );
         let mut pending = Some(pending);
         while let Ok(event) = events.try_recv() {
             match event {
@@ -254,9 +285,13 @@ impl BenchRoom {
                     let answer = client.sdp_api().accept_offer(offer).ok()?;
                     exchange.client_answer = answer.to_sdp_string();
                     exchange.server_offer = sdp;
-                    self.worker
-                        .client_answer(NEWCOMER, &exchange.client_answer, now);
-                    self.worker.process_drained(now);
+                    self.command(
+                        Command::Answer {
+                            peer: NEWCOMER,
+                            sdp: exchange.client_answer.clone(),
+                        },
+                        now,
+                    );
                 }
                 _ => {}
             }
@@ -288,18 +323,28 @@ impl BenchRoom {
             },
             grants,
         };
-        self.worker.add_peer(NEWCOMER, request, tx, now);
-        self.worker.process_drained(now);
+        self.command(
+            Command::AddPeer {
+                peer: NEWCOMER,
+                request: Box::new(request),
+                events: tx,
+            },
+            now,
+        );
         rx
     }
 
-    /// The newcomer leaves; everything it left behind in the worker and in the other clients'
+    /// The newcomer leaves; everything it left behind in the engine and in the other clients'
     /// event queues is cleared. Returns the events it was sent.
     fn leave(&mut self, now: Instant, events: &mut UnboundedReceiver<PeerEvent>) -> Vec<PeerEvent> {
-        self.worker.remove_peer(NEWCOMER, LeaveReason::Left);
-        self.worker.process_drained(now);
-        self.worker.sender.queue.clear();
-        self.worker
+        self.command(
+            Command::Remove {
+                peer: NEWCOMER,
+                reason: LeaveReason::Left,
+            },
+            now,
+        );
+        self.engine
             .timers
             .retain(|std::cmp::Reverse((_, id))| *id != NEWCOMER);
         for client in std::iter::once(&mut self.publisher).chain(self.subscribers.iter_mut()) {
@@ -310,5 +355,10 @@ impl BenchRoom {
             seen.push(event);
         }
         seen
+    }
+
+    /// Gives the engine a command and drops what it sends; returns how many datagrams that was.
+    fn command(&mut self, command: Command, now: Instant) -> usize {
+        self.give(EngineInput::Command { at: now, command }).len()
     }
 }

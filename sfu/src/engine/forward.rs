@@ -7,7 +7,7 @@ use std::time::Instant;
 use str0m::Input;
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 
-use super::{Worker, drain_and_rearm};
+use super::{Engine, drain_and_rearm};
 use crate::events::PeerEvent;
 use crate::ids::PeerId;
 use crate::peer::TrackKey;
@@ -20,7 +20,7 @@ use crate::stats::WorkerStats;
 /// only cost a copy of every packet header per subscriber, and the memory to hold it.
 const OPUS_NACKABLE: bool = false;
 
-impl Worker {
+impl Engine {
     pub(super) fn forward(&mut self, from: PeerId, packet: RtpPacket, now: Instant) {
         WorkerStats::add(&self.stats.packets_in, 1);
         WorkerStats::add(&self.stats.bytes_in, packet.payload.len() as u64);
@@ -107,13 +107,11 @@ impl Worker {
             &self.stats.bytes_forwarded,
             forwarded * packet.payload.len() as u64,
         );
-        if forwarded > 0 && self.flush_after_fanout {
-            // The copies leave now, in one batch, rather than after the rest of the read budget
-            // and the due timers: forwarding latency is one packet's fan-out. The sample is
-            // taken when that batch has been sent.
+        if forwarded > 0 {
+            // The copies are queued for the runtime, which sends them before the next input:
+            // forwarding latency is one packet's fan-out, measured until `Input::Sent`.
             self.forwarded_ingress.push(packet.timestamp);
-            self.sender.extend(self.drained.transmits.drain(..));
-            self.flush();
+            self.out.extend(self.drained.transmits.drain(..));
         }
     }
 

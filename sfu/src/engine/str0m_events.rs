@@ -1,39 +1,18 @@
-//! Socket input, str0m events and output flushing.
+//! Datagrams in, str0m events out, transmits queued for `poll_output`.
 
 use std::time::Instant;
 
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input};
 
-use super::{Fault, Worker};
+use super::{Engine, Fault};
 use crate::dtls_failure::DtlsFailure;
 use crate::events::PeerEvent;
 use crate::ids::PeerId;
 use crate::stats::WorkerStats;
 use crate::stun;
 
-impl Worker {
-    /// Reads datagrams until the socket is empty or the budget is spent. Returns true if more may
-    /// be waiting.
-    pub(super) fn read_datagrams(&mut self, buf: &mut [u8]) -> bool {
-        for _ in 0..super::READ_BUDGET {
-            let (n, source) = match self.socket.recv_from(buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // ICMP errors surface here (ECONNREFUSED from a departed client): not fatal.
-                    tracing::trace!(error = %e, "udp recv error");
-                    continue;
-                }
-            };
-            let now = Instant::now();
-            self.on_datagram(&buf[..n], source, now);
-            self.process_drained(now);
-        }
-        true
-    }
-
+impl Engine {
     pub(super) fn on_datagram(&mut self, data: &[u8], source: std::net::SocketAddr, now: Instant) {
         let by_ufrag = stun::local_ufrag(data).and_then(|u| self.by_ufrag.get(u).copied());
         let Some(id) = by_ufrag.or_else(|| self.by_addr.get(&source).copied()) else {
@@ -70,7 +49,7 @@ impl Worker {
     /// Handles everything the last drains produced, until nothing is left.
     pub(super) fn process_drained(&mut self, now: Instant) {
         loop {
-            self.sender.extend(self.drained.transmits.drain(..));
+            self.out.extend(self.drained.transmits.drain(..));
             if self.drained.events.is_empty() && self.drained.failed.is_empty() {
                 return;
             }
@@ -106,23 +85,6 @@ impl Worker {
                     .push((id, Fault::Lost("ICE disconnected".into())));
             }
             _ => {}
-        }
-    }
-
-    /// Sends every queued datagram.
-    pub(super) fn flush(&mut self) {
-        if self.sender.is_empty() {
-            self.forwarded_ingress.clear();
-            return;
-        }
-        let outcome = self.sender.flush(&self.socket);
-        WorkerStats::add(&self.stats.datagrams_sent, outcome.sent);
-        WorkerStats::add(&self.stats.send_batches, outcome.calls);
-        let sent_at = std::time::Instant::now();
-        for read_at in self.forwarded_ingress.drain(..) {
-            self.stats
-                .forward_latency
-                .observe(sent_at.saturating_duration_since(read_at));
         }
     }
 }

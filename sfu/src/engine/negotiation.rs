@@ -9,7 +9,7 @@ use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::Mid;
 use str0m::{Candidate, RtcError};
 
-use super::Worker;
+use super::Engine;
 use super::server_offer::GLARE_HOLD;
 use crate::error::ErrorCode;
 use crate::events::PeerEvent;
@@ -76,7 +76,7 @@ fn too_large(what: &str, len: usize, max: usize) -> String {
     )
 }
 
-impl Worker {
+impl Engine {
     pub(super) fn client_offer(
         &mut self,
         id: PeerId,
