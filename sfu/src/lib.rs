@@ -18,7 +18,7 @@
 
 mod config;
 mod dtls_failure;
-mod engine;
+pub mod engine;
 mod error;
 mod events;
 mod ids;
@@ -44,7 +44,7 @@ pub use latency::{BUCKET_BOUNDS_US, LatencySnapshot};
 pub use policy::{Grants, MediaKind, RoomKind, RoomPolicy, Source, TrackDeclaration};
 pub use sdp::limits::{AUDIO_SECTION_BYTES, SESSION_BYTES, SPARE_SECTIONS, VIDEO_SECTION_BYTES};
 pub use sfu::{JoinRequest, PeerHandle, Sfu};
-pub use stats::{SfuStats, StatsSnapshot};
+pub use stats::{SfuStats, StatsSnapshot, WorkerStats};
 
 /// In-memory room for the hot-path benchmark in `bench/` (feature `bench-support`; not for
 /// production use).

@@ -97,6 +97,16 @@ impl StatsSnapshot {
     }
 }
 
+impl WorkerStats {
+    /// This worker's counters alone (an engine driven without [`crate::Sfu`], as in tests).
+    pub fn snapshot(self: &Arc<Self>) -> StatsSnapshot {
+        SfuStats {
+            workers: vec![self.clone()],
+        }
+        .snapshot()
+    }
+}
+
 impl SfuStats {
     /// Sums every worker's counters.
     pub fn snapshot(&self) -> StatsSnapshot {

@@ -25,7 +25,7 @@ mod str0m_events;
 pub use bench_room::{Arrival, ListenerExchange};
 #[cfg(feature = "bench-support")]
 pub use bench_room::{BenchRoom, Datagram};
-pub use fault::Fault;
+pub(crate) use fault::Fault;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};

@@ -1,0 +1,157 @@
+//! The engine driven in memory on a fake clock (`memnet`): behaviour that takes real seconds on
+//! UDP takes milliseconds here, and an emulated network makes loss and jitter reproducible.
+
+mod memnet;
+
+use std::time::{Duration, Instant};
+
+use memnet::{Link, World};
+use sfu::{LeaveReason, PeerEvent, RoomKind, SfuConfig};
+
+/// A 20 ms Opus frame's worth of bytes.
+const FRAME: [u8; 60] = [0x42; 60];
+
+/// A publisher and a listener in `room`, connected, the listener told of the track.
+fn connected_pair(world: &mut World, listener_down: Link, rtp_mode: bool) -> (usize, usize) {
+    let publisher = world.join("alice", "room", RoomKind::Voice, true);
+    let listener = world.join_with(
+        "bob",
+        "room",
+        RoomKind::Voice,
+        false,
+        Link::clean(),
+        listener_down,
+        rtp_mode,
+    );
+    let ok = world.run_until(Duration::from_secs(10), |w| {
+        w.clients.iter().all(|c| c.connected)
+            && w.clients[listener].saw(|e| matches!(e, PeerEvent::TrackPublished { .. }))
+            && w.clients[listener].offers.len()
+                == w.clients[listener]
+                    .events
+                    .iter()
+                    .filter(|e| matches!(e, PeerEvent::Offer { .. }))
+                    .count()
+    });
+    assert!(ok, "the pair connects within 10 s of fake time");
+    // The listener's answer to the track's offer settles.
+    world.run_for(Duration::from_millis(200));
+    (publisher, listener)
+}
+
+#[test]
+fn a_listener_hears_the_publisher() {
+    let mut world = World::new(SfuConfig::default(), 1);
+    let (publisher, listener) = connected_pair(&mut world, Link::clean(), false);
+    world.talk(publisher, Duration::from_secs(2), &FRAME);
+    world.run_for(Duration::from_millis(100));
+    let heard = world.clients[listener]
+        .media
+        .iter()
+        .filter(|m| m.data.iter().all(|b| *b == 0x42))
+        .count();
+    assert!(heard >= 95, "heard {heard} of 100 frames");
+    assert_eq!(world.stats().packets_forwarded, world.stats().packets_in);
+}
+
+/// A publisher that vanishes without a word is dropped after `peer_timeout` (30 s by default) of
+/// silence, and the others learn it left with `timeout`: thirty seconds of fake time, a few
+/// milliseconds of real time, no sleep.
+#[test]
+fn a_vanished_peer_is_dropped_after_the_peer_timeout() {
+    let wall = Instant::now();
+    let mut world = World::new(SfuConfig::default(), 2);
+    let (publisher, listener) = connected_pair(&mut world, Link::clean(), false);
+    let vanished_at = world.now;
+    world.clients[publisher].silent = true;
+    let left = world.run_until(Duration::from_secs(120), |w| {
+        w.clients[listener].saw(|e| {
+            matches!(
+                e,
+                PeerEvent::ParticipantLeft {
+                    reason: LeaveReason::Timeout,
+                    ..
+                }
+            )
+        })
+    });
+    assert!(left, "the listener is told the publisher left");
+    let after = world.now - vanished_at;
+    let timeout = SfuConfig::default().peer_timeout;
+    assert!(
+        after + Duration::from_secs(1) >= timeout && after <= timeout + Duration::from_secs(1),
+        "dropped {after:?} after it fell silent (peer_timeout {timeout:?}, counted from its last \
+         packet)"
+    );
+    assert_eq!(
+        world.clients[publisher].fatal(),
+        Some(sfu::ErrorCode::Timeout)
+    );
+    eprintln!(
+        "{after:?} of fake time to the timeout took {:?} of wall time",
+        wall.elapsed()
+    );
+}
+
+/// Received RTP sequence numbers of the listener, relative to the first one received (each
+/// outgoing stream starts at a random sequence number), for the loss test.
+fn listener_run(seed: u64) -> (Vec<u16>, u64, u64) {
+    let lossy = Link {
+        loss: 0.05,
+        delay: Duration::from_millis(20),
+        jitter: Duration::from_millis(50),
+        bandwidth_bps: None,
+    };
+    let mut world = World::new(SfuConfig::default(), seed);
+    let (publisher, listener) = connected_pair(&mut world, lossy, true);
+    world.talk(publisher, Duration::from_secs(20), &FRAME);
+    world.run_for(Duration::from_millis(200));
+    let seqs: Vec<u16> = world.clients[listener]
+        .rtp
+        .iter()
+        .filter(|p| p.payload.iter().all(|b| *b == 0x42))
+        .map(|p| *p.seq_no as u16)
+        .collect();
+    let first = seqs.first().copied().unwrap_or(0);
+    let seqs = seqs.iter().map(|s| s.wrapping_sub(first)).collect();
+    let stats = world.stats();
+    (seqs, stats.packets_in, stats.packets_forwarded)
+}
+
+/// A subscriber downlink with 5% loss, 20 ms delay and 50 ms jitter: about 5% of the forwarded
+/// packets never arrive, many arrive out of order, and the same seed gives the same run.
+#[test]
+fn a_lossy_jittery_downlink_is_reproducible() {
+    let (seqs, packets_in, forwarded) = listener_run(7);
+    assert_eq!(
+        packets_in, 1000,
+        "the publisher's 1000 frames reach the sfu"
+    );
+    assert_eq!(
+        forwarded, packets_in,
+        "each is forwarded to the one listener"
+    );
+    let received = seqs.len() as f64;
+    let loss = 1.0 - received / forwarded as f64;
+    assert!(
+        (0.02..=0.09).contains(&loss),
+        "loss {:.1}% on a 5% link ({received} of {forwarded})",
+        loss * 100.0
+    );
+    let reordered = seqs
+        .windows(2)
+        .filter(|w| w[1].wrapping_sub(w[0]) > 0x8000)
+        .count();
+    assert!(
+        reordered > 50,
+        "50 ms of jitter on 20 ms packets reorders: {reordered}"
+    );
+    let again = listener_run(7);
+    assert_eq!(again.0, seqs, "same seed, same arrivals in the same order");
+    let other = listener_run(8);
+    assert_ne!(other.0, seqs, "another seed, another run");
+    eprintln!(
+        "received {received} of {forwarded} ({:.1}% lost), {reordered} out of order",
+        loss * 100.0
+    );
+}

@@ -1,0 +1,498 @@
+//! The sfu engine and N str0m clients in memory, on a fake clock, over an emulated network.
+//!
+//! No socket, no thread, no sleep: [`World::run_for`] jumps from one due event (a datagram landing,
+//! an engine or client timeout) to the next, so thirty seconds of a call take milliseconds. Every
+//! client has an uplink (client to sfu) and a downlink (sfu to client), each a [`Link`] with loss,
+//! delay, jitter and a bandwidth limit; jitter reorders packets as a real path does. All randomness
+//! comes from one seeded generator: the same seed gives the same run.
+//!
+//! Signaling (offers, answers, the engine's events) is reliable and instant: clients answer server
+//! offers as they come, as the real-UDP harness's clients do.
+
+#![allow(dead_code)]
+
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sfu::engine::{Command, Engine, Input as EngineInput, Output as EngineOutput};
+use sfu::{
+    Grants, JoinRequest, ParticipantInfo, PeerEvent, PeerId, RoomId, RoomKind, RoomPolicy,
+    SfuConfig, StatsSnapshot, TrackDeclaration, WorkerStats,
+};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, MediaData, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::RtpPacket;
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+/// The sfu's media address in the emulated network.
+pub const SFU_ADDR: ([u8; 4], u16) = ([10, 0, 0, 1], 7882);
+
+/// One direction of a client's path.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Link {
+    /// Probability that a datagram is lost.
+    pub loss: f64,
+    /// One-way delay.
+    pub delay: Duration,
+    /// Extra delay, uniform in `0..=jitter`, per datagram.
+    pub jitter: Duration,
+    /// Bits per second the link carries (`None`: unlimited); datagrams queue behind each other.
+    pub bandwidth_bps: Option<u64>,
+}
+
+impl Link {
+    /// A perfect link: no loss, 1 ms delay.
+    pub fn clean() -> Link {
+        Link {
+            delay: Duration::from_millis(1),
+            ..Link::default()
+        }
+    }
+}
+
+/// A datagram in flight.
+#[derive(PartialEq, Eq)]
+struct Flight {
+    at: Instant,
+    /// Order of sending: ties on `at` land in sending order.
+    seq: u64,
+    /// `None`: to the sfu; `Some(i)`: to client `i`.
+    to: Option<usize>,
+    from: SocketAddr,
+    contents: Vec<u8>,
+}
+
+impl Ord for Flight {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // BinaryHeap is a max-heap: the earliest landing first.
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+impl PartialOrd for Flight {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// One emulated client: a str0m peer, its links, and what it saw.
+pub struct MemClient {
+    pub name: String,
+    pub peer: PeerId,
+    pub addr: SocketAddr,
+    pub rtc: Rtc,
+    pub up: Link,
+    pub down: Link,
+    /// When its uplink and downlink are free again (bandwidth limit).
+    up_free: Instant,
+    down_free: Instant,
+    events_rx: UnboundedReceiver<PeerEvent>,
+    pending: Option<SdpPendingOffer>,
+    next_timeout: Instant,
+    /// Every event the engine sent it.
+    pub events: Vec<PeerEvent>,
+    /// Media frames it received.
+    pub media: Vec<MediaData>,
+    /// RTP packets it received (str0m's RTP mode is off: these are from `Event::RtpPacket` when
+    /// the client was built with [`World::join_rtp`]).
+    pub rtp: Vec<RtpPacket>,
+    pub connected: bool,
+    pub send_mid: Option<Mid>,
+    /// Stops every output of this client (it vanished without a word).
+    pub silent: bool,
+    /// SDP of every offer it was sent.
+    pub offers: Vec<String>,
+}
+
+impl MemClient {
+    /// Whether the engine ever sent this client an event `pred` accepts.
+    pub fn saw(&self, pred: impl Fn(&PeerEvent) -> bool) -> bool {
+        self.events.iter().any(pred)
+    }
+
+    /// The fatal error code it got, if any.
+    pub fn fatal(&self) -> Option<sfu::ErrorCode> {
+        self.events.iter().find_map(|e| match e {
+            PeerEvent::Error {
+                code, fatal: true, ..
+            } => Some(*code),
+            _ => None,
+        })
+    }
+}
+
+/// The engine, its clients, the network between them, and the fake clock.
+pub struct World {
+    pub now: Instant,
+    pub engine: Engine,
+    pub clients: Vec<MemClient>,
+    stats: Arc<WorkerStats>,
+    flights: BinaryHeap<Flight>,
+    next_seq: u64,
+    next_engine_timeout: Instant,
+    rng: StdRng,
+    sfu_addr: SocketAddr,
+}
+
+impl World {
+    /// An engine with `config` and no clients; `seed` drives every random choice of the network.
+    pub fn new(config: SfuConfig, seed: u64) -> World {
+        str0m::crypto::from_feature_flags().install_process_default();
+        let now = Instant::now();
+        let cert = str0m::crypto::from_feature_flags()
+            .dtls_provider
+            .generate_certificate()
+            .expect("certificate");
+        let stats = Arc::new(WorkerStats::default());
+        let sfu_addr = SocketAddr::from(SFU_ADDR);
+        let engine = Engine::new(&config, sfu_addr, cert, stats.clone(), now);
+        World {
+            now,
+            engine,
+            clients: Vec::new(),
+            stats,
+            flights: BinaryHeap::new(),
+            next_seq: 0,
+            next_engine_timeout: now,
+            rng: StdRng::seed_from_u64(seed),
+            sfu_addr,
+        }
+    }
+
+    /// The engine's counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// A client joins `room` (of `kind`) with `grants` and offers one audio m-line: sending
+    /// (`publish`) or receiving only. Returns its index.
+    pub fn join(&mut self, name: &str, room: &str, kind: RoomKind, publish: bool) -> usize {
+        self.join_with(
+            name,
+            room,
+            kind,
+            publish,
+            Link::clean(),
+            Link::clean(),
+            false,
+        )
+    }
+
+    /// [`World::join`] with links, and with str0m's RTP mode on (`rtp_mode`: received packets are
+    /// kept whole in [`MemClient::rtp`], with their sequence numbers).
+    #[allow(clippy::too_many_arguments)]
+    pub fn join_with(
+        &mut self,
+        name: &str,
+        room: &str,
+        kind: RoomKind,
+        publish: bool,
+        up: Link,
+        down: Link,
+        rtp_mode: bool,
+    ) -> usize {
+        let index = self.clients.len();
+        let addr = SocketAddr::from(([10, 1, (index >> 8) as u8, index as u8], 40_000));
+        let mut rtc = RtcConfig::new().set_rtp_mode(rtp_mode).build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
+        let peer = PeerId(index as u64 + 1);
+        let (tx, events_rx) = unbounded_channel();
+        let request = JoinRequest {
+            room: RoomId(room.into()),
+            policy: RoomPolicy::for_kind(kind),
+            participant: ParticipantInfo {
+                participant_id: format!("p_{name}"),
+                user_id: name.into(),
+                device_id: "mem".into(),
+            },
+            grants: Grants {
+                microphone: publish,
+                ..Grants::default()
+            },
+        };
+        self.command(Command::AddPeer {
+            peer,
+            request: Box::new(request),
+            events: tx,
+        });
+        let direction = if publish {
+            Direction::SendOnly
+        } else {
+            Direction::RecvOnly
+        };
+        let mut api = rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Audio, direction, None, None, None);
+        let (offer, pending) = api.apply().expect("an offer");
+        let tracks = if publish {
+            vec![TrackDeclaration {
+                mid: mid.to_string(),
+                source: sfu::Source::Microphone,
+            }]
+        } else {
+            Vec::new()
+        };
+        self.clients.push(MemClient {
+            name: name.into(),
+            peer,
+            addr,
+            rtc,
+            up,
+            down,
+            up_free: self.now,
+            down_free: self.now,
+            events_rx,
+            pending: Some(pending),
+            next_timeout: self.now,
+            events: Vec::new(),
+            media: Vec::new(),
+            rtp: Vec::new(),
+            connected: false,
+            send_mid: publish.then_some(mid),
+            silent: false,
+            offers: Vec::new(),
+        });
+        self.command(Command::Offer {
+            peer,
+            sdp: offer.to_sdp_string(),
+            tracks,
+        });
+        index
+    }
+
+    /// Gives the engine a command now.
+    pub fn command(&mut self, command: Command) {
+        self.give(EngineInput::Command {
+            at: self.now,
+            command,
+        });
+    }
+
+    /// Runs the world until `done` holds (checked after every event) or `limit` of fake time has
+    /// passed. Returns whether it held.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&World) -> bool) -> bool {
+        let end = self.now + limit;
+        loop {
+            self.signal();
+            if done(self) {
+                return true;
+            }
+            let next = self.next_event().min(end);
+            if next >= end && self.now >= end {
+                return false;
+            }
+            self.now = next.max(self.now);
+            self.step();
+        }
+    }
+
+    /// Runs the world for `duration` of fake time.
+    pub fn run_for(&mut self, duration: Duration) {
+        self.run_until(duration, |_| false);
+    }
+
+    /// Has client `i` send a 20 ms Opus frame (`payload`, frame number `n`) now.
+    pub fn send_frame(&mut self, i: usize, n: u64, payload: &[u8]) {
+        let now = self.now;
+        let c = &mut self.clients[i];
+        let Some(mid) = c.send_mid else { return };
+        let Some(writer) = c.rtc.writer(mid) else {
+            return;
+        };
+        let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else {
+            return;
+        };
+        let mt = str0m::media::MediaTime::new(n * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ);
+        let _ = writer.write(pt, now, mt, payload.to_vec());
+        self.drain_client(i);
+    }
+
+    /// Client `i` publishes a 20 ms frame every 20 ms for `duration` while the world runs.
+    pub fn talk(&mut self, i: usize, duration: Duration, payload: &[u8]) {
+        let end = self.now + duration;
+        let mut n = 0;
+        while self.now < end {
+            self.send_frame(i, n, payload);
+            n += 1;
+            let until = self.now + Duration::from_millis(20);
+            self.run_until(until - self.now, |_| false);
+        }
+    }
+
+    /// The earliest of: a datagram landing, the engine's timeout, a client's timeout.
+    fn next_event(&self) -> Instant {
+        let mut next = self.next_engine_timeout;
+        if let Some(f) = self.flights.peek() {
+            next = next.min(f.at);
+        }
+        for c in &self.clients {
+            if !c.silent {
+                next = next.min(c.next_timeout);
+            }
+        }
+        next
+    }
+
+    /// Lands every datagram due, then runs due timeouts, then drains everyone.
+    fn step(&mut self) {
+        let now = self.now;
+        while self.flights.peek().is_some_and(|f| f.at <= now) {
+            let Some(f) = self.flights.pop() else { break };
+            match f.to {
+                None => self.give(EngineInput::Receive {
+                    at: now,
+                    source: f.from,
+                    contents: &f.contents,
+                }),
+                Some(i) => {
+                    let c = &mut self.clients[i];
+                    if let Ok(r) = Receive::new(Protocol::Udp, f.from, c.addr, &f.contents) {
+                        let _ = c.rtc.handle_input(Input::Receive(now, r));
+                    }
+                    self.drain_client(i);
+                }
+            }
+        }
+        if now >= self.next_engine_timeout {
+            self.give(EngineInput::Timeout(now));
+        }
+        for i in 0..self.clients.len() {
+            if !self.clients[i].silent && now >= self.clients[i].next_timeout {
+                let _ = self.clients[i].rtc.handle_input(Input::Timeout(now));
+                self.drain_client(i);
+            }
+        }
+    }
+
+    /// Gives the engine an input and puts what it sends on the wire (the usage rule).
+    fn give(&mut self, input: EngineInput<'_>) {
+        self.engine
+            .handle_input(input)
+            .expect("the engine was drained");
+        loop {
+            match self.engine.poll_output() {
+                EngineOutput::Transmit(t) => {
+                    if let Some(i) = self.clients.iter().position(|c| c.addr == t.destination) {
+                        self.send(Some(i), t.source, t.contents.to_vec());
+                    }
+                }
+                EngineOutput::Timeout(at) => {
+                    self.next_engine_timeout = at;
+                    break;
+                }
+            }
+        }
+        let _ = self.engine.handle_input(EngineInput::Sent(self.now));
+    }
+
+    /// Drains client `i`'s str0m output onto its uplink.
+    fn drain_client(&mut self, i: usize) {
+        loop {
+            let output = self.clients[i].rtc.poll_output();
+            match output {
+                Ok(Output::Timeout(t)) => {
+                    self.clients[i].next_timeout = t;
+                    break;
+                }
+                Ok(Output::Transmit(t)) => {
+                    if !self.clients[i].silent && t.destination == self.sfu_addr {
+                        let from = self.clients[i].addr;
+                        self.send(None, from, t.contents.to_vec());
+                    }
+                }
+                Ok(Output::Event(e)) => {
+                    let c = &mut self.clients[i];
+                    match e {
+                        Event::Connected => c.connected = true,
+                        Event::MediaData(d) => c.media.push(d),
+                        Event::RtpPacket(p) => c.rtp.push(p),
+                        _ => {}
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Puts a datagram on a link: the client's uplink (`to` None) or `to`'s downlink.
+    fn send(&mut self, to: Option<usize>, from: SocketAddr, contents: Vec<u8>) {
+        let index = to.unwrap_or_else(|| {
+            self.clients
+                .iter()
+                .position(|c| c.addr == from)
+                .expect("a client")
+        });
+        let now = self.now;
+        let c = &mut self.clients[index];
+        let (link, free) = match to {
+            None => (c.up, &mut c.up_free),
+            Some(_) => (c.down, &mut c.down_free),
+        };
+        if link.loss > 0.0 && self.rng.random_bool(link.loss.min(1.0)) {
+            return;
+        }
+        let mut depart = now;
+        if let Some(bps) = link.bandwidth_bps {
+            let start = (*free).max(now);
+            let bits = (contents.len() as u64 + 28) * 8; // with IP and UDP headers
+            *free = start + Duration::from_nanos(bits * 1_000_000_000 / bps.max(1));
+            depart = *free;
+        }
+        let jitter = if link.jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            let nanos = link.jitter.as_nanos() as u64;
+            Duration::from_nanos(self.rng.random_range(0..=nanos))
+        };
+        self.next_seq += 1;
+        self.flights.push(Flight {
+            at: depart + link.delay + jitter,
+            seq: self.next_seq,
+            to,
+            from,
+            contents,
+        });
+    }
+
+    /// Applies the engine's events to the clients: answers and offers (answered at once).
+    fn signal(&mut self) {
+        for i in 0..self.clients.len() {
+            while let Ok(event) = self.clients[i].events_rx.try_recv() {
+                let mut reply = None;
+                {
+                    let c = &mut self.clients[i];
+                    match &event {
+                        PeerEvent::Answer { sdp } => {
+                            if let (Some(p), Ok(answer)) =
+                                (c.pending.take(), SdpAnswer::from_sdp_string(sdp))
+                            {
+                                c.rtc
+                                    .sdp_api()
+                                    .accept_answer(p, answer)
+                                    .expect("answer accepted");
+                            }
+                        }
+                        PeerEvent::Offer { sdp } => {
+                            c.offers.push(sdp.clone());
+                            let offer = SdpOffer::from_sdp_string(sdp).expect("offer parses");
+                            let answer = c.rtc.sdp_api().accept_offer(offer).expect("accepted");
+                            reply = Some(answer.to_sdp_string());
+                        }
+                        _ => {}
+                    }
+                    c.events.push(event);
+                }
+                if let Some(sdp) = reply {
+                    let peer = self.clients[i].peer;
+                    self.command(Command::Answer { peer, sdp });
+                }
+                self.drain_client(i);
+            }
+        }
+    }
+}
