@@ -6,7 +6,8 @@ mod memnet;
 use std::time::{Duration, Instant};
 
 use memnet::{Link, World};
-use sfu::{LeaveReason, PeerEvent, RoomKind, SfuConfig};
+use sfu::engine::Command;
+use sfu::{LeaveReason, PeerEvent, RoomKind, SfuConfig, Source};
 
 /// A 20 ms Opus frame's worth of bytes.
 const FRAME: [u8; 60] = [0x42; 60];
@@ -87,6 +88,14 @@ fn a_vanished_peer_is_dropped_after_the_peer_timeout() {
         world.clients[publisher].fatal(),
         Some(sfu::ErrorCode::Timeout)
     );
+    assert!(world.clients[publisher].saw(|e| matches!(
+        e,
+        PeerEvent::Closed {
+            reason: LeaveReason::Timeout
+        }
+    )));
+    world.run_for(Duration::from_millis(200));
+    assert_eq!(world.stats().peers, 1, "the listener is left");
     eprintln!(
         "{after:?} of fake time to the timeout took {:?} of wall time",
         wall.elapsed()
@@ -153,5 +162,74 @@ fn a_lossy_jittery_downlink_is_reproducible() {
     eprintln!(
         "received {received} of {forwarded} ({:.1}% lost), {reordered} out of order",
         loss * 100.0
+    );
+}
+
+/// What a late joiner learns about the room: who is there, what they publish, who is speaking
+/// and what they muted.
+#[test]
+fn a_late_joiner_learns_who_speaks_and_what_is_muted() {
+    let mut world = World::new(SfuConfig::default(), 3);
+    let alice = world.join("alice", "room", RoomKind::Voice, true);
+    let bob = world.join("bob", "room", RoomKind::Voice, true);
+    let published =
+        |w: &World, i: usize| w.clients[i].saw(|e| matches!(e, PeerEvent::TrackPublished { .. }));
+    assert!(world.run_until(Duration::from_secs(10), |w| {
+        w.clients.iter().all(|c| c.connected) && published(w, alice) && published(w, bob)
+    }));
+    let bob_peer = world.clients[bob].peer;
+    world.command(Command::SetMuted {
+        peer: bob_peer,
+        source: Source::Microphone,
+        muted: true,
+    });
+    // Alice talks (loud RFC 6464 levels) until Bob hears that she speaks.
+    let speaking = |w: &World| {
+        w.clients[bob].saw(|e| {
+            matches!(e, PeerEvent::Speaking { participant_id, speaking: true, .. }
+                if participant_id == "p_alice")
+        })
+    };
+    let mut n = 0u64;
+    let start = world.now;
+    while !speaking(&world) {
+        assert!(
+            world.now - start < Duration::from_secs(10),
+            "bob hears alice speak"
+        );
+        world.send_frame_at_level(alice, n, &[0x11; 40], Some(20));
+        n += 1;
+        world.run_for(Duration::from_millis(20));
+    }
+    // Carol joins while Alice still talks.
+    let carol = world.join("carol", "room", RoomKind::Voice, true);
+    let joined = loop {
+        world.send_frame_at_level(alice, n, &[0x11; 40], Some(20));
+        n += 1;
+        world.run_for(Duration::from_millis(20));
+        if let Some(participants) = world.clients[carol].events.iter().find_map(|e| match e {
+            PeerEvent::Joined { participants } => Some(participants.clone()),
+            _ => None,
+        }) {
+            break participants;
+        }
+        assert!(world.now - start < Duration::from_secs(20), "carol joins");
+    };
+    let alice = joined
+        .iter()
+        .find(|p| p.info.participant_id == "p_alice")
+        .expect("alice listed");
+    assert!(alice.speaking, "alice is speaking: {alice:?}");
+    assert!(alice.muted.is_empty());
+    assert_eq!(alice.tracks.len(), 1);
+    let bob = joined
+        .iter()
+        .find(|p| p.info.participant_id == "p_bob")
+        .expect("bob listed");
+    assert!(!bob.speaking);
+    assert_eq!(bob.muted, [Source::Microphone]);
+    assert!(
+        !bob.tracks.is_empty() && bob.tracks.iter().all(|t| t.muted),
+        "bob's microphone track is muted: {bob:?}"
     );
 }

@@ -298,6 +298,11 @@ impl World {
 
     /// Has client `i` send a 20 ms Opus frame (`payload`, frame number `n`) now.
     pub fn send_frame(&mut self, i: usize, n: u64, payload: &[u8]) {
+        self.send_frame_at_level(i, n, payload, None);
+    }
+
+    /// [`World::send_frame`] with an RFC 6464 audio level (-dBov: 0 loudest, 127 silence).
+    pub fn send_frame_at_level(&mut self, i: usize, n: u64, payload: &[u8], level: Option<i8>) {
         let now = self.now;
         let c = &mut self.clients[i];
         let Some(mid) = c.send_mid else { return };
@@ -308,6 +313,10 @@ impl World {
             return;
         };
         let mt = str0m::media::MediaTime::new(n * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ);
+        let writer = match level {
+            Some(level) => writer.audio_level(-level, true),
+            None => writer,
+        };
         let _ = writer.write(pt, now, mt, payload.to_vec());
         self.drain_client(i);
     }
