@@ -29,9 +29,12 @@ pub struct JoinRequest {
     pub grants: Grants,
 }
 
+/// Where a room lives and how full it is.
 struct Placement {
     worker: usize,
     handles: usize,
+    /// The room's limit, from the policy it was created with.
+    max_participants: usize,
 }
 
 struct Inner {
@@ -119,7 +122,9 @@ impl Sfu {
             };
             match rooms.get_mut(&request.room) {
                 Some(p) => {
-                    if p.handles >= request.policy.max_participants {
+                    // The room's own limit (its first joiner's policy, as the engine's room
+                    // keeps it), not the newcomer's.
+                    if p.handles >= p.max_participants {
                         return Err(SfuError::RoomFull(p.handles));
                     }
                     p.handles += 1;
@@ -129,7 +134,15 @@ impl Sfu {
                     let worker = (0..self.inner.workers.len())
                         .min_by_key(|w| load(*w, &rooms))
                         .unwrap_or(0);
-                    rooms.insert(request.room.clone(), Placement { worker, handles: 1 });
+                    let max_participants = request.policy.max_participants;
+                    rooms.insert(
+                        request.room.clone(),
+                        Placement {
+                            worker,
+                            handles: 1,
+                            max_participants,
+                        },
+                    );
                     worker
                 }
             }

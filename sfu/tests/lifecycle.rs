@@ -43,19 +43,24 @@ fn room_closes_when_its_last_peer_leaves() {
 #[test]
 fn room_full_is_refused() {
     let sfu = start_sfu();
-    let mut policy = sfu::RoomPolicy::for_kind(RoomKind::Voice);
-    policy.max_participants = 1;
-    let request = |user: &str| sfu::JoinRequest {
-        room: sfu::RoomId("small".into()),
-        policy: policy.clone(),
-        participant: sfu::ParticipantInfo {
-            participant_id: user.into(),
-            user_id: user.into(),
-            device_id: "d".into(),
-        },
-        grants: mic(),
+    let request = |user: &str, max_participants: usize| {
+        let mut policy = sfu::RoomPolicy::for_kind(RoomKind::Voice);
+        policy.max_participants = max_participants;
+        sfu::JoinRequest {
+            room: sfu::RoomId("small".into()),
+            policy,
+            participant: sfu::ParticipantInfo {
+                participant_id: user.into(),
+                user_id: user.into(),
+                device_id: "d".into(),
+            },
+            grants: mic(),
+        }
     };
-    let _first = sfu.join(request("a")).expect("first fits");
-    let err = sfu.join(request("b")).err().expect("second refused");
+    let _first = sfu.join(request("a", 1)).expect("first fits");
+    let err = sfu.join(request("b", 1)).err().expect("second refused");
+    assert_eq!(err.code(), sfu::ErrorCode::RoomFull);
+    // The room's limit counts, not the one a later joiner brings.
+    let err = sfu.join(request("c", 100)).err().expect("still refused");
     assert_eq!(err.code(), sfu::ErrorCode::RoomFull);
 }
