@@ -233,3 +233,63 @@ fn a_late_joiner_learns_who_speaks_and_what_is_muted() {
         "bob's microphone track is muted: {bob:?}"
     );
 }
+
+/// A listener that never answers the server's offer of a new track is ended with
+/// `negotiation_timeout` once `negotiation_timeout` has passed, and the others are told it left
+/// for failure.
+#[test]
+fn an_unanswered_offer_ends_the_peer_with_negotiation_timeout() {
+    let config = SfuConfig::default();
+    let timeout = config.negotiation_timeout;
+    let mut world = World::new(config, 4);
+    let listener = world.join("lena", "room", RoomKind::Voice, false);
+    assert!(world.run_until(Duration::from_secs(10), |w| w.clients[listener].connected));
+    world.clients[listener].answer_offers = false;
+    let publisher = world.join("paul", "room", RoomKind::Voice, true);
+    assert!(world.run_until(Duration::from_secs(10), |w| {
+        !w.clients[listener].offers.is_empty()
+    }));
+    let offered_at = world.now;
+    let left_for_failure = |w: &World| {
+        w.clients[publisher].saw(|e| {
+            matches!(
+                e,
+                PeerEvent::ParticipantLeft {
+                    reason: LeaveReason::Failed,
+                    ..
+                }
+            )
+        })
+    };
+    assert!(world.run_until(timeout * 2, left_for_failure));
+    let waited = world.now - offered_at;
+    assert!(
+        waited >= timeout && waited <= timeout + Duration::from_millis(500),
+        "ended {waited:?} after the offer (negotiation_timeout {timeout:?})"
+    );
+    assert_eq!(
+        world.clients[listener].fatal(),
+        Some(sfu::ErrorCode::NegotiationTimeout)
+    );
+    let message = world.clients[listener].events.iter().find_map(|e| match e {
+        PeerEvent::Error { message, .. } => Some(message.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        message.as_deref(),
+        Some(
+            format!(
+                "no answer to the server's offer within {} s",
+                timeout.as_secs()
+            )
+            .as_str()
+        )
+    );
+    assert!(world.clients[listener].saw(|e| matches!(
+        e,
+        PeerEvent::Closed {
+            reason: LeaveReason::Failed
+        }
+    )));
+    assert_eq!(world.stats().negotiations_failed, 1);
+}

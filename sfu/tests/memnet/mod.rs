@@ -108,6 +108,8 @@ pub struct MemClient {
     pub silent: bool,
     /// SDP of every offer it was sent.
     pub offers: Vec<String>,
+    /// Answer the server's offers as they come (off: they stay unanswered).
+    pub answer_offers: bool,
 }
 
 impl MemClient {
@@ -256,6 +258,7 @@ impl World {
             send_mid: publish.then_some(mid),
             silent: false,
             offers: Vec::new(),
+            answer_offers: true,
         });
         self.command(Command::Offer {
             peer,
@@ -485,6 +488,9 @@ impl World {
                                     .accept_answer(p, answer)
                                     .expect("answer accepted");
                             }
+                        }
+                        PeerEvent::Offer { sdp } if !c.answer_offers => {
+                            c.offers.push(sdp.clone());
                         }
                         PeerEvent::Offer { sdp } => {
                             c.offers.push(sdp.clone());
