@@ -55,7 +55,9 @@ pub async fn upgrade(
 /// `idle_timeout` error.
 fn farewell(end: SocketEnd) -> Option<String> {
     match end {
-        SocketEnd::GoingAway(reason) => Some(ServerMessage::going_away(reason).to_text()),
+        SocketEnd::GoingAway(reason) => {
+            Some(ServerMessage::going_away(protocol::wire_going_away(reason)).to_text())
+        }
         SocketEnd::IdleTimeout => Some(
             ServerMessage::error(
                 "idle_timeout",

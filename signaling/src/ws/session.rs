@@ -11,8 +11,8 @@ use rand::distr::Alphanumeric;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::protocol::{
-    ClientMessage, PROTOCOL_VERSION, RoomInfo, SelfInfo, ServerMessage, from_peer_event,
-    participant,
+    ClientMessage, Joined, PROTOCOL_VERSION, RoomInfo, SelfInfo, ServerMessage, from_peer_event,
+    participant, sfu_source, sfu_tracks, wire_grants,
 };
 use crate::live::{self, Holder, Registration};
 use crate::state::AppState;
@@ -59,7 +59,7 @@ impl<S: Sink<Message> + Unpin> Out<S> {
             fatal,
         } = message
         {
-            tracing::warn!(code, fatal, %message, "signaling error sent to the client");
+            tracing::warn!(code = code.as_ref(), fatal, %message, "signaling error sent to the client");
             self.metrics.error_sent(code);
         }
         self.sink
@@ -263,7 +263,7 @@ async fn relay<S, R, E>(
         }
     };
     let keepalive = Duration::from_millis(state.config.rtc.keepalive_interval_ms);
-    let joined = ServerMessage::Joined {
+    let joined = ServerMessage::Joined(Joined {
         protocol: PROTOCOL_VERSION,
         participant_id,
         room: RoomInfo {
@@ -271,14 +271,14 @@ async fn relay<S, R, E>(
             server_id: claims.srv.clone(),
             kind: kind.as_str().into(),
         },
-        self_: SelfInfo {
+        self_info: SelfInfo {
             user_id: claims.sub.clone(),
             device_id: claims.did.clone(),
-            grants: claims.grt,
+            grants: wire_grants(claims.grt),
         },
         participants: participants.iter().map(participant).collect(),
         keepalive_interval_ms: keepalive.as_millis() as u64,
-    };
+    });
     if !out.send(&joined).await {
         return;
     }
@@ -309,10 +309,13 @@ async fn relay<S, R, E>(
                         out.send(&ServerMessage::error("already_joined", "this session already joined", false)).await;
                         Ok(())
                     }
-                    ClientMessage::Offer { sdp, tracks } => handle.offer(sdp, tracks),
+                    ClientMessage::Offer { sdp, tracks } => handle.offer(sdp, sfu_tracks(tracks)),
                     ClientMessage::Answer { sdp } => handle.answer(sdp),
                     ClientMessage::Candidate { candidate, .. } => handle.add_candidate(candidate),
-                    ClientMessage::Mute { source, muted } => handle.set_muted(source, muted),
+                    ClientMessage::Mute { source, muted } => match sfu_source(source) {
+                        Some(source) => handle.set_muted(source, muted),
+                        None => Ok(()), // refused by frame validation already
+                    },
                     ClientMessage::Ping { nonce } => {
                         out.send(&ServerMessage::Pong { nonce }).await;
                         Ok(())
@@ -340,15 +343,14 @@ async fn relay<S, R, E>(
                     }
                     _ => {}
                 }
-                let message = match from_peer_event(&event) {
-                    // A fatal error from the media plane ends the session like any other: the
-                    // frame, then close 4000 with the code as the reason.
-                    Some(ServerMessage::Error { code, message, fatal: true }) => {
-                        out.fail(code, message).await;
-                        break;
-                    }
-                    Some(message) => message,
-                    None => continue,
+                // A fatal error from the media plane ends the session like any other: the
+                // frame, then close 4000 with the code as the reason.
+                if let sfu::PeerEvent::Error { code, message, fatal: true } = &event {
+                    out.fail(code.as_str(), message.clone()).await;
+                    break;
+                }
+                let Some(message) = from_peer_event(&event) else {
+                    continue;
                 };
                 if !out.send(&message).await {
                     break;
