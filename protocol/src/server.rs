@@ -97,6 +97,23 @@ pub enum GoingAwayReason {
     Unknown,
 }
 
+impl GoingAwayReason {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoingAwayReason::Shutdown => "shutdown",
+            GoingAwayReason::Drain => "drain",
+            GoingAwayReason::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for GoingAwayReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A frame to the client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

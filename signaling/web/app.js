@@ -246,8 +246,6 @@
           return this.onAnswer(frame.sdp);
         case "offer":
           return this.onServerOffer(frame.sdp);
-        case "candidate":
-          return this.onServerCandidate(frame);
         case "participant_joined":
           if (frame.participant) this.addParticipant(frame.participant);
           return this.render();
@@ -268,6 +266,10 @@
           return this.onError(frame);
         case "pong":
           this.lastPong = Date.now();
+          return;
+        case "going_away":
+          // The close (1001) follows; say why when it comes.
+          this.goingAway = typeof frame.reason === "string" ? frame.reason : "shutdown";
           return;
         default:
           log("ignored unknown frame", frame.type);
@@ -363,15 +365,6 @@
       await this.pc.setLocalDescription(await this.pc.createAnswer());
       this.send({ type: "answer", sdp: this.pc.localDescription.sdp });
       if (this.reofferNeeded) await this.sendOffer();
-    }
-
-    async onServerCandidate(frame) {
-      if (!this.pc || typeof frame.candidate !== "string" || frame.candidate === "") return;
-      try {
-        await this.pc.addIceCandidate({ candidate: frame.candidate, sdpMid: frame.sdp_mid ?? "0" });
-      } catch (e) {
-        log("ignored server candidate:", e.message); // the same candidates are in the SDP
-      }
     }
 
     async onError(frame) {
@@ -512,6 +505,10 @@
 
     onSocketClosed(ev) {
       if (this.closed) return;
+      if (this.goingAway) {
+        this.fail("going_away", `the server is going away (${this.goingAway}): join again in a moment`);
+        return;
+      }
       const why = ev.reason ? `${ev.code} ${ev.reason}` : `${ev.code}`;
       this.fail("connection_closed", `the signaling connection closed (${why})`);
     }

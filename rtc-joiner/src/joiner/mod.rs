@@ -123,6 +123,8 @@ impl Joiner {
             user_id: joined.self_info.user_id.clone(),
             device_id: joined.self_info.device_id.clone(),
             tracks: Vec::new(),
+            speaking: false,
+            muted: Vec::new(),
         });
 
         let peer_setup = PeerSession::new(PeerOptions {
@@ -136,7 +138,7 @@ impl Joiner {
         let (peer, peer_events) = match peer_setup {
             Ok(pair) => pair,
             Err(err) => {
-                let _ = signaling.send(&ClientMessage::Leave).await;
+                let _ = signaling.send(&ClientMessage::Leave {}).await;
                 signaling.close().await;
                 return Err(err);
             }

@@ -96,6 +96,8 @@ mod tests {
             user_id: user.into(),
             device_id: "d".into(),
             tracks: vec![],
+            speaking: false,
+            muted: Vec::new(),
         }
     }
 

@@ -76,16 +76,16 @@ impl Session {
     pub(super) async fn send_offer(&mut self) -> Result<(), JoinerError> {
         let sdp = self.peer.create_offer().await?;
         let tracks = match self.peer.local_publish_mid().await {
-            Some(mid) => Some(vec![OfferedTrack {
+            Some(mid) => vec![OfferedTrack {
                 mid,
                 source: MediaSource::Microphone,
-            }]),
+            }],
             None if self.peer.local_audio().is_some() => {
                 return Err(JoinerError::Protocol(
                     "the local offer has no microphone m-line".into(),
                 ));
             }
-            None => None,
+            None => Vec::new(),
         };
         self.sdp_seen("sent", "offer", &sdp);
         self.signaling
@@ -139,7 +139,7 @@ impl Session {
                 _ = keepalive.tick() => {
                     ping_nonce += 1;
                     self.signaling
-                        .send(&ClientMessage::Ping { nonce: Some(ping_nonce.to_string()) })
+                        .send(&ClientMessage::Ping { nonce: Some(ping_nonce.into()) })
                         .await?;
                 }
                 frame = self.signaling.recv() => match frame {
@@ -225,11 +225,6 @@ impl Session {
                     .await?;
                 tracing::debug!("answered a server offer");
             }
-            ServerMessage::Candidate { candidate, sdp_mid } => {
-                if let Err(err) = self.peer.add_remote_candidate(candidate, sdp_mid).await {
-                    tracing::debug!(%err, "ignoring a server candidate");
-                }
-            }
             ServerMessage::ParticipantJoined { participant } => {
                 tracing::info!(
                     participant_id = %participant.participant_id,
@@ -285,7 +280,10 @@ impl Session {
                 fatal,
             } => {
                 if fatal {
-                    return Err(JoinerError::Signaling { code, message });
+                    return Err(JoinerError::Signaling {
+                        code: code.into_owned(),
+                        message,
+                    });
                 }
                 tracing::warn!(%code, %message, "server error");
                 if code == "negotiation_glare" && !self.peer.has_pending_local_offer().await {
@@ -377,7 +375,7 @@ impl Session {
     /// Leaves the room and collects the task reports (never fails).
     pub(super) async fn shutdown(&mut self) -> (Option<SenderReport>, Vec<ReceiverReport>) {
         if self.signaling_open
-            && let Err(err) = self.signaling.send(&ClientMessage::Leave).await
+            && let Err(err) = self.signaling.send(&ClientMessage::Leave {}).await
         {
             tracing::debug!(%err, "could not send leave");
         }

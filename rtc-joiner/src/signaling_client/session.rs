@@ -72,7 +72,7 @@ where
                         JoinerError::Protocol(format!("unparseable server frame: {err}"))
                     });
                     if let Ok(ServerMessage::GoingAway { reason, .. }) = &message {
-                        self.going_away = Some(reason.clone());
+                        self.going_away = Some(reason.to_string());
                     }
                     return Some(message);
                 }
@@ -130,7 +130,10 @@ where
                         fatal,
                     })) => {
                         if fatal {
-                            return Err(JoinerError::Signaling { code, message });
+                            return Err(JoinerError::Signaling {
+                                code: code.into_owned(),
+                                message,
+                            });
                         }
                         tracing::warn!(%code, %message, "signaling error before joined");
                     }
@@ -155,6 +158,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signaling_client::messages::GoingAwayReason;
     use tokio_tungstenite::WebSocketStream;
     use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
     use tokio_tungstenite::tungstenite::protocol::{Role, frame::coding::CloseCode};
@@ -192,7 +196,10 @@ mod tests {
         close(&mut server, 1001).await;
         assert!(matches!(
             session.recv().await,
-            Some(Ok(ServerMessage::GoingAway { ref reason, reconnect: true })) if reason == "shutdown"
+            Some(Ok(ServerMessage::GoingAway {
+                reason: GoingAwayReason::Shutdown,
+                reconnect: true
+            }))
         ));
         match session.recv().await {
             Some(Err(JoinerError::ServerGoingAway { reason })) => assert_eq!(reason, "shutdown"),

@@ -80,7 +80,7 @@ impl JoinRun {
         let peer = match self.hubs.create(publish, Some(self.probe.clone())).await {
             Ok(peer) => peer,
             Err(err) => {
-                let _ = signaling.send(&ClientMessage::Leave).await;
+                let _ = signaling.send(&ClientMessage::Leave {}).await;
                 signaling.close().await;
                 return Err(err);
             }
@@ -98,7 +98,7 @@ impl JoinRun {
             server_errors: Vec::new(),
         };
         let outcome = session.run(stop, keepalive, self.connect_timeout).await;
-        let _ = session.signaling.send(&ClientMessage::Leave).await;
+        let _ = session.signaling.send(&ClientMessage::Leave {}).await;
         session.signaling.close().await;
         let report = session.peer.close().await;
         outcome?;
@@ -131,12 +131,13 @@ struct LightSession {
 impl LightSession {
     async fn send_offer(&mut self) -> Result<(), JoinerError> {
         let (sdp, mid) = self.peer.offer().await?;
-        let tracks = mid.map(|mid| {
-            vec![OfferedTrack {
+        let tracks = mid
+            .map(|mid| OfferedTrack {
                 mid,
                 source: MediaSource::Microphone,
-            }]
-        });
+            })
+            .into_iter()
+            .collect();
         self.offer_pending = true;
         self.signaling
             .send(&ClientMessage::Offer { sdp, tracks })
@@ -169,7 +170,7 @@ impl LightSession {
                 _ = keepalive.tick() => {
                     nonce += 1;
                     self.signaling
-                        .send(&ClientMessage::Ping { nonce: Some(nonce.to_string()) })
+                        .send(&ClientMessage::Ping { nonce: Some(nonce.into()) })
                         .await?;
                 }
                 notice = self.peer.notice() => match notice {
@@ -223,7 +224,10 @@ impl LightSession {
                 fatal,
             } => {
                 if fatal {
-                    return Err(JoinerError::Signaling { code, message });
+                    return Err(JoinerError::Signaling {
+                        code: code.into_owned(),
+                        message,
+                    });
                 }
                 if code == "negotiation_glare" && !self.offer_pending {
                     self.send_offer().await?;
