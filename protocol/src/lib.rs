@@ -8,10 +8,12 @@
 //! Depends on serde (and serde_json for the frames' text) only.
 
 mod client;
+mod errors;
 mod server;
 mod shared;
 
 pub use client::ClientMessage;
+pub use errors::ErrorCode;
 pub use server::{
     GoingAwayReason, Joined, ParticipantInfo, RoomInfo, SelfInfo, ServerMessage, TrackInfo,
 };

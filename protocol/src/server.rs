@@ -231,6 +231,15 @@ impl ServerMessage {
         "going_away",
     ];
 
+    /// An `error` frame with one of our codes.
+    pub fn error_code(
+        code: crate::ErrorCode,
+        message: impl Into<String>,
+        fatal: bool,
+    ) -> ServerMessage {
+        ServerMessage::error(code.as_str(), message, fatal)
+    }
+
     /// An `error` frame.
     pub fn error(
         code: impl Into<Cow<'static, str>>,

@@ -243,3 +243,27 @@ fn going_away_parses() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_error_table_lists_exactly_the_codes() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md"))
+        .expect("protocol.md");
+    let start = docs
+        .find("### Error codes on the WebSocket")
+        .expect("the error section");
+    let table = &docs[start..];
+    let table = &table[..table[4..].find("\n### ").map_or(table.len(), |i| i + 4)];
+    let listed: Vec<&str> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    let codes: Vec<&str> = openchat_protocol::ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(
+        listed, codes,
+        "docs/protocol.md's table against ErrorCode::ALL, in order"
+    );
+}

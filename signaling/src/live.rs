@@ -21,7 +21,7 @@ use crate::state::AppState;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ending {
     /// Stable code (docs/protocol.md).
-    pub code: &'static str,
+    pub code: openchat_protocol::ErrorCode,
     /// For people.
     pub message: &'static str,
 }
@@ -29,17 +29,17 @@ pub struct Ending {
 impl Ending {
     /// The session's device was revoked.
     pub const DEVICE_REVOKED: Ending = Ending {
-        code: "device_revoked",
+        code: openchat_protocol::ErrorCode::DeviceRevoked,
         message: "this device was revoked",
     };
     /// The user is no longer a member of the room's server.
     pub const MEMBERSHIP_REVOKED: Ending = Ending {
-        code: "membership_revoked",
+        code: openchat_protocol::ErrorCode::MembershipRevoked,
         message: "you are no longer a member of this room's server",
     };
     /// The user is banned from the room's server.
     pub const BANNED: Ending = Ending {
-        code: "banned",
+        code: openchat_protocol::ErrorCode::Banned,
         message: "you are banned from this room's server",
     };
 }

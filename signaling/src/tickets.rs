@@ -55,11 +55,12 @@ pub enum TicketError {
 
 impl TicketError {
     /// Stable code.
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> openchat_protocol::ErrorCode {
+        use openchat_protocol::ErrorCode;
         match self {
-            TicketError::Invalid => "ticket_invalid",
-            TicketError::Expired => "ticket_expired",
-            TicketError::Replayed => "ticket_replayed",
+            TicketError::Invalid => ErrorCode::TicketInvalid,
+            TicketError::Expired => ErrorCode::TicketExpired,
+            TicketError::Replayed => ErrorCode::TicketReplayed,
         }
     }
 }

@@ -59,8 +59,8 @@ fn farewell(end: SocketEnd) -> Option<String> {
             Some(ServerMessage::going_away(protocol::wire_going_away(reason)).to_text())
         }
         SocketEnd::IdleTimeout => Some(
-            ServerMessage::error(
-                "idle_timeout",
+            ServerMessage::error_code(
+                protocol::ErrorCode::IdleTimeout,
                 "nothing received from the client for too long",
                 true,
             )

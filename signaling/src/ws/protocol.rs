@@ -2,8 +2,8 @@
 //! sizes the frame limit and converts the sfu's types into the wire's (and back).
 
 pub use openchat_protocol::{
-    ClientMessage, GoingAwayReason, Grants, Joined, MediaSource, OfferedTrack, PROTOCOL_VERSION,
-    ParticipantInfo, RoomInfo, SelfInfo, ServerMessage, TrackInfo, TrackKind,
+    ClientMessage, ErrorCode, GoingAwayReason, Grants, Joined, MediaSource, OfferedTrack,
+    PROTOCOL_VERSION, ParticipantInfo, RoomInfo, SelfInfo, ServerMessage, TrackInfo, TrackKind,
 };
 
 /// The frame limit never goes below this.
@@ -62,6 +62,27 @@ pub fn wire_grants(g: sfu::Grants) -> Grants {
         camera: g.camera,
         screenshare: g.screenshare,
         screenshare_audio: g.screenshare_audio,
+    }
+}
+
+/// The wire's code for an sfu error (every sfu code has one: the match is exhaustive).
+pub fn wire_code(code: sfu::ErrorCode) -> ErrorCode {
+    use sfu::ErrorCode as S;
+    match code {
+        S::InvalidSdp => ErrorCode::InvalidSdp,
+        S::NegotiationGlare => ErrorCode::NegotiationGlare,
+        S::NoPendingOffer => ErrorCode::NoPendingOffer,
+        S::MediaSourceNotAllowed => ErrorCode::MediaSourceNotAllowed,
+        S::PublishNotPermitted => ErrorCode::PublishNotPermitted,
+        S::CodecNotAllowed => ErrorCode::CodecNotAllowed,
+        S::DuplicateSource => ErrorCode::DuplicateSource,
+        S::NegotiationFailed => ErrorCode::NegotiationFailed,
+        S::NegotiationTimeout => ErrorCode::NegotiationTimeout,
+        S::RoomFull => ErrorCode::RoomFull,
+        S::Timeout => ErrorCode::Timeout,
+        S::ConnectTimeout => ErrorCode::ConnectTimeout,
+        S::DtlsFailed => ErrorCode::DtlsFailed,
+        S::Internal => ErrorCode::Internal,
     }
 }
 
@@ -157,7 +178,7 @@ pub fn from_peer_event(event: &sfu::PeerEvent) -> Option<ServerMessage> {
             code,
             message,
             fatal,
-        } => ServerMessage::error(code.as_str(), message.clone(), *fatal),
+        } => ServerMessage::error_code(wire_code(*code), message.clone(), *fatal),
         E::Joined { .. } | E::Connected | E::Closed { .. } => return None,
     })
 }

@@ -11,8 +11,8 @@ use rand::distr::Alphanumeric;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::protocol::{
-    ClientMessage, Joined, PROTOCOL_VERSION, RoomInfo, SelfInfo, ServerMessage, from_peer_event,
-    participant, sfu_source, sfu_tracks, wire_grants,
+    ClientMessage, ErrorCode, Joined, PROTOCOL_VERSION, RoomInfo, SelfInfo, ServerMessage,
+    from_peer_event, participant, sfu_source, sfu_tracks, wire_code, wire_grants,
 };
 use crate::live::{self, Holder, Registration};
 use crate::state::AppState;
@@ -68,8 +68,9 @@ impl<S: Sink<Message> + Unpin> Out<S> {
             .is_ok()
     }
 
-    async fn fail(&mut self, code: &'static str, message: impl Into<String>) {
+    async fn fail(&mut self, code: ErrorCode, message: impl Into<String>) {
         let message = message.into();
+        let code = code.as_str();
         let _ = self.send(&ServerMessage::error(code, message, true)).await;
         let _ = self
             .sink
@@ -123,10 +124,13 @@ where
             Some(ending) => (ending.code, ending.message),
             None => {
                 tracing::warn!(error = %e, "cannot check a ticket holder's access");
-                ("internal", "the server could not check your access")
+                (
+                    ErrorCode::Internal,
+                    "the server could not check your access",
+                )
             }
         };
-        state.metrics.join_refused(code);
+        state.metrics.join_refused(code.as_str());
         out.fail(code, message).await;
         return;
     }
@@ -153,7 +157,8 @@ where
         )
         .await
         else {
-            out.fail("join_required", "no join frame within 10 s").await;
+            out.fail(ErrorCode::JoinRequired, "no join frame within 10 s")
+                .await;
             return None;
         };
         match classify(next) {
@@ -162,16 +167,21 @@ where
             Frame::Invalid(why) => {
                 invalid += 1;
                 if invalid > MAX_INVALID_FRAMES {
-                    out.fail("invalid_message", "too many invalid frames").await;
+                    out.fail(ErrorCode::InvalidMessage, "too many invalid frames")
+                        .await;
                     return None;
                 }
-                out.send(&ServerMessage::error("invalid_message", why, false))
-                    .await;
+                out.send(&ServerMessage::error_code(
+                    ErrorCode::InvalidMessage,
+                    why,
+                    false,
+                ))
+                .await;
             }
             Frame::Message(ClientMessage::Join { protocol, ticket }) => {
                 if protocol != PROTOCOL_VERSION {
                     out.fail(
-                        "unsupported_protocol",
+                        ErrorCode::UnsupportedProtocol,
                         format!("this server speaks protocol {PROTOCOL_VERSION}, not {protocol}"),
                     )
                     .await;
@@ -180,14 +190,14 @@ where
                 return match state.tickets.redeem(&ticket) {
                     Ok(claims) => Some(claims),
                     Err(e) => {
-                        state.metrics.join_refused(e.code());
+                        state.metrics.join_refused(e.code().as_str());
                         out.fail(e.code(), e.to_string()).await;
                         None
                     }
                 };
             }
             Frame::Message(_) => {
-                out.fail("join_required", "the first frame must be join")
+                out.fail(ErrorCode::JoinRequired, "the first frame must be join")
                     .await;
                 return None;
             }
@@ -237,8 +247,8 @@ async fn relay<S, R, E>(
     let mut handle = match state.sfu.join(request) {
         Ok(h) => h,
         Err(e) => {
-            let code = e.code().as_str();
-            state.metrics.join_refused(code);
+            let code = wire_code(e.code());
+            state.metrics.join_refused(code.as_str());
             let message = match e {
                 sfu::SfuError::RoomFull(_) => e.to_string(),
                 _ => {
@@ -253,12 +263,15 @@ async fn relay<S, R, E>(
     let participants = match handle.next_event().await {
         Some(sfu::PeerEvent::Joined { participants }) => participants,
         Some(sfu::PeerEvent::Error { code, message, .. }) => {
-            out.fail(code.as_str(), message).await;
+            out.fail(wire_code(code), message).await;
             return;
         }
         _ => {
-            out.fail("internal", "the media plane did not accept the peer")
-                .await;
+            out.fail(
+                ErrorCode::Internal,
+                "the media plane did not accept the peer",
+            )
+            .await;
             return;
         }
     };
@@ -296,17 +309,17 @@ async fn relay<S, R, E>(
                     Frame::Invalid(why) => {
                         invalid += 1;
                         if invalid > MAX_INVALID_FRAMES {
-                            out.fail("invalid_message", "too many invalid frames").await;
+                            out.fail(ErrorCode::InvalidMessage, "too many invalid frames").await;
                             break;
                         }
-                        out.send(&ServerMessage::error("invalid_message", why, false)).await;
+                        out.send(&ServerMessage::error_code(ErrorCode::InvalidMessage, why, false)).await;
                         continue;
                     }
                     Frame::Message(m) => m,
                 };
                 let sent = match message {
                     ClientMessage::Join { .. } => {
-                        out.send(&ServerMessage::error("already_joined", "this session already joined", false)).await;
+                        out.send(&ServerMessage::error_code(ErrorCode::AlreadyJoined, "this session already joined", false)).await;
                         Ok(())
                     }
                     ClientMessage::Offer { sdp, tracks } => handle.offer(sdp, sfu_tracks(tracks)),
@@ -326,7 +339,7 @@ async fn relay<S, R, E>(
                     }
                 };
                 if sent.is_err() {
-                    out.fail("internal", "the media plane stopped").await;
+                    out.fail(ErrorCode::Internal, "the media plane stopped").await;
                     break;
                 }
             }
@@ -334,7 +347,7 @@ async fn relay<S, R, E>(
                 let Some(event) = event else { break };
                 match &event {
                     sfu::PeerEvent::Closed { reason: sfu::LeaveReason::Kicked } => {
-                        out.fail("kicked", "removed from the room by a moderator").await;
+                        out.fail(ErrorCode::Kicked, "removed from the room by a moderator").await;
                         break;
                     }
                     sfu::PeerEvent::Closed { .. } => {
@@ -346,7 +359,7 @@ async fn relay<S, R, E>(
                 // A fatal error from the media plane ends the session like any other: the
                 // frame, then close 4000 with the code as the reason.
                 if let sfu::PeerEvent::Error { code, message, fatal: true } = &event {
-                    out.fail(code.as_str(), message.clone()).await;
+                    out.fail(wire_code(*code), message.clone()).await;
                     break;
                 }
                 let Some(message) = from_peer_event(&event) else {
@@ -358,14 +371,14 @@ async fn relay<S, R, E>(
             }
             ending = &mut registration.ended => {
                 if let Ok(ending) = ending {
-                    tracing::info!(code = ending.code, "session ended by an access change");
+                    tracing::info!(code = ending.code.as_str(), "session ended by an access change");
                     let _ = handle.remove(sfu::LeaveReason::Removed);
                     out.fail(ending.code, ending.message).await;
                 }
                 break;
             }
             _ = sleep_until(silence_deadline) => {
-                out.fail("keepalive_timeout", "no frame for three keepalive intervals").await;
+                out.fail(ErrorCode::KeepaliveTimeout, "no frame for three keepalive intervals").await;
                 break;
             }
         }
