@@ -11,6 +11,7 @@ mod client;
 mod errors;
 mod server;
 mod shared;
+mod ticket;
 
 pub use client::ClientMessage;
 pub use errors::ErrorCode;
@@ -18,6 +19,7 @@ pub use server::{
     GoingAwayReason, Joined, ParticipantInfo, RoomInfo, SelfInfo, ServerMessage, TrackInfo,
 };
 pub use shared::{Grants, MediaSource, OfferedTrack, TrackKind};
+pub use ticket::TicketClaims;
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
 
 use crate::auth::unix_now;
 use crate::config::Secret;
@@ -12,32 +11,7 @@ use crate::config::Secret;
 /// Audience of every ticket.
 pub const TICKET_AUDIENCE: &str = "openchat-rtc";
 
-/// What a ticket admits to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TicketClaims {
-    /// User.
-    pub sub: String,
-    /// Device.
-    pub did: String,
-    /// Channel (room).
-    pub chn: String,
-    /// Server (community).
-    pub srv: String,
-    /// Room kind.
-    pub knd: String,
-    /// Grants per media source.
-    pub grt: sfu::Grants,
-    /// sfu node.
-    pub node: String,
-    /// Unique id, consumed on first use.
-    pub jti: String,
-    /// Expiry.
-    pub exp: u64,
-    /// Issued at.
-    pub iat: u64,
-    /// Audience.
-    pub aud: String,
-}
+pub use openchat_protocol::TicketClaims;
 
 /// Why a ticket was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -109,7 +83,7 @@ impl Tickets {
         channel_id: &str,
         server_id: &str,
         kind: &str,
-        grants: sfu::Grants,
+        grants: openchat_protocol::Grants,
     ) -> Result<(String, TicketClaims), jsonwebtoken::errors::Error> {
         let now = unix_now();
         let claims = TicketClaims {
@@ -171,7 +145,7 @@ mod tests {
             "vc_general",
             "srv_harbor",
             "voice",
-            sfu::Grants::default(),
+            openchat_protocol::Grants::default(),
         )
         .expect("mint")
         .0
@@ -212,7 +186,7 @@ mod tests {
             chn: "c".into(),
             srv: "s".into(),
             knd: "voice".into(),
-            grt: sfu::Grants::default(),
+            grt: openchat_protocol::Grants::default(),
             node: "n".into(),
             jti: "j".into(),
             exp: now - 10,

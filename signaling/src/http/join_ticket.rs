@@ -9,8 +9,8 @@ use control::{ApiError, Caller};
 
 use crate::state::AppState;
 
-fn grants(g: control::Grants) -> sfu::Grants {
-    sfu::Grants {
+fn grants(g: control::Grants) -> openchat_protocol::Grants {
+    openchat_protocol::Grants {
         microphone: g.microphone,
         camera: g.camera,
         screenshare: g.screenshare,

@@ -12,7 +12,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use super::protocol::{
     ClientMessage, ErrorCode, Joined, PROTOCOL_VERSION, RoomInfo, SelfInfo, ServerMessage,
-    from_peer_event, participant, sfu_source, sfu_tracks, wire_code, wire_grants,
+    from_peer_event, participant, sfu_grants, sfu_source, sfu_tracks, wire_code,
 };
 use crate::live::{self, Holder, Registration};
 use crate::state::AppState;
@@ -242,7 +242,7 @@ async fn relay<S, R, E>(
             user_id: claims.sub.clone(),
             device_id: claims.did.clone(),
         },
-        grants: claims.grt,
+        grants: sfu_grants(claims.grt),
     };
     let mut handle = match state.sfu.join(request) {
         Ok(h) => h,
@@ -287,7 +287,7 @@ async fn relay<S, R, E>(
         self_info: SelfInfo {
             user_id: claims.sub.clone(),
             device_id: claims.did.clone(),
-            grants: wire_grants(claims.grt),
+            grants: claims.grt,
         },
         participants: participants.iter().map(participant).collect(),
         keepalive_interval_ms: keepalive.as_millis() as u64,
