@@ -30,8 +30,8 @@ use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, RTCConfigurationBuilder, RTCIceCandidateInit,
-    RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
+    PeerConnection, PeerConnectionBuilder, RTCConfigurationBuilder, RTCIceGatheringState,
+    RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -293,25 +293,6 @@ impl PeerSession {
     pub async fn rollback(&self) -> Result<(), JoinerError> {
         let rollback = RTCSessionDescription::rollback(None)?;
         self.pc.set_local_description(rollback).await?;
-        Ok(())
-    }
-
-    /// Adds a trickled server candidate (`""` means end of candidates and is skipped).
-    pub async fn add_remote_candidate(
-        &self,
-        candidate: String,
-        sdp_mid: Option<String>,
-    ) -> Result<(), JoinerError> {
-        if candidate.is_empty() {
-            return Ok(());
-        }
-        self.pc
-            .add_ice_candidate(RTCIceCandidateInit {
-                candidate,
-                sdp_mid,
-                ..Default::default()
-            })
-            .await?;
         Ok(())
     }
 
