@@ -40,6 +40,10 @@ pub struct ParticipantInfo {
     /// Sources they declared muted, published or not.
     #[serde(default)]
     pub muted: Vec<MediaSource>,
+    /// A moderator muted them: nothing they publish is forwarded (what the last
+    /// `server_muted` frame about them would have said).
+    #[serde(default)]
+    pub server_muted: bool,
 }
 
 /// The room a session joined (`joined.room`).
@@ -183,6 +187,20 @@ pub enum ServerMessage {
         /// Muted now.
         muted: bool,
     },
+    /// A moderator muted (or unmuted) a participant: the server forwards nothing it publishes
+    /// until the mute is lifted. Sent to the whole room, the participant included.
+    ServerMuted {
+        /// Who.
+        participant_id: String,
+        /// Muted now.
+        muted: bool,
+    },
+    /// What this session may publish changed; a track of a source it lost has ended for the
+    /// others, and its packets are dropped from now on.
+    GrantsChanged {
+        /// The new grants.
+        grants: Grants,
+    },
     /// An error; after a fatal one the server closes the socket.
     Error {
         /// Stable machine-readable code.
@@ -216,7 +234,7 @@ pub enum ServerMessage {
 
 impl ServerMessage {
     /// The `type` of every frame the server sends.
-    pub const TYPES: [&'static str; 12] = [
+    pub const TYPES: [&'static str; 14] = [
         "joined",
         "answer",
         "offer",
@@ -226,6 +244,8 @@ impl ServerMessage {
         "track_unpublished",
         "speaking",
         "muted",
+        "server_muted",
+        "grants_changed",
         "error",
         "pong",
         "going_away",

@@ -137,6 +137,7 @@ fn every_server_frame_type_parses() {
                 tracks: vec![],
                 speaking: false,
                 muted: vec![],
+                server_muted: false,
             }
         }
     );

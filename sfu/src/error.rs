@@ -76,6 +76,9 @@ pub enum SfuError {
     /// The worker thread has stopped.
     #[error("sfu worker stopped")]
     WorkerGone,
+    /// A room command named no one in the room.
+    #[error("no such participant in room {0}")]
+    NotInRoom(String),
 }
 
 impl SfuError {

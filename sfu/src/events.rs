@@ -2,7 +2,7 @@
 
 use crate::error::ErrorCode;
 use crate::ids::ParticipantInfo;
-use crate::policy::{MediaKind, Source};
+use crate::policy::{Grants, MediaKind, Source};
 
 /// Why a participant left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +58,8 @@ pub struct ParticipantSnapshot {
     pub speaking: bool,
     /// Sources they declared muted (whether published or not), in a fixed order.
     pub muted: Vec<Source>,
+    /// A moderator muted them: nothing they publish is forwarded.
+    pub server_muted: bool,
 }
 
 /// Something the session of one peer must relay to its client.
@@ -122,6 +124,20 @@ pub enum PeerEvent {
         source: Source,
         /// Muted now.
         muted: bool,
+    },
+    /// A moderator muted (or unmuted) a participant: nothing it publishes is forwarded until
+    /// the mute is lifted. Sent to the whole room, the participant included.
+    ServerMuted {
+        /// Who.
+        participant_id: String,
+        /// Muted now.
+        muted: bool,
+    },
+    /// What this peer may publish changed: a track of a source it lost has ended (others saw it
+    /// unpublished) and its packets are dropped from now on.
+    GrantsChanged {
+        /// The new grants.
+        grants: Grants,
     },
     /// A protocol error for this peer.
     Error {

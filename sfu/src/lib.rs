@@ -7,6 +7,9 @@
 //! Layout, by folder:
 //! - `engine/`: the media engine, sans-IO in str0m's shape (`handle_input` / `poll_output`, time
 //!   only as an input): peers, rooms, negotiation, forwarding. No socket, clock or thread inside.
+//! - `rooms/`: the rooms layer above forwarding, on its own thread: roster, mute, speaker
+//!   updates, room limits, and the room commands (server mute, kick, grants) callers outside the
+//!   sfu issue through [`Sfu`].
 //! - `runtime/`: one thread per worker that owns the UDP socket, the clock, the command channel and
 //!   the batched sends (`sendmmsg`), and drives one engine.
 //! - [`Sfu`] (`sfu.rs`): starts the workers, places rooms on them and hands out [`PeerHandle`]s.
@@ -27,6 +30,7 @@ mod peer;
 mod policy;
 mod rewrite;
 mod room;
+pub mod rooms;
 mod runtime;
 mod sdp;
 mod sections;
@@ -42,6 +46,7 @@ pub use events::{LeaveReason, ParticipantSnapshot, PeerEvent, TrackSnapshot};
 pub use ids::{ParticipantInfo, PeerId, RoomId};
 pub use latency::{BUCKET_BOUNDS_US, LatencySnapshot};
 pub use policy::{Grants, MediaKind, RoomKind, RoomPolicy, Source, TrackDeclaration};
+pub use rooms::Target;
 pub use sdp::limits::{AUDIO_SECTION_BYTES, SESSION_BYTES, SPARE_SECTIONS, VIDEO_SECTION_BYTES};
 pub use sfu::{JoinRequest, PeerHandle, Sfu};
 pub use stats::{SfuStats, StatsSnapshot, WorkerStats};

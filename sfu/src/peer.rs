@@ -1,6 +1,6 @@
 //! One client connection: its str0m `Rtc`, negotiation state and subscriptions.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use str0m::change::SdpPendingOffer;
@@ -8,10 +8,8 @@ use str0m::media::{Mid, Pt};
 use str0m::net::Transmit;
 use str0m::rtp::Ssrc;
 use str0m::{Event, Output, Rtc};
-use tokio::sync::mpsc::UnboundedSender;
 
 use crate::engine::Fault;
-use crate::events::PeerEvent;
 use crate::ids::{ParticipantInfo, PeerId, RoomId};
 use crate::policy::{Grants, Source};
 use crate::sdp::answer::OfferedFormat;
@@ -54,15 +52,12 @@ pub struct Peer {
     pub grants: Grants,
     pub rtc: Rtc,
     pub ufrag: String,
-    events: UnboundedSender<PeerEvent>,
     pub joined_at: Instant,
     pub last_rx: Option<Instant>,
     pub connected: bool,
     pub next_timeout: Option<Instant>,
     /// Mids the client publishes on, with their sources.
     pub publishing: HashMap<Mid, Source>,
-    /// Sources the client declared muted.
-    pub muted: HashSet<Source>,
     /// The m= sections of the session: server-created, free for recycling, count.
     pub sections: Sections,
     /// The first format the client offered in each section of the session, by mid: what a
@@ -90,7 +85,6 @@ pub struct Peer {
 }
 
 impl Peer {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: PeerId,
         room: RoomId,
@@ -98,7 +92,6 @@ impl Peer {
         grants: Grants,
         rtc: Rtc,
         ufrag: String,
-        events: UnboundedSender<PeerEvent>,
         now: Instant,
     ) -> Peer {
         Peer {
@@ -108,13 +101,11 @@ impl Peer {
             grants,
             rtc,
             ufrag,
-            events,
             joined_at: now,
             last_rx: None,
             connected: false,
             next_timeout: None,
             publishing: HashMap::new(),
-            muted: HashSet::new(),
             sections: Sections::default(),
             offered_formats: HashMap::new(),
             remote_offer_applied: false,
@@ -127,12 +118,6 @@ impl Peer {
             out_pt: HashMap::new(),
             server_muted: false,
         }
-    }
-
-    /// Sends an event to this peer's session. A closed session is not an error: the session's
-    /// handle removes the peer when it drops.
-    pub fn emit(&self, event: PeerEvent) {
-        let _ = self.events.send(event);
     }
 
     /// Polls str0m until it asks for a timeout, collecting transmits and events.

@@ -1,12 +1,14 @@
-//! A room: its policy, its peers and the forwarding graph of its published tracks.
+//! A room as the engine sees it: its policy, its peers and the forwarding graph of its published
+//! tracks. The roster others see (mute state, who speaks) is the rooms layer's (`crate::rooms`).
 
 use std::collections::HashMap;
 
 use str0m::media::{Mid, Pt};
 
-use crate::events::{ParticipantSnapshot, TrackSnapshot};
+use crate::engine::SpeakerChange;
+use crate::events::TrackSnapshot;
 use crate::ids::PeerId;
-use crate::peer::{Peer, TrackKey};
+use crate::peer::TrackKey;
 use crate::policy::{MediaKind, RoomPolicy, Source};
 use crate::rewrite::Rewriter;
 use crate::speaking::SpeakingDetector;
@@ -31,20 +33,20 @@ pub struct InTrack {
     pub participant_id: String,
     pub source: Source,
     pub kind: MediaKind,
-    pub muted: bool,
     pub speaking: SpeakingDetector,
     /// Subscribers whose m-line is negotiated.
     pub routes: Vec<Route>,
 }
 
 impl InTrack {
-    /// The track as others see it.
+    /// The track as others see it (`muted` is filled in by the rooms layer, which keeps the
+    /// publishers' mute state).
     pub fn snapshot(&self) -> TrackSnapshot {
         TrackSnapshot {
             track_id: self.track_id.clone(),
             source: self.source,
             kind: self.kind,
-            muted: self.muted,
+            muted: false,
         }
     }
 }
@@ -55,6 +57,8 @@ pub struct Room {
     /// Peers in join order.
     pub peers: Vec<PeerId>,
     pub tracks: HashMap<TrackKey, InTrack>,
+    /// Speaking changes since the last batch (see `EngineEvent::Speakers`).
+    pub speaker_changes: Vec<SpeakerChange>,
 }
 
 impl Room {
@@ -64,25 +68,7 @@ impl Room {
             policy,
             peers: Vec::new(),
             tracks: HashMap::new(),
-        }
-    }
-
-    /// `peer` as a joiner sees it: its tracks, whether it is speaking, what it muted.
-    pub fn snapshot_of(&self, peer: &Peer) -> ParticipantSnapshot {
-        let mut tracks = Vec::new();
-        let mut speaking = false;
-        for (_, track) in self.tracks_of(peer.id) {
-            tracks.push(track.snapshot());
-            speaking |= track.speaking.is_speaking();
-        }
-        tracks.sort_by(|a, b| a.track_id.cmp(&b.track_id));
-        let mut muted: Vec<Source> = peer.muted.iter().copied().collect();
-        muted.sort_by_key(|s| s.as_str());
-        ParticipantSnapshot {
-            info: peer.info.clone(),
-            tracks,
-            speaking,
-            muted,
+            speaker_changes: Vec::new(),
         }
     }
 

@@ -1,18 +1,18 @@
-//! The public handle: starts workers, places rooms on them and hands out peer handles.
+//! The public handle: starts the workers and the rooms layer, and hands out peer handles.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use tokio::sync::mpsc;
 
 use crate::config::SfuConfig;
-use crate::engine::Command;
+use crate::engine::{Command, EngineEvent};
 use crate::error::SfuError;
 use crate::events::{LeaveReason, PeerEvent};
 use crate::ids::{ParticipantInfo, PeerId, RoomId};
 use crate::policy::{Grants, RoomPolicy, Source, TrackDeclaration};
+use crate::rooms::{CommandSink, Rooms, Target};
 use crate::runtime::WorkerHandle;
 use crate::stats::SfuStats;
 
@@ -29,18 +29,10 @@ pub struct JoinRequest {
     pub grants: Grants,
 }
 
-/// Where a room lives and how full it is.
-struct Placement {
-    worker: usize,
-    handles: usize,
-    /// The room's limit, from the policy it was created with.
-    max_participants: usize,
-}
-
 struct Inner {
     workers: Vec<WorkerHandle>,
-    rooms: Mutex<HashMap<RoomId, Placement>>,
-    next_peer: AtomicU64,
+    rooms: Arc<Mutex<Rooms>>,
+    rooms_thread: Option<JoinHandle<()>>,
     stats: SfuStats,
 }
 
@@ -48,6 +40,10 @@ impl Drop for Inner {
     fn drop(&mut self) {
         for w in &mut self.workers {
             w.stop();
+        }
+        // The workers' event senders are gone with their threads: the rooms thread ends.
+        if let Some(t) = self.rooms_thread.take() {
+            let _ = t.join();
         }
     }
 }
@@ -59,10 +55,12 @@ pub struct Sfu {
 }
 
 impl Sfu {
-    /// Binds one UDP socket per worker and starts the worker threads.
+    /// Binds one UDP socket per worker and starts the worker threads and the rooms layer's
+    /// thread.
     pub fn start(config: SfuConfig) -> Result<Sfu, SfuError> {
         config.validate().map_err(SfuError::Config)?;
         str0m::crypto::from_feature_flags().install_process_default();
+        let (events_tx, events_rx) = crossbeam_channel::unbounded::<EngineEvent>();
         let mut workers = Vec::with_capacity(config.workers);
         let mut stats = SfuStats::default();
         for index in 0..config.workers {
@@ -71,16 +69,40 @@ impl Sfu {
             } else {
                 config.base_port + index as u16
             };
-            let worker =
-                WorkerHandle::spawn(index, SocketAddr::new(config.bind_ip, port), &config)?;
+            let worker = WorkerHandle::spawn(
+                index,
+                SocketAddr::new(config.bind_ip, port),
+                &config,
+                events_tx.clone(),
+            )?;
             stats.workers.push(worker.stats.clone());
             workers.push(worker);
         }
+        drop(events_tx);
+        let sinks: Vec<Box<dyn CommandSink>> = workers
+            .iter()
+            .map(|w| Box::new(w.sender()) as Box<dyn CommandSink>)
+            .collect();
+        let rooms = Arc::new(Mutex::new(Rooms::new(sinks)));
+        let rooms_thread = {
+            let rooms = rooms.clone();
+            std::thread::Builder::new()
+                .name("sfu-rooms".into())
+                .spawn(move || {
+                    while let Ok(event) = events_rx.recv() {
+                        let mut rooms = lock(&rooms);
+                        rooms.apply(event);
+                        while let Ok(more) = events_rx.try_recv() {
+                            rooms.apply(more);
+                        }
+                    }
+                })?
+        };
         Ok(Sfu {
             inner: Arc::new(Inner {
                 workers,
-                rooms: Mutex::new(HashMap::new()),
-                next_peer: AtomicU64::new(1),
+                rooms,
+                rooms_thread: Some(rooms_thread),
                 stats,
             }),
         })
@@ -98,81 +120,60 @@ impl Sfu {
 
     /// Number of rooms with at least one live handle.
     pub fn room_count(&self) -> usize {
-        self.rooms().len()
+        self.rooms().room_count()
     }
 
-    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<RoomId, Placement>> {
-        // A poisoned map still holds consistent counts: every critical section is one insert/update.
-        self.inner
-            .rooms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn rooms(&self) -> MutexGuard<'_, Rooms> {
+        lock(&self.inner.rooms)
     }
 
-    /// Adds a peer to a room, placing the room on the least loaded worker if it is new.
+    /// Adds a peer to a room, placing the room on the least loaded worker if it is new. Refused
+    /// with [`SfuError::RoomFull`] when the room is at its own limit.
     pub fn join(&self, request: JoinRequest) -> Result<PeerHandle, SfuError> {
-        let worker = {
-            let mut rooms = self.rooms();
-            let load = |w: usize, rooms: &HashMap<RoomId, Placement>| -> usize {
-                rooms
-                    .values()
-                    .filter(|p| p.worker == w)
-                    .map(|p| p.handles)
-                    .sum()
-            };
-            match rooms.get_mut(&request.room) {
-                Some(p) => {
-                    // The room's own limit (its first joiner's policy, as the engine's room
-                    // keeps it), not the newcomer's.
-                    if p.handles >= p.max_participants {
-                        return Err(SfuError::RoomFull(p.handles));
-                    }
-                    p.handles += 1;
-                    p.worker
-                }
-                None => {
-                    let worker = (0..self.inner.workers.len())
-                        .min_by_key(|w| load(*w, &rooms))
-                        .unwrap_or(0);
-                    let max_participants = request.policy.max_participants;
-                    rooms.insert(
-                        request.room.clone(),
-                        Placement {
-                            worker,
-                            handles: 1,
-                            max_participants,
-                        },
-                    );
-                    worker
-                }
-            }
-        };
-        let id = PeerId(self.inner.next_peer.fetch_add(1, Ordering::Relaxed));
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let handle = PeerHandle {
-            id,
-            room: request.room.clone(),
-            worker,
+        let room = request.room.clone();
+        let placed = self.rooms().join(request)?;
+        Ok(PeerHandle {
+            id: placed.peer,
+            room,
+            worker: placed.worker,
             sfu: self.clone(),
-            events,
-        };
-        handle.send(Command::AddPeer {
-            peer: id,
-            request: Box::new(request),
-            events: events_tx,
-        })?;
-        Ok(handle)
+            events: placed.events,
+        })
     }
 
-    fn release(&self, room: &RoomId) {
-        let mut rooms = self.rooms();
-        if let Some(p) = rooms.get_mut(room) {
-            p.handles = p.handles.saturating_sub(1);
-            if p.handles == 0 {
-                rooms.remove(room);
-            }
-        }
+    /// Moderation: stops (or resumes) forwarding everything `target` publishes in `room`; the
+    /// room sees a server mute. Returns how many sessions it reached.
+    pub fn server_mute(
+        &self,
+        room: &RoomId,
+        target: &Target,
+        muted: bool,
+    ) -> Result<usize, SfuError> {
+        self.rooms().server_mute(room, target, muted)
     }
+
+    /// Moderation: ends `target`'s sessions in `room` with `kicked`.
+    pub fn kick(&self, room: &RoomId, target: &Target) -> Result<usize, SfuError> {
+        self.rooms().kick(room, target)
+    }
+
+    /// Changes what `target` may publish in `room`; tracks of sources it lost end now.
+    pub fn set_grants(
+        &self,
+        room: &RoomId,
+        target: &Target,
+        grants: Grants,
+    ) -> Result<usize, SfuError> {
+        self.rooms().set_grants(room, target, grants)
+    }
+}
+
+/// A poisoned rooms lock still holds a consistent roster: every command and event is applied
+/// whole or not at all before anything that could panic.
+fn lock(rooms: &Mutex<Rooms>) -> MutexGuard<'_, Rooms> {
+    rooms
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A session's grip on its peer: commands in, events out. Dropping it removes the peer.
@@ -227,20 +228,13 @@ impl PeerHandle {
     }
 
     /// Records that the client (un)muted a source and tells the room.
-    pub fn set_muted(&self, source: Source, muted: bool) -> Result<(), SfuError> {
-        self.send(Command::SetMuted {
-            peer: self.id,
-            source,
-            muted,
-        })
+    pub fn set_muted(&self, source: Source, muted: bool) {
+        self.sfu.rooms().set_muted(self.id, source, muted);
     }
 
-    /// Moderation: stop (or resume) forwarding anything this peer publishes.
-    pub fn server_mute(&self, muted: bool) -> Result<(), SfuError> {
-        self.send(Command::ServerMute {
-            peer: self.id,
-            muted,
-        })
+    /// The room this peer is in.
+    pub fn room(&self) -> &RoomId {
+        &self.room
     }
 
     /// Removes the peer now, telling the room why.
@@ -254,10 +248,6 @@ impl PeerHandle {
 
 impl Drop for PeerHandle {
     fn drop(&mut self) {
-        let _ = self.send(Command::Remove {
-            peer: self.id,
-            reason: LeaveReason::Left,
-        });
-        self.sfu.release(&self.room);
+        self.sfu.rooms().leave(self.id);
     }
 }

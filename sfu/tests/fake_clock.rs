@@ -5,40 +5,11 @@ mod memnet;
 
 use std::time::{Duration, Instant};
 
-use memnet::{Link, World};
-use sfu::engine::Command;
+use memnet::{Link, World, connected_pair};
 use sfu::{LeaveReason, PeerEvent, RoomKind, SfuConfig, Source};
 
 /// A 20 ms Opus frame's worth of bytes.
 const FRAME: [u8; 60] = [0x42; 60];
-
-/// A publisher and a listener in `room`, connected, the listener told of the track.
-fn connected_pair(world: &mut World, listener_down: Link, rtp_mode: bool) -> (usize, usize) {
-    let publisher = world.join("alice", "room", RoomKind::Voice, true);
-    let listener = world.join_with(
-        "bob",
-        "room",
-        RoomKind::Voice,
-        false,
-        Link::clean(),
-        listener_down,
-        rtp_mode,
-    );
-    let ok = world.run_until(Duration::from_secs(10), |w| {
-        w.clients.iter().all(|c| c.connected)
-            && w.clients[listener].saw(|e| matches!(e, PeerEvent::TrackPublished { .. }))
-            && w.clients[listener].offers.len()
-                == w.clients[listener]
-                    .events
-                    .iter()
-                    .filter(|e| matches!(e, PeerEvent::Offer { .. }))
-                    .count()
-    });
-    assert!(ok, "the pair connects within 10 s of fake time");
-    // The listener's answer to the track's offer settles.
-    world.run_for(Duration::from_millis(200));
-    (publisher, listener)
-}
 
 #[test]
 fn a_listener_hears_the_publisher() {
@@ -178,11 +149,7 @@ fn a_late_joiner_learns_who_speaks_and_what_is_muted() {
         w.clients.iter().all(|c| c.connected) && published(w, alice) && published(w, bob)
     }));
     let bob_peer = world.clients[bob].peer;
-    world.command(Command::SetMuted {
-        peer: bob_peer,
-        source: Source::Microphone,
-        muted: true,
-    });
+    world.rooms(|r| r.set_muted(bob_peer, Source::Microphone, true));
     // Alice talks (loud RFC 6464 levels) until Bob hears that she speaks.
     let speaking = |w: &World| {
         w.clients[bob].saw(|e| {

@@ -262,6 +262,13 @@
             if (frame.muted === true) p.muted.add(frame.source);
             else p.muted.delete(frame.source);
           });
+        case "server_muted":
+          if (frame.participant_id === this.selfId) {
+            log(frame.muted === true ? "a moderator muted you" : "a moderator lifted your mute");
+          }
+          return this.update(frame.participant_id, (p) => (p.serverMuted = frame.muted === true));
+        case "grants_changed":
+          return this.onGrantsChanged(frame.grants || {});
         case "error":
           return this.onError(frame);
         case "pong":
@@ -448,8 +455,9 @@
       if (!p || typeof p.participant_id !== "string") return;
       const entry = {
         user_id: typeof p.user_id === "string" ? p.user_id : p.participant_id,
-        speaking: false,
-        muted: new Set(),
+        speaking: p.speaking === true,
+        muted: new Set(Array.isArray(p.muted) ? p.muted : []),
+        serverMuted: p.server_muted === true,
         tracks: new Map(),
       };
       for (const t of Array.isArray(p.tracks) ? p.tracks : []) {
@@ -477,6 +485,17 @@
       this.render();
     }
 
+    // What this session may publish changed: a source it lost stops sending (the server
+    // drops its packets anyway and has ended the track for the others).
+    onGrantsChanged(grants) {
+      this.grants = grants;
+      if (grants.microphone !== true && this.localStream) {
+        for (const track of this.localStream.getAudioTracks()) track.enabled = false;
+        log("you may no longer use the microphone in this room");
+      }
+      this.render();
+    }
+
     setMuted(muted) {
       if (!this.localStream) return;
       this.muted = muted;
@@ -499,6 +518,7 @@
         li.append(name);
         if (p.speaking) li.append(badge("speaking", "speaking"));
         if (p.muted.has("microphone")) li.append(badge("muted", "muted"));
+        if (p.serverMuted) li.append(badge("muted by a moderator", "server-muted"));
         list.append(li);
       }
     }
@@ -672,6 +692,7 @@
         self: id === s.selfId,
         speaking: p.speaking,
         muted: [...p.muted],
+        server_muted: p.serverMuted === true,
       }));
     },
     get log() {

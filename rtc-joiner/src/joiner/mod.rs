@@ -125,6 +125,7 @@ impl Joiner {
             tracks: Vec::new(),
             speaking: false,
             muted: Vec::new(),
+            server_muted: false,
         });
 
         let peer_setup = PeerSession::new(PeerOptions {

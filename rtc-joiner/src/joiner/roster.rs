@@ -98,6 +98,7 @@ mod tests {
             tracks: vec![],
             speaking: false,
             muted: Vec::new(),
+            server_muted: false,
         }
     }
 

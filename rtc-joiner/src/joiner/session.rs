@@ -274,6 +274,16 @@ impl Session {
             } => {
                 tracing::info!(%participant_id, ?source, muted, "mute changed");
             }
+            ServerMessage::ServerMuted {
+                participant_id,
+                muted,
+            } => {
+                let user = self.roster.user_id(&participant_id).unwrap_or("?");
+                tracing::info!(%participant_id, %user, muted, "server mute changed");
+            }
+            ServerMessage::GrantsChanged { grants } => {
+                tracing::warn!(?grants, "this session's grants changed");
+            }
             ServerMessage::Error {
                 code,
                 message,

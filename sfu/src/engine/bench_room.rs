@@ -14,13 +14,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Candidate, Input, Output, Rtc};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-use super::{Command, Engine};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use super::{Command, Engine, EngineEvent};
 use crate::config::SfuConfig;
 use crate::error::SfuError;
 use crate::events::PeerEvent;
@@ -57,9 +59,14 @@ pub struct Datagram {
     contents: Vec<u8>,
 }
 
+/// Where the engine's events for each peer go (the rooms layer's job in the process; here only
+/// each peer's own events matter).
+type Mailboxes = HashMap<PeerId, UnboundedSender<PeerEvent>>;
+
 /// An engine, one publisher and N subscribers, connected in memory.
 pub struct BenchRoom {
     engine: Engine,
+    mailboxes: Mailboxes,
     server_addr: SocketAddr,
     publisher: Client,
     subscribers: Vec<Client>,
@@ -76,6 +83,7 @@ impl BenchRoom {
         let server_addr = engine.advertised;
         let mut room = BenchRoom {
             engine,
+            mailboxes: Mailboxes::new(),
             server_addr,
             publisher: Client::new(0, now),
             subscribers: (1..=subscribers).map(|i| Client::new(i, now)).collect(),
@@ -157,8 +165,12 @@ impl BenchRoom {
         });
         // Counted and dropped as they come: the runtime's send batch is not part of the path.
         let mut n = 0;
-        while let super::Output::Transmit(_) = self.engine.poll_output() {
-            n += 1;
+        loop {
+            match self.engine.poll_output() {
+                super::Output::Transmit(_) => n += 1,
+                super::Output::Event(_) => {}
+                super::Output::Timeout(_) => break,
+            }
         }
         let _ = self.engine.handle_input(super::Input::Sent(now));
         n
@@ -166,7 +178,7 @@ impl BenchRoom {
 
     /// Gives the engine one input and drains its output (the usage rule).
     fn give(&mut self, input: super::Input<'_>) -> Vec<Transmit> {
-        give(&mut self.engine, input)
+        give(&mut self.engine, &self.mailboxes, input)
     }
 
     fn join(&mut self, index: usize, publishes: bool) {
@@ -178,6 +190,7 @@ impl BenchRoom {
             &mut self.subscribers[index - 1]
         };
         client.events = rx;
+        self.mailboxes.insert(client.peer, tx);
         let request = JoinRequest {
             room: RoomId("bench".into()),
             policy: RoomPolicy {
@@ -196,12 +209,12 @@ impl BenchRoom {
         };
         give(
             &mut self.engine,
+            &self.mailboxes,
             super::Input::Command {
                 at: now,
                 command: Command::AddPeer {
                     peer: client.peer,
                     request: Box::new(request),
-                    events: tx,
                 },
             },
         );
@@ -261,12 +274,13 @@ impl BenchRoom {
         let mut to_engine: Vec<Datagram> = Vec::new();
         let mut queued = Vec::new();
         for client in std::iter::once(&mut self.publisher).chain(self.subscribers.iter_mut()) {
-            queued.extend(client.signal(&mut self.engine, now));
+            queued.extend(client.signal(&mut self.engine, &self.mailboxes, now));
             to_engine.extend(client.poll(now, self.server_addr));
         }
         for d in &to_engine {
             queued.extend(give(
                 &mut self.engine,
+                &self.mailboxes,
                 super::Input::Receive {
                     at: now,
                     source: d.source,
@@ -274,7 +288,11 @@ impl BenchRoom {
                 },
             ));
         }
-        queued.extend(give(&mut self.engine, super::Input::Timeout(now)));
+        queued.extend(give(
+            &mut self.engine,
+            &self.mailboxes,
+            super::Input::Timeout(now),
+        ));
         for t in queued {
             let target = std::iter::once(&mut self.publisher)
                 .chain(self.subscribers.iter_mut())
@@ -289,14 +307,23 @@ impl BenchRoom {
     }
 }
 
-/// Gives `engine` one input and drains its output (the usage rule).
-fn give(engine: &mut Engine, input: super::Input<'_>) -> Vec<Transmit> {
+/// Gives `engine` one input and drains its output (the usage rule): returns the datagrams, and
+/// posts each peer's own events to its mailbox.
+fn give(engine: &mut Engine, mailboxes: &Mailboxes, input: super::Input<'_>) -> Vec<Transmit> {
     let _ = engine.handle_input(input);
     let mut out = Vec::new();
-    while let super::Output::Transmit(t) = engine.poll_output() {
-        out.push(t);
+    loop {
+        match engine.poll_output() {
+            super::Output::Transmit(t) => out.push(t),
+            super::Output::Event(EngineEvent::ToPeer { peer, event }) => {
+                if let Some(mailbox) = mailboxes.get(&peer) {
+                    let _ = mailbox.send(event);
+                }
+            }
+            super::Output::Event(_) => {}
+            super::Output::Timeout(_) => return out,
+        }
     }
-    out
 }
 
 impl Client {
@@ -320,7 +347,12 @@ impl Client {
 
     /// Applies what the engine said to this client (answers, offers); returns what the engine
     /// sent meanwhile.
-    fn signal(&mut self, engine: &mut Engine, now: Instant) -> Vec<Transmit> {
+    fn signal(
+        &mut self,
+        engine: &mut Engine,
+        mailboxes: &Mailboxes,
+        now: Instant,
+    ) -> Vec<Transmit> {
         let mut sent = Vec::new();
         while let Ok(event) = self.events.try_recv() {
             match event {
@@ -338,6 +370,7 @@ impl Client {
                     if let Ok(answer) = self.rtc.sdp_api().accept_offer(offer) {
                         sent.extend(give(
                             engine,
+                            mailboxes,
                             super::Input::Command {
                                 at: now,
                                 command: Command::Answer {

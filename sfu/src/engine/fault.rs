@@ -102,11 +102,14 @@ impl Engine {
                 tracing::debug!(peer = %id, room = %peer.room, %cause, "media connection lost");
             }
         }
-        peer.emit(PeerEvent::Error {
-            code: fault.code(),
-            message: fault.message(),
-            fatal: true,
-        });
+        self.events.send_to_peer(
+            id,
+            PeerEvent::Error {
+                code: fault.code(),
+                message: fault.message(),
+                fatal: true,
+            },
+        );
         self.remove_peer(id, fault.leave_reason());
     }
 

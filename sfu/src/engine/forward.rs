@@ -7,12 +7,10 @@ use std::time::Instant;
 use str0m::Input;
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 
-use super::{Engine, drain_and_rearm};
-use crate::events::PeerEvent;
+use super::{Engine, EngineEvent, SpeakerChange, drain_and_rearm};
 use crate::ids::PeerId;
 use crate::peer::TrackKey;
 use crate::room::Room;
-use crate::speaking::SpeakingChange;
 use crate::stats::WorkerStats;
 
 /// Whether forwarded packets are kept for retransmission. str0m negotiates no NACK feedback for
@@ -35,7 +33,11 @@ impl Engine {
         let Some(room) = self.rooms.get_mut(&publisher.room) else {
             return;
         };
-        let Room { peers, tracks, .. } = room;
+        let Room {
+            tracks,
+            speaker_changes,
+            ..
+        } = room;
         let Some(track) = tracks.get_mut(&TrackKey {
             publisher: from,
             mid,
@@ -52,7 +54,12 @@ impl Engine {
         if let Some(level) = audio_level {
             let level = level.unsigned_abs().min(127);
             if let Some(change) = track.speaking.observe(now, level) {
-                announce_speaking(&self.peers, peers, &track.participant_id, change);
+                speaker_changes.push(SpeakerChange {
+                    publisher: from,
+                    mid,
+                    speaking: change.speaking,
+                    level: change.level,
+                });
             }
         }
         let ext = ExtensionValues {
@@ -118,29 +125,34 @@ impl Engine {
     /// Ends speaking for sources that went quiet without sending packets.
     pub(super) fn tick_speaking(&mut self, now: Instant) {
         for room in self.rooms.values_mut() {
-            let Room { peers, tracks, .. } = room;
-            for track in tracks.values_mut() {
+            let Room {
+                tracks,
+                speaker_changes,
+                ..
+            } = room;
+            for (key, track) in tracks.iter_mut() {
                 if let Some(change) = track.speaking.tick(now) {
-                    announce_speaking(&self.peers, peers, &track.participant_id, change);
+                    speaker_changes.push(SpeakerChange {
+                        publisher: key.publisher,
+                        mid: key.mid,
+                        speaking: change.speaking,
+                        level: change.level,
+                    });
                 }
             }
         }
     }
-}
 
-fn announce_speaking(
-    all: &std::collections::HashMap<PeerId, crate::peer::Peer>,
-    room_peers: &[PeerId],
-    participant_id: &str,
-    change: SpeakingChange,
-) {
-    for id in room_peers {
-        if let Some(p) = all.get(id) {
-            p.emit(PeerEvent::Speaking {
-                participant_id: participant_id.to_string(),
-                speaking: change.speaking,
-                level: change.level,
-            });
+    /// Hands each room's speaking changes of the last interval to the rooms layer, one batch per
+    /// room.
+    pub(super) fn flush_speakers(&mut self) {
+        for (id, room) in &mut self.rooms {
+            if !room.speaker_changes.is_empty() {
+                self.events.push(EngineEvent::Speakers {
+                    room: id.clone(),
+                    changes: std::mem::take(&mut room.speaker_changes),
+                });
+            }
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Peers joining and leaving rooms, publishing and unpublishing tracks, mute state.
+//! Peers joining and leaving rooms, publishing and unpublishing tracks, grants changing.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -9,14 +9,13 @@ use str0m::ice::IceCreds;
 use str0m::media::Mid;
 use str0m::rtp::Extension;
 use str0m::{Candidate, Rtc, RtcConfig};
-use tokio::sync::mpsc::UnboundedSender;
 
-use super::Engine;
+use super::{Engine, EngineEvent};
 use crate::error::ErrorCode;
-use crate::events::{LeaveReason, ParticipantSnapshot, PeerEvent};
+use crate::events::{LeaveReason, PeerEvent};
 use crate::ids::PeerId;
 use crate::peer::{Peer, SubState, TrackKey};
-use crate::policy::{RoomKind, Source};
+use crate::policy::{Grants, RoomKind, Source};
 use crate::rewrite::Rewriter;
 use crate::room::{InTrack, Room};
 use crate::sfu::JoinRequest;
@@ -71,13 +70,7 @@ impl Engine {
         Some(rtc)
     }
 
-    pub(super) fn add_peer(
-        &mut self,
-        id: PeerId,
-        request: JoinRequest,
-        events: UnboundedSender<PeerEvent>,
-        now: Instant,
-    ) {
+    pub(super) fn add_peer(&mut self, id: PeerId, request: JoinRequest, now: Instant) {
         let ufrag = loop {
             let candidate = random_token(16);
             if !self.by_ufrag.contains_key(&candidate) {
@@ -85,11 +78,14 @@ impl Engine {
             }
         };
         let Some(rtc) = self.new_rtc(request.policy.kind, &ufrag, now) else {
-            let _ = events.send(PeerEvent::Error {
-                code: ErrorCode::Internal,
-                message: "media plane could not create the connection".into(),
-                fatal: true,
-            });
+            self.events.send_to_peer(
+                id,
+                PeerEvent::Error {
+                    code: ErrorCode::Internal,
+                    message: "media plane could not create the connection".into(),
+                    fatal: true,
+                },
+            );
             return;
         };
         let room = self
@@ -103,25 +99,12 @@ impl Engine {
             request.grants,
             rtc,
             ufrag.clone(),
-            events,
             now,
         );
-        let mut participants = Vec::new();
-        for other in &room.peers {
-            if let Some(o) = self.peers.get(other) {
-                participants.push(room.snapshot_of(o));
-                o.emit(PeerEvent::ParticipantJoined(ParticipantSnapshot {
-                    info: peer.info.clone(),
-                    tracks: Vec::new(),
-                    speaking: false,
-                    muted: Vec::new(),
-                }));
-            }
-        }
         for key in room.tracks.keys() {
             peer.subs.insert(key.clone(), SubState::ToOpen);
         }
-        peer.emit(PeerEvent::Joined { participants });
+        self.events.push(EngineEvent::PeerJoined { peer: id });
         room.peers.push(id);
         tracing::debug!(peer = %id, room = %request.room, participant = %peer.info.participant_id, "peer joined");
         self.by_ufrag.insert(ufrag, id);
@@ -146,23 +129,16 @@ impl Engine {
         }
         if let Some(room) = self.rooms.get_mut(&room_id) {
             room.peers.retain(|p| *p != id);
+            room.speaker_changes.retain(|c| c.publisher != id);
             for track in room.tracks.values_mut() {
                 track.routes.retain(|r| r.sub != id);
-            }
-            for other in &room.peers {
-                if let Some(o) = self.peers.get(other) {
-                    o.emit(PeerEvent::ParticipantLeft {
-                        participant_id: peer.info.participant_id.clone(),
-                        reason,
-                    });
-                }
             }
             if room.peers.is_empty() {
                 tracing::debug!(room = %room_id, "room closed");
                 self.rooms.remove(&room_id);
             }
         }
-        peer.emit(PeerEvent::Closed { reason });
+        self.events.push(EngineEvent::PeerLeft { peer: id, reason });
         peer.rtc.disconnect();
         tracing::debug!(peer = %id, room = %room_id, reason = reason.as_str(), "peer left");
     }
@@ -240,18 +216,20 @@ impl Engine {
         };
         let key = TrackKey { publisher: id, mid };
         let participant_id = peer.info.participant_id.clone();
-        room.tracks.insert(
-            key.clone(),
-            InTrack {
-                track_id: format!("{participant_id}-{mid}"),
-                participant_id,
-                source,
-                kind: source.kind(),
-                muted: peer.muted.contains(&source),
-                speaking: SpeakingDetector::default(),
-                routes: Vec::new(),
-            },
-        );
+        let track = InTrack {
+            track_id: format!("{participant_id}-{mid}"),
+            participant_id,
+            source,
+            kind: source.kind(),
+            speaking: SpeakingDetector::default(),
+            routes: Vec::new(),
+        };
+        self.events.push(EngineEvent::TrackAdded {
+            publisher: id,
+            mid,
+            track: track.snapshot(),
+        });
+        room.tracks.insert(key.clone(), track);
         let others: Vec<PeerId> = room.peers.iter().copied().filter(|p| *p != id).collect();
         for other in others {
             if let Some(o) = self.peers.get_mut(&other) {
@@ -268,6 +246,12 @@ impl Engine {
         let Some(track) = room.tracks.remove(key) else {
             return;
         };
+        room.speaker_changes
+            .retain(|c| c.publisher != key.publisher || c.mid != key.mid);
+        self.events.push(EngineEvent::TrackRemoved {
+            publisher: key.publisher,
+            mid: key.mid,
+        });
         let others: Vec<PeerId> = room
             .peers
             .iter()
@@ -295,40 +279,34 @@ impl Engine {
                 }
                 Some(SubState::ToOpen) | None => {}
             }
-            o.emit(PeerEvent::TrackUnpublished {
-                participant_id: track.participant_id.clone(),
-                track_id: track.track_id.clone(),
-            });
+            self.events.send_to_peer(
+                other,
+                PeerEvent::TrackUnpublished {
+                    participant_id: track.participant_id.clone(),
+                    track_id: track.track_id.clone(),
+                },
+            );
             self.negotiate(other);
         }
     }
 
-    pub(super) fn set_muted(&mut self, id: PeerId, source: Source, muted: bool) {
+    /// Applies new grants: a published track whose source is no longer granted ends now (its
+    /// packets are dropped by policy from then on), and the session is told.
+    pub(super) fn set_grants(&mut self, id: PeerId, grants: Grants) {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
-        if muted {
-            peer.muted.insert(source);
-        } else {
-            peer.muted.remove(&source);
-        }
-        let participant_id = peer.info.participant_id.clone();
-        let Some(room) = self.rooms.get_mut(&peer.room) else {
-            return;
-        };
-        for (key, track) in room.tracks.iter_mut() {
-            if key.publisher == id && track.source == source {
-                track.muted = muted;
-            }
-        }
-        for other in room.peers.iter().filter(|p| **p != id) {
-            if let Some(o) = self.peers.get(other) {
-                o.emit(PeerEvent::Muted {
-                    participant_id: participant_id.clone(),
-                    source,
-                    muted,
-                });
-            }
+        peer.grants = grants;
+        let wanted: HashMap<Mid, Source> = peer
+            .publishing
+            .iter()
+            .filter(|(_, source)| grants.allows(**source))
+            .map(|(m, s)| (*m, *s))
+            .collect();
+        self.events
+            .send_to_peer(id, PeerEvent::GrantsChanged { grants });
+        if wanted.len() != self.peers.get(&id).map_or(0, |p| p.publishing.len()) {
+            self.reconcile_publishing(id, wanted);
         }
     }
 }

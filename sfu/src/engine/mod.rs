@@ -4,16 +4,21 @@
 //! [`Input`]; datagrams to send and the next instant it wants to be woken at leave only through
 //! [`Output`]. The runtime (`crate::runtime`) owns the socket, the clock and the command channel.
 //!
+//! The engine does no room work beyond forwarding: it reports who joined, left, published and
+//! speaks as [`EngineEvent`]s (speaking batched per housekeeping interval), and the rooms layer
+//! (`crate::rooms`) keeps the roster and tells the sessions.
+//!
 //! **Usage rule** (as str0m's): after every [`Engine::handle_input`], call [`Engine::poll_output`]
 //! until it returns [`Output::Timeout`]. An input given while output is still pending is refused
 //! with [`NotDrained`] and changes nothing, so a runtime that forgets to drain finds out at once.
 //!
 //! Inside, a datagram goes to the peer it belongs to (by ICE ufrag for STUN, by source address
 //! otherwise), str0m is drained after every input, RTP is forwarded to subscribers, and what str0m
-//! asks to send is queued for [`Engine::poll_output`].
+//! asks to send is queued for [`Engine::poll_output`], with the events.
 
 #[cfg(feature = "bench-support")]
 mod bench_room;
+mod event;
 mod fault;
 mod forward;
 mod membership;
@@ -25,6 +30,7 @@ mod str0m_events;
 pub use bench_room::{Arrival, ListenerExchange};
 #[cfg(feature = "bench-support")]
 pub use bench_room::{BenchRoom, Datagram};
+pub use event::{EngineEvent, SpeakerChange};
 pub(crate) use fault::Fault;
 
 use std::cmp::Reverse;
@@ -33,29 +39,28 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::config::DtlsCert;
-use str0m::net::Transmit;
-use tokio::sync::mpsc::UnboundedSender;
-
 use crate::config::SfuConfig;
 use crate::dtls_failure::DtlsFailure;
-use crate::events::{LeaveReason, PeerEvent};
+use crate::events::LeaveReason;
 use crate::ids::{PeerId, RoomId};
 use crate::peer::{Drained, Peer};
-use crate::policy::{Source, TrackDeclaration};
+use crate::policy::{Grants, TrackDeclaration};
 use crate::room::Room;
 use crate::sfu::JoinRequest;
 use crate::stats::WorkerStats;
+use event::EventQueue;
+use str0m::config::DtlsCert;
+use str0m::net::Transmit;
 
-/// Housekeeping period: timeouts, speaking hold, gauges.
+/// Housekeeping period: timeouts, speaking hold and speaker batches, gauges.
 const HOUSEKEEPING: Duration = Duration::from_millis(100);
 
-/// Instructions from sessions to the engine that owns their peer.
+/// Instructions from sessions (and the rooms layer) to the engine that owns their peer.
 pub enum Command {
+    /// A peer joins: the engine reports [`EngineEvent::PeerJoined`], or a fatal error for it.
     AddPeer {
         peer: PeerId,
         request: Box<JoinRequest>,
-        events: UnboundedSender<PeerEvent>,
     },
     Offer {
         peer: PeerId,
@@ -70,14 +75,16 @@ pub enum Command {
         peer: PeerId,
         candidate: String,
     },
-    SetMuted {
-        peer: PeerId,
-        source: Source,
-        muted: bool,
-    },
+    /// Moderation: forward nothing this peer publishes (or forward again).
     ServerMute {
         peer: PeerId,
         muted: bool,
+    },
+    /// What the peer may publish from now on: tracks of sources it lost end at once, and its
+    /// session is told ([`crate::PeerEvent::GrantsChanged`]).
+    SetGrants {
+        peer: PeerId,
+        grants: Grants,
     },
     Remove {
         peer: PeerId,
@@ -109,6 +116,8 @@ pub enum Input<'a> {
 pub enum Output {
     /// Send this datagram.
     Transmit(Transmit),
+    /// Hand this to the rooms layer.
+    Event(EngineEvent),
     /// Nothing more to do until this instant (or the next datagram or command): give
     /// [`Input::Timeout`] then.
     Timeout(Instant),
@@ -160,6 +169,8 @@ pub struct Engine {
     scratch_events: Vec<(PeerId, str0m::Event)>,
     /// Datagrams waiting for [`Engine::poll_output`].
     out: VecDeque<Transmit>,
+    /// Events waiting for [`Engine::poll_output`].
+    events: EventQueue,
     /// When each packet forwarded since the last [`Input::Sent`] arrived.
     forwarded_ingress: Vec<Instant>,
     /// When housekeeping runs next.
@@ -190,6 +201,7 @@ impl Engine {
             drained: Drained::default(),
             scratch_events: Vec::new(),
             out: VecDeque::new(),
+            events: EventQueue::default(),
             forwarded_ingress: Vec::with_capacity(64),
             next_housekeeping: now + HOUSEKEEPING,
         }
@@ -202,7 +214,8 @@ impl Engine {
 
     /// Takes one input. Refused (and ignored) while output of an earlier input is undrained.
     pub fn handle_input(&mut self, input: Input<'_>) -> Result<(), NotDrained> {
-        if !self.out.is_empty() && !matches!(input, Input::Sent(_)) {
+        let pending = !self.out.is_empty() || !self.events.is_empty();
+        if pending && !matches!(input, Input::Sent(_)) {
             return Err(NotDrained);
         }
         match input {
@@ -237,10 +250,14 @@ impl Engine {
         Ok(())
     }
 
-    /// The next datagram to send, or (once none is left) when to give [`Input::Timeout`].
+    /// The next datagram to send, then the next event, or (once none is left) when to give
+    /// [`Input::Timeout`].
     pub fn poll_output(&mut self) -> Output {
         if let Some(t) = self.out.pop_front() {
             return Output::Transmit(t);
+        }
+        if let Some(e) = self.events.pop() {
+            return Output::Event(e);
         }
         let timer = self.timers.peek().map(|Reverse((t, _))| *t);
         Output::Timeout(timer.map_or(self.next_housekeeping, |t| t.min(self.next_housekeeping)))
@@ -248,24 +265,16 @@ impl Engine {
 
     fn run_command(&mut self, command: Command, now: Instant) {
         match command {
-            Command::AddPeer {
-                peer,
-                request,
-                events,
-            } => self.add_peer(peer, *request, events, now),
+            Command::AddPeer { peer, request } => self.add_peer(peer, *request, now),
             Command::Offer { peer, sdp, tracks } => self.client_offer(peer, &sdp, &tracks, now),
             Command::Answer { peer, sdp } => self.client_answer(peer, &sdp, now),
             Command::Candidate { peer, candidate } => self.remote_candidate(peer, &candidate, now),
-            Command::SetMuted {
-                peer,
-                source,
-                muted,
-            } => self.set_muted(peer, source, muted),
             Command::ServerMute { peer, muted } => {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.server_muted = muted;
                 }
             }
+            Command::SetGrants { peer, grants } => self.set_grants(peer, grants),
             Command::Remove { peer, reason } => self.remove_peer(peer, reason),
             Command::Shutdown => {
                 let ids: Vec<PeerId> = self.peers.keys().copied().collect();
@@ -313,6 +322,7 @@ impl Engine {
         }
         self.negotiation_housekeeping(now);
         self.tick_speaking(now);
+        self.flush_speakers();
         WorkerStats::set(&self.stats.peers, self.peers.len() as u64);
         WorkerStats::set(&self.stats.rooms, self.rooms.len() as u64);
         // Stale timer entries of removed or re-armed peers would otherwise pile up under load.

@@ -92,11 +92,14 @@ impl Engine {
         };
         let max_bytes = room.policy.max_sdp_bytes();
         if sdp.len() > max_bytes {
-            peer.emit(error(
-                ErrorCode::InvalidSdp,
-                too_large("offer", sdp.len(), max_bytes),
-                false,
-            ));
+            self.events.send_to_peer(
+                id,
+                error(
+                    ErrorCode::InvalidSdp,
+                    too_large("offer", sdp.len(), max_bytes),
+                    false,
+                ),
+            );
             return;
         }
         if peer.pending_offer.is_some() {
@@ -111,12 +114,15 @@ impl Engine {
             }
             // Give the client room to answer and offer before the server offers again.
             peer.hold_offers_until = Some(now + GLARE_HOLD);
-            peer.emit(error(
-                ErrorCode::NegotiationGlare,
-                "the server's offer is outstanding and wins: roll back yours, answer the \
+            self.events.send_to_peer(
+                id,
+                error(
+                    ErrorCode::NegotiationGlare,
+                    "the server's offer is outstanding and wins: roll back yours, answer the \
                  server's offer, then offer again",
-                false,
-            ));
+                    false,
+                ),
+            );
             return;
         }
         let filtered = filter_offer(
@@ -130,27 +136,29 @@ impl Engine {
         );
         let max_sections = room.policy.max_sections();
         if filtered.sections > max_sections {
-            peer.emit(error(
-                ErrorCode::InvalidSdp,
-                format!(
-                    "the offer has {} m= sections; a session in this room holds at most \
+            self.events.send_to_peer(
+                id,
+                error(
+                    ErrorCode::InvalidSdp,
+                    format!(
+                        "the offer has {} m= sections; a session in this room holds at most \
                      {max_sections} (one per track in the room, and {} of your own)",
-                    filtered.sections,
-                    crate::SPARE_SECTIONS
+                        filtered.sections,
+                        crate::SPARE_SECTIONS
+                    ),
+                    false,
                 ),
-                false,
-            ));
+            );
             return;
         }
         let offer = match SdpOffer::from_sdp_string(&filtered.sdp) {
             Ok(o) => o,
             Err(e) => {
                 tracing::debug!(peer = %id, error = %e, "client offer does not parse");
-                peer.emit(error(
-                    ErrorCode::InvalidSdp,
-                    "the offer is not valid SDP",
-                    false,
-                ));
+                self.events.send_to_peer(
+                    id,
+                    error(ErrorCode::InvalidSdp, "the offer is not valid SDP", false),
+                );
                 return;
             }
         };
@@ -160,7 +168,8 @@ impl Engine {
                 tracing::debug!(peer = %id, error = %e, "client offer refused");
                 let fatal = !peer.rtc.is_alive();
                 let message = sdp_refusal("offer", &e);
-                peer.emit(error(ErrorCode::InvalidSdp, message.clone(), fatal));
+                self.events
+                    .send_to_peer(id, error(ErrorCode::InvalidSdp, message.clone(), fatal));
                 if fatal {
                     self.drained.failed.push((id, super::Fault::Lost(message)));
                 }
@@ -169,17 +178,21 @@ impl Engine {
         };
         for line in &filtered.lines {
             if let Some(code) = line.refusal {
-                peer.emit(error(
-                    code,
-                    refusal_message(code, line.kind, line.source.as_str(), &line.mid),
-                    false,
-                ));
+                self.events.send_to_peer(
+                    id,
+                    error(
+                        code,
+                        refusal_message(code, line.kind, line.source.as_str(), &line.mid),
+                        false,
+                    ),
+                );
             }
         }
         peer.offered_formats.extend(offered_formats(sdp));
         let answer = finish_rejected_sections(&answer.to_sdp_string(), &peer.offered_formats);
         complete_exchange(peer, &answer);
-        peer.emit(PeerEvent::Answer { sdp: answer });
+        self.events
+            .send_to_peer(id, PeerEvent::Answer { sdp: answer });
         peer.remote_offer_applied = true;
         peer.glare_refusals = 0;
         peer.hold_offers_until = None;
@@ -199,11 +212,14 @@ impl Engine {
             return;
         };
         let Some(pending) = peer.pending_offer.take() else {
-            peer.emit(error(
-                ErrorCode::NoPendingOffer,
-                "no server offer is outstanding: answer only the server's offers",
-                false,
-            ));
+            self.events.send_to_peer(
+                id,
+                error(
+                    ErrorCode::NoPendingOffer,
+                    "no server offer is outstanding: answer only the server's offers",
+                    false,
+                ),
+            );
             return;
         };
         peer.offered_at = None;
@@ -266,12 +282,15 @@ impl Engine {
             Ok(c) => peer.rtc.add_remote_candidate(c),
             Err(e) => {
                 tracing::debug!(peer = %id, error = %e, "client candidate does not parse");
-                peer.emit(error(
-                    ErrorCode::InvalidSdp,
-                    "the candidate is not an SDP candidate attribute (candidate:<foundation> \
+                self.events.send_to_peer(
+                    id,
+                    error(
+                        ErrorCode::InvalidSdp,
+                        "the candidate is not an SDP candidate attribute (candidate:<foundation> \
                      <component> <transport> <priority> <address> <port> typ <type> ...)",
-                    false,
-                ))
+                        false,
+                    ),
+                )
             }
         }
         self.drain_peer(id);

@@ -123,11 +123,14 @@ impl Engine {
             });
             peer.subs.insert(key, SubState::Open(idle.mid));
             WorkerStats::add(&self.stats.sections_reused, 1);
-            peer.emit(PeerEvent::TrackPublished {
-                participant_id: track.participant_id.clone(),
-                track: track.snapshot(),
-                mid: idle.mid.to_string(),
-            });
+            self.events.send_to_peer(
+                id,
+                PeerEvent::TrackPublished {
+                    participant_id: track.participant_id.clone(),
+                    track: track.snapshot(),
+                    mid: idle.mid.to_string(),
+                },
+            );
         }
         let mut api = peer.rtc.sdp_api();
         let mut announcements = Vec::new();
@@ -171,11 +174,14 @@ impl Engine {
         peer.offered_at = None; // stamped by the next housekeeping tick
         for (mid, event) in announcements {
             peer.sections.created(mid);
-            peer.emit(event);
+            self.events.send_to_peer(id, event);
         }
-        peer.emit(PeerEvent::Offer {
-            sdp: finish_rejected_sections(&offer.to_sdp_string(), &peer.offered_formats),
-        });
+        self.events.send_to_peer(
+            id,
+            PeerEvent::Offer {
+                sdp: finish_rejected_sections(&offer.to_sdp_string(), &peer.offered_formats),
+            },
+        );
         self.drain_peer(id);
     }
 
@@ -234,11 +240,14 @@ impl Engine {
             "negotiation failed; peer removed"
         );
         WorkerStats::add(&self.stats.negotiations_failed, 1);
-        peer.emit(PeerEvent::Error {
-            code,
-            message,
-            fatal: true,
-        });
+        self.events.send_to_peer(
+            id,
+            PeerEvent::Error {
+                code,
+                message,
+                fatal: true,
+            },
+        );
         self.remove_peer(id, LeaveReason::Failed);
     }
 }

@@ -72,7 +72,7 @@ impl Engine {
             Event::Connected => {
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.connected = true;
-                    peer.emit(PeerEvent::Connected);
+                    self.events.send_to_peer(id, PeerEvent::Connected);
                     tracing::debug!(peer = %id, "media connected");
                 }
                 // Only now do others learn of its tracks: no one sees a publisher whose media

@@ -1,5 +1,6 @@
 //! The runtime of one worker: a thread that owns the UDP socket, the clock, the command channel
-//! and the batched sends, and drives one [`Engine`] with them.
+//! and the batched sends, and drives one [`Engine`] with them. The engine's events go to the
+//! rooms layer's thread (`crate::rooms`) over a channel: the worker does no room work.
 //!
 //! Loop: wait on the socket, the command channel (a mio waker) and the engine's next timeout;
 //! give the engine each datagram (up to a read budget) and each command, then the time; after
@@ -17,8 +18,9 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::config::SfuConfig;
-use crate::engine::{Command, Engine, Input, Output};
+use crate::engine::{Command, Engine, EngineEvent, Input, Output};
 use crate::error::SfuError;
+use crate::rooms::CommandSink;
 use crate::stats::WorkerStats;
 use batch::BatchSender;
 
@@ -29,21 +31,35 @@ const READ_BUDGET: usize = 256;
 /// Largest UDP payload read.
 const MAX_DATAGRAM: usize = 2048;
 
-/// The sessions' side of a worker.
-pub struct WorkerHandle {
+/// Queues commands for one worker's engine and wakes its thread. Cheap to clone.
+#[derive(Clone)]
+pub struct WorkerSender {
     tx: Sender<Command>,
     waker: Arc<Waker>,
+}
+
+impl CommandSink for WorkerSender {
+    fn send(&self, command: Command) -> Result<(), SfuError> {
+        self.tx.send(command).map_err(|_| SfuError::WorkerGone)?;
+        self.waker.wake().map_err(|_| SfuError::WorkerGone)
+    }
+}
+
+/// The sessions' side of a worker.
+pub struct WorkerHandle {
+    sender: WorkerSender,
     thread: Option<JoinHandle<()>>,
     pub local_addr: SocketAddr,
     pub stats: Arc<WorkerStats>,
 }
 
 impl WorkerHandle {
-    /// Binds the worker's socket and starts its thread.
+    /// Binds the worker's socket and starts its thread; the engine's events go to `events`.
     pub fn spawn(
         index: usize,
         bind: SocketAddr,
         config: &SfuConfig,
+        events: Sender<EngineEvent>,
     ) -> Result<WorkerHandle, SfuError> {
         let mut socket = batch::bind(bind)?;
         let local_addr = socket.local_addr()?;
@@ -66,6 +82,7 @@ impl WorkerHandle {
             commands: rx,
             sender: BatchSender::default(),
             engine,
+            events,
             running: true,
         };
         let thread = std::thread::Builder::new()
@@ -73,8 +90,7 @@ impl WorkerHandle {
             .spawn(move || runtime.run())?;
         tracing::info!(worker = index, %local_addr, %advertised, "sfu worker started");
         Ok(WorkerHandle {
-            tx,
-            waker,
+            sender: WorkerSender { tx, waker },
             thread: Some(thread),
             local_addr,
             stats,
@@ -83,8 +99,12 @@ impl WorkerHandle {
 
     /// Queues a command and wakes the worker.
     pub fn send(&self, command: Command) -> Result<(), SfuError> {
-        self.tx.send(command).map_err(|_| SfuError::WorkerGone)?;
-        self.waker.wake().map_err(|_| SfuError::WorkerGone)
+        self.sender.send(command)
+    }
+
+    /// A sender of commands to this worker, for the rooms layer.
+    pub fn sender(&self) -> WorkerSender {
+        self.sender.clone()
     }
 
     /// Stops the thread and waits for it.
@@ -103,6 +123,8 @@ struct Runtime {
     commands: Receiver<Command>,
     sender: BatchSender,
     engine: Engine,
+    /// To the rooms layer.
+    events: Sender<EngineEvent>,
     running: bool,
 }
 
@@ -191,6 +213,10 @@ impl Runtime {
         loop {
             match self.engine.poll_output() {
                 Output::Transmit(t) => self.sender.extend([t]),
+                Output::Event(e) => {
+                    // The rooms layer stops last: a send fails only while the process stops.
+                    let _ = self.events.send(e);
+                }
                 Output::Timeout(at) => {
                     self.flush();
                     return at;

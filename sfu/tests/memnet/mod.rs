@@ -7,18 +7,20 @@
 //! comes from one seeded generator: the same seed gives the same run.
 //!
 //! Signaling (offers, answers, the engine's events) is reliable and instant: clients answer server
-//! offers as they come, as the real-UDP harness's clients do.
+//! offers as they come, as the real-UDP harness's clients do. The engine's events go through the
+//! rooms layer ([`sfu::rooms::Rooms`]) as in the process, so clients see the roster events too.
 
 #![allow(dead_code)]
 
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sfu::engine::{Command, Engine, Input as EngineInput, Output as EngineOutput};
+use sfu::rooms::{CommandSink, Rooms};
 use sfu::{
     Grants, JoinRequest, ParticipantInfo, PeerEvent, PeerId, RoomId, RoomKind, RoomPolicy,
     SfuConfig, StatsSnapshot, TrackDeclaration, WorkerStats,
@@ -28,7 +30,7 @@ use str0m::media::{Direction, MediaData, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::RtpPacket;
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The sfu's media address in the emulated network.
 pub const SFU_ADDR: ([u8; 4], u16) = ([10, 0, 0, 1], 7882);
@@ -129,10 +131,24 @@ impl MemClient {
     }
 }
 
+/// The rooms layer's commands for the one engine, given to it by [`World::pump`].
+#[derive(Clone, Default)]
+struct Queue(Arc<Mutex<VecDeque<Command>>>);
+
+impl CommandSink for Queue {
+    fn send(&self, command: Command) -> Result<(), sfu::SfuError> {
+        self.0.lock().expect("queue").push_back(command);
+        Ok(())
+    }
+}
+
 /// The engine, its clients, the network between them, and the fake clock.
 pub struct World {
     pub now: Instant,
     pub engine: Engine,
+    /// The rooms layer above the engine (commands it issues reach the engine on [`World::pump`]).
+    pub rooms: Rooms,
+    commands: Queue,
     pub clients: Vec<MemClient>,
     stats: Arc<WorkerStats>,
     flights: BinaryHeap<Flight>,
@@ -154,9 +170,12 @@ impl World {
         let stats = Arc::new(WorkerStats::default());
         let sfu_addr = SocketAddr::from(SFU_ADDR);
         let engine = Engine::new(&config, sfu_addr, cert, stats.clone(), now);
+        let commands = Queue::default();
         World {
             now,
             engine,
+            rooms: Rooms::new(vec![Box::new(commands.clone())]),
+            commands,
             clients: Vec::new(),
             stats,
             flights: BinaryHeap::new(),
@@ -203,8 +222,6 @@ impl World {
         let addr = SocketAddr::from(([10, 1, (index >> 8) as u8, index as u8], 40_000));
         let mut rtc = RtcConfig::new().set_rtp_mode(rtp_mode).build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
-        let peer = PeerId(index as u64 + 1);
-        let (tx, events_rx) = unbounded_channel();
         let request = JoinRequest {
             room: RoomId(room.into()),
             policy: RoomPolicy::for_kind(kind),
@@ -218,11 +235,9 @@ impl World {
                 ..Grants::default()
             },
         };
-        self.command(Command::AddPeer {
-            peer,
-            request: Box::new(request),
-            events: tx,
-        });
+        let placed = self.rooms.join(request).expect("placed");
+        let (peer, events_rx) = (placed.peer, placed.events);
+        self.pump();
         let direction = if publish {
             Direction::SendOnly
         } else {
@@ -274,6 +289,23 @@ impl World {
             at: self.now,
             command,
         });
+    }
+
+    /// Gives the engine the commands the rooms layer issued.
+    pub fn pump(&mut self) {
+        loop {
+            let next = self.commands.0.lock().expect("queue").pop_front();
+            let Some(command) = next else { break };
+            self.command(command);
+        }
+    }
+
+    /// Runs `f` on the rooms layer (a room command, a client's mute) and gives the engine what
+    /// it issued.
+    pub fn rooms<T>(&mut self, f: impl FnOnce(&mut Rooms) -> T) -> T {
+        let out = f(&mut self.rooms);
+        self.pump();
+        out
     }
 
     /// Runs the world until `done` holds (checked after every event) or `limit` of fake time has
@@ -393,6 +425,7 @@ impl World {
                         self.send(Some(i), t.source, t.contents.to_vec());
                     }
                 }
+                EngineOutput::Event(e) => self.rooms.apply(e),
                 EngineOutput::Timeout(at) => {
                     self.next_engine_timeout = at;
                     break;
@@ -510,4 +543,32 @@ impl World {
             }
         }
     }
+}
+
+/// A publisher and a listener in `room`, connected, the listener told of the track.
+pub fn connected_pair(world: &mut World, listener_down: Link, rtp_mode: bool) -> (usize, usize) {
+    let publisher = world.join("alice", "room", RoomKind::Voice, true);
+    let listener = world.join_with(
+        "bob",
+        "room",
+        RoomKind::Voice,
+        false,
+        Link::clean(),
+        listener_down,
+        rtp_mode,
+    );
+    let ok = world.run_until(Duration::from_secs(10), |w| {
+        w.clients.iter().all(|c| c.connected)
+            && w.clients[listener].saw(|e| matches!(e, PeerEvent::TrackPublished { .. }))
+            && w.clients[listener].offers.len()
+                == w.clients[listener]
+                    .events
+                    .iter()
+                    .filter(|e| matches!(e, PeerEvent::Offer { .. }))
+                    .count()
+    });
+    assert!(ok, "the pair connects within 10 s of fake time");
+    // The listener's answer to the track's offer settles.
+    world.run_for(Duration::from_millis(200));
+    (publisher, listener)
 }

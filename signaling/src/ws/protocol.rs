@@ -65,6 +65,16 @@ pub fn sfu_grants(g: Grants) -> sfu::Grants {
     }
 }
 
+/// The wire's grants for the sfu's.
+pub fn wire_grants(g: sfu::Grants) -> Grants {
+    Grants {
+        microphone: g.microphone,
+        camera: g.camera,
+        screenshare: g.screenshare,
+        screenshare_audio: g.screenshare_audio,
+    }
+}
+
 /// The wire's code for an sfu error (every sfu code has one: the match is exhaustive).
 pub fn wire_code(code: sfu::ErrorCode) -> ErrorCode {
     use sfu::ErrorCode as S;
@@ -110,6 +120,7 @@ pub fn participant(p: &sfu::ParticipantSnapshot) -> ParticipantInfo {
         tracks: p.tracks.iter().map(track).collect(),
         speaking: p.speaking,
         muted: p.muted.iter().copied().map(wire_source).collect(),
+        server_muted: p.server_muted,
     }
 }
 
@@ -173,6 +184,16 @@ pub fn from_peer_event(event: &sfu::PeerEvent) -> Option<ServerMessage> {
             participant_id: participant_id.clone(),
             source: wire_source(*source),
             muted: *muted,
+        },
+        E::ServerMuted {
+            participant_id,
+            muted,
+        } => ServerMessage::ServerMuted {
+            participant_id: participant_id.clone(),
+            muted: *muted,
+        },
+        E::GrantsChanged { grants } => ServerMessage::GrantsChanged {
+            grants: wire_grants(*grants),
         },
         E::Error {
             code,

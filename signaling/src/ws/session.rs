@@ -110,10 +110,10 @@ where
     };
     // Registered before the access check: see `crate::live`.
     let registration = state.live.register(Holder {
-        user_id: claims.sub.clone(),
-        device_id: claims.did.clone(),
-        server_id: claims.srv.clone(),
-        channel_id: claims.chn.clone(),
+        user_id: claims.sub.to_string(),
+        device_id: claims.did.to_string(),
+        server_id: claims.srv.to_string(),
+        channel_id: claims.chn.to_string(),
     });
     if let Err(e) = state
         .control
@@ -235,12 +235,12 @@ async fn relay<S, R, E>(
     let mut policy = sfu::RoomPolicy::for_kind(kind);
     policy.max_participants = state.config.rtc.max_participants_per_room;
     let request = sfu::JoinRequest {
-        room: sfu::RoomId(claims.chn.clone()),
+        room: sfu::RoomId(claims.chn.to_string()),
         policy,
         participant: sfu::ParticipantInfo {
             participant_id: participant_id.clone(),
-            user_id: claims.sub.clone(),
-            device_id: claims.did.clone(),
+            user_id: claims.sub.to_string(),
+            device_id: claims.did.to_string(),
         },
         grants: sfu_grants(claims.grt),
     };
@@ -280,13 +280,13 @@ async fn relay<S, R, E>(
         protocol: PROTOCOL_VERSION,
         participant_id,
         room: RoomInfo {
-            channel_id: claims.chn.clone(),
-            server_id: claims.srv.clone(),
+            channel_id: claims.chn.to_string(),
+            server_id: claims.srv.to_string(),
             kind: kind.as_str().into(),
         },
         self_info: SelfInfo {
-            user_id: claims.sub.clone(),
-            device_id: claims.did.clone(),
+            user_id: claims.sub.to_string(),
+            device_id: claims.did.to_string(),
             grants: claims.grt,
         },
         participants: participants.iter().map(participant).collect(),
@@ -326,7 +326,10 @@ async fn relay<S, R, E>(
                     ClientMessage::Answer { sdp } => handle.answer(sdp),
                     ClientMessage::Candidate { candidate, .. } => handle.add_candidate(candidate),
                     ClientMessage::Mute { source, muted } => match sfu_source(source) {
-                        Some(source) => handle.set_muted(source, muted),
+                        Some(source) => {
+                            handle.set_muted(source, muted);
+                            Ok(())
+                        }
                         None => Ok(()), // refused by frame validation already
                     },
                     ClientMessage::Ping { nonce } => {

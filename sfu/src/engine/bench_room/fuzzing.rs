@@ -67,6 +67,7 @@ impl BenchRoom {
         let server_addr = engine.advertised;
         let mut room = BenchRoom {
             engine,
+            mailboxes: super::Mailboxes::new(),
             server_addr,
             publisher: super::Client::new(0, now),
             subscribers: (1..=subscribers)
@@ -313,6 +314,7 @@ impl BenchRoom {
             }
         };
         let (tx, rx) = unbounded_channel();
+        self.mailboxes.insert(NEWCOMER, tx);
         let request = JoinRequest {
             room,
             policy,
@@ -327,7 +329,6 @@ impl BenchRoom {
             Command::AddPeer {
                 peer: NEWCOMER,
                 request: Box::new(request),
-                events: tx,
             },
             now,
         );
@@ -350,6 +351,7 @@ impl BenchRoom {
         for client in std::iter::once(&mut self.publisher).chain(self.subscribers.iter_mut()) {
             while client.events.try_recv().is_ok() {}
         }
+        self.mailboxes.remove(&NEWCOMER);
         let mut seen = Vec::new();
         while let Ok(event) = events.try_recv() {
             seen.push(event);
