@@ -2,12 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use openchat_protocol::Alphabet;
 use serde::Serialize;
 
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
-/// Longest id, in bytes (ids are ASCII).
-pub const MAX_ID_LEN: usize = 64;
 
 /// Problems found in an input, by field name. Serialized as a JSON object.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -36,19 +35,18 @@ impl FieldErrors {
     }
 }
 
-/// Whether `id` matches `[A-Za-z0-9_-]{1,64}`.
+/// Whether `id` is a resource id ([`Alphabet::RESOURCE`]: `[A-Za-z0-9_-]{1,64}`).
 pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    Alphabet::RESOURCE.accepts(id)
 }
 
 /// Checks an id field, recording a problem if it is malformed.
 pub(crate) fn check_id(errors: &mut FieldErrors, field: &str, id: &str) {
     if !is_valid_id(id) {
-        errors.add(field, "must match [A-Za-z0-9_-]{1,64}");
+        errors.add(
+            field,
+            format!("must match {}", Alphabet::RESOURCE.pattern()),
+        );
     }
 }
 

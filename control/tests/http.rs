@@ -42,8 +42,8 @@ async fn call(
 async fn send(ctl: &Control, user: Option<&str>, request: Request<Body>) -> (StatusCode, Value) {
     let router = match user {
         Some(user) => ctl.router().layer(Extension(Caller {
-            user_id: user.to_owned(),
-            device_id: format!("{user}-laptop"),
+            user_id: user.parse().expect("user id"),
+            device_id: format!("{user}-laptop").parse().expect("device id"),
         })),
         None => ctl.router(),
     };

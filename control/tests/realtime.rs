@@ -188,9 +188,11 @@ async fn query_auth(mut request: Request, next: Next) -> Response {
             .map(str::to_owned)
     };
     if let (Some(user_id), Some(device_id)) = (param("user"), param("device")) {
-        request
-            .extensions_mut()
-            .insert(Caller { user_id, device_id });
+        let caller = Caller {
+            user_id: user_id.parse().expect("user id"),
+            device_id: device_id.parse().expect("device id"),
+        };
+        request.extensions_mut().insert(caller);
     }
     next.run(request).await
 }

@@ -9,12 +9,14 @@
 
 mod client;
 mod errors;
+mod ids;
 mod server;
 mod shared;
 mod ticket;
 
 pub use client::ClientMessage;
 pub use errors::ErrorCode;
+pub use ids::{Alphabet, ChannelId, DeviceId, InvalidId, ServerId, UserId};
 pub use server::{
     GoingAwayReason, Joined, ParticipantInfo, RoomInfo, SelfInfo, ServerMessage, TrackInfo,
 };

@@ -4,19 +4,21 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{ChannelId, DeviceId, ServerId, UserId};
 use crate::shared::Grants;
 
-/// What a ticket admits to.
+/// What a ticket admits to. The ids are typed: a ticket whose ids are outside their alphabets
+/// does not decode.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketClaims {
     /// User.
-    pub sub: String,
+    pub sub: UserId,
     /// Device.
-    pub did: String,
+    pub did: DeviceId,
     /// Channel (room).
-    pub chn: String,
+    pub chn: ChannelId,
     /// Server (community).
-    pub srv: String,
+    pub srv: ServerId,
     /// Room kind.
     pub knd: String,
     /// What the holder may publish.

@@ -6,6 +6,7 @@
 use crate::audio_source::FileType;
 use clap::error::ErrorKind;
 use clap::{ArgGroup, CommandFactory, Parser, ValueEnum};
+use openchat_protocol::Alphabet;
 use reqwest::Url;
 use std::fmt;
 use std::path::PathBuf;
@@ -200,11 +201,18 @@ impl Cli {
                 return Err(cmd.error(ErrorKind::InvalidValue, "--token must not be empty"));
             }
             (None, Some(user_id)) => {
-                if !is_valid_id(&user_id) {
-                    return Err(cmd.error(
-                        ErrorKind::InvalidValue,
-                        "--user must be 1-64 characters of [A-Za-z0-9_.-]",
-                    ));
+                for (flag, id) in [
+                    ("--user", Some(&user_id)),
+                    ("--device-id", self.device_id.as_ref()),
+                ] {
+                    if let Some(id) = id
+                        && !Alphabet::PRINCIPAL.accepts(id)
+                    {
+                        return Err(cmd.error(
+                            ErrorKind::InvalidValue,
+                            format!("{flag} must match {}", Alphabet::PRINCIPAL.pattern()),
+                        ));
+                    }
                 }
                 Auth::DevUser {
                     user_id,
@@ -275,14 +283,6 @@ impl Cli {
             dtls_certificate: self.dtls_certificate,
         })
     }
-}
-
-/// Ids as the protocol defines user ids: 1-64 chars of `[A-Za-z0-9_.-]`.
-fn is_valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 fn parse_backend_url(value: &str) -> Result<Url, String> {

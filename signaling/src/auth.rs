@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use control::{ApiError, Caller};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use openchat_protocol::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AuthConfig, TokenAlgorithm};
@@ -82,15 +83,6 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Whether `id` is a usable user or device id.
-pub fn valid_subject(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-}
-
 impl AccessTokens {
     /// Builds the verifier from configuration and keys.
     pub fn new(config: &AuthConfig, keys: &Keys) -> anyhow::Result<AccessTokens> {
@@ -141,21 +133,17 @@ impl AccessTokens {
                 _ => TokenError::Invalid,
             })?;
         let claims = data.claims;
-        let device_id = claims.did.unwrap_or_else(|| "default".into());
-        if !valid_subject(&claims.sub) || !valid_subject(&device_id) {
-            return Err(TokenError::Invalid);
-        }
-        Ok(Caller {
-            user_id: claims.sub,
-            device_id,
-        })
+        let user_id = UserId::parse(claims.sub).map_err(|_| TokenError::Invalid)?;
+        let device_id = DeviceId::parse(claims.did.unwrap_or_else(|| "default".into()))
+            .map_err(|_| TokenError::Invalid)?;
+        Ok(Caller { user_id, device_id })
     }
 
     /// Mints a token (HS256 only; an identity provider mints the others).
     pub fn mint(
         &self,
-        user_id: &str,
-        device_id: Option<&str>,
+        user_id: &UserId,
+        device_id: Option<&DeviceId>,
         ttl_secs: u64,
     ) -> anyhow::Result<String> {
         let key = self
@@ -169,7 +157,7 @@ impl AccessTokens {
             aud: self.audience.clone(),
             exp: now + ttl_secs,
             iat: now,
-            did: device_id.map(str::to_string),
+            did: device_id.map(DeviceId::to_string),
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

@@ -123,8 +123,8 @@ mod tests {
 
     fn caller(user: &str, device: &str) -> Caller {
         Caller {
-            user_id: user.into(),
-            device_id: device.into(),
+            user_id: user.parse().expect("user id"),
+            device_id: device.parse().expect("device id"),
         }
     }
 

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use control::Caller;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use openchat_protocol::{ChannelId, Grants, ServerId};
 
 use crate::auth::unix_now;
 use crate::config::Secret;
@@ -12,6 +14,19 @@ use crate::config::Secret;
 pub const TICKET_AUDIENCE: &str = "openchat-rtc";
 
 pub use openchat_protocol::TicketClaims;
+
+/// The room a ticket admits to, as control decided it.
+#[derive(Clone, Debug)]
+pub struct TicketRoom {
+    /// The channel (room).
+    pub channel_id: ChannelId,
+    /// The server the channel belongs to.
+    pub server_id: ServerId,
+    /// The room kind (`voice`, `video`).
+    pub kind: &'static str,
+    /// What the holder may publish.
+    pub grants: Grants,
+}
 
 /// Why a ticket was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -75,24 +90,20 @@ impl Tickets {
         self.ttl_secs
     }
 
-    /// Signs a ticket; fills in `jti`, `iat`, `exp` and `aud`.
+    /// Signs a ticket admitting `holder` to `room`; fills in `jti`, `iat`, `exp` and `aud`.
     pub fn mint(
         &self,
-        user_id: &str,
-        device_id: &str,
-        channel_id: &str,
-        server_id: &str,
-        kind: &str,
-        grants: openchat_protocol::Grants,
+        holder: &Caller,
+        room: TicketRoom,
     ) -> Result<(String, TicketClaims), jsonwebtoken::errors::Error> {
         let now = unix_now();
         let claims = TicketClaims {
-            sub: user_id.into(),
-            did: device_id.into(),
-            chn: channel_id.into(),
-            srv: server_id.into(),
-            knd: kind.into(),
-            grt: grants,
+            sub: holder.user_id.clone(),
+            did: holder.device_id.clone(),
+            chn: room.channel_id,
+            srv: room.server_id,
+            knd: room.kind.into(),
+            grt: room.grants,
             node: self.node.clone(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
             exp: now + self.ttl_secs,
@@ -139,16 +150,17 @@ mod tests {
     }
 
     fn mint(t: &Tickets) -> String {
-        t.mint(
-            "alice",
-            "laptop",
-            "vc_general",
-            "srv_harbor",
-            "voice",
-            openchat_protocol::Grants::default(),
-        )
-        .expect("mint")
-        .0
+        let holder = Caller {
+            user_id: "alice".parse().expect("user id"),
+            device_id: "laptop".parse().expect("device id"),
+        };
+        let room = TicketRoom {
+            channel_id: "vc_general".parse().expect("channel id"),
+            server_id: "srv_harbor".parse().expect("server id"),
+            kind: "voice",
+            grants: Grants::default(),
+        };
+        t.mint(&holder, room).expect("mint").0
     }
 
     #[test]
@@ -181,10 +193,10 @@ mod tests {
         let t = authority(60);
         let now = unix_now();
         let claims = TicketClaims {
-            sub: "a".into(),
-            did: "d".into(),
-            chn: "c".into(),
-            srv: "s".into(),
+            sub: "a".parse().expect("user id"),
+            did: "d".parse().expect("device id"),
+            chn: "c".parse().expect("channel id"),
+            srv: "s".parse().expect("server id"),
             knd: "voice".into(),
             grt: openchat_protocol::Grants::default(),
             node: "n".into(),

@@ -47,7 +47,9 @@ async fn query_auth(mut request: Request, next: Next) -> Response {
             .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
             .map(str::to_owned)
     };
-    if let (Some(user_id), Some(device_id)) = (param("user"), param("device")) {
+    let user_id = param("user").and_then(|u| u.parse().ok());
+    let device_id = param("device").and_then(|d| d.parse().ok());
+    if let (Some(user_id), Some(device_id)) = (user_id, device_id) {
         request
             .extensions_mut()
             .insert(Caller { user_id, device_id });

@@ -28,13 +28,10 @@ pub const MAX_OPAQUE_BYTES: usize = 64 * 1024;
 /// Most devices a single commit may add plus remove.
 pub const MAX_CHANGES_PER_COMMIT: usize = 4096;
 
-/// Whether `id` is a well-formed user or device id: 1-64 bytes of `[A-Za-z0-9_.-]`.
+/// Whether `id` is a well-formed user or device id ([`openchat_protocol::Alphabet::PRINCIPAL`]:
+/// `[A-Za-z0-9_.-]{1,64}`).
 pub(crate) fn is_valid_principal(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    openchat_protocol::Alphabet::PRINCIPAL.accepts(id)
 }
 
 #[cfg(test)]

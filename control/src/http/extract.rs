@@ -4,6 +4,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use openchat_protocol::{DeviceId, UserId};
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
@@ -13,9 +14,9 @@ use super::ApiError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     /// The user (JWT subject).
-    pub user_id: String,
+    pub user_id: UserId,
     /// The device the user authenticated from.
-    pub device_id: String,
+    pub device_id: DeviceId,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

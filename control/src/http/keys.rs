@@ -171,7 +171,7 @@ pub(crate) struct BackupBody {
 
 fn own_device(caller: &Caller, asked: Option<&str>) -> Result<(), ApiError> {
     match asked {
-        Some(device) if device != caller.device_id => {
+        Some(device) if device != caller.device_id.as_str() => {
             Err(ApiError::from(KeysError::DeviceNotFound { index: None }))
         }
         _ => Ok(()),

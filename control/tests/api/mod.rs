@@ -40,8 +40,8 @@ pub async fn send(ctl: &Control, who: As<'_>, public: bool, request: Request<Bod
     let router = match (who, public) {
         (_, true) => ctl.public_router(),
         (Some((user, device)), false) => ctl.router().layer(Extension(Caller {
-            user_id: user.to_owned(),
-            device_id: device.to_owned(),
+            user_id: user.parse().expect("user id"),
+            device_id: device.parse().expect("device id"),
         })),
         (None, false) => ctl.router(),
     };

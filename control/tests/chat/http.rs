@@ -8,8 +8,8 @@ use tower::ServiceExt;
 
 async fn call(ctl: &Control, as_: &DeviceRef, req: Request<Body>) -> (u16, Value) {
     let router = ctl.router().layer(Extension(Caller {
-        user_id: as_.user_id.clone(),
-        device_id: as_.device_id.clone(),
+        user_id: as_.user_id.parse().expect("user id"),
+        device_id: as_.device_id.parse().expect("device id"),
     }));
     let response = router.oneshot(req).await.expect("infallible");
     let status = response.status().as_u16();

@@ -182,13 +182,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             device,
             ttl_secs,
         } => {
-            if !signaling::auth::valid_subject(&user) {
-                anyhow::bail!("user id must be 1-64 chars of [A-Za-z0-9_.-]");
-            }
+            let user = openchat_protocol::UserId::parse(user)?;
+            let device = device.map(openchat_protocol::DeviceId::parse).transpose()?;
             let keys = signaling::keys::Keys::resolve(&config)?;
             let tokens = signaling::auth::AccessTokens::new(&config.auth, &keys)?;
             let ttl = ttl_secs.unwrap_or(config.auth.dev_token_ttl_secs);
-            println!("{}", tokens.mint(&user, device.as_deref(), ttl)?);
+            println!("{}", tokens.mint(&user, device.as_ref(), ttl)?);
             Ok(())
         }
         Command::CheckConfig => {

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use control::ApiError;
 use control::http::edge::{DevToken, DevTokenRequest};
 use control::http::{ApiBody, json_object};
+use openchat_protocol::{Alphabet, DeviceId, UserId};
 
-use crate::auth::valid_subject;
 use crate::config::Mode;
 use crate::state::AppState;
 
@@ -24,27 +24,26 @@ pub async fn issue(
         ));
     }
     let request: DevTokenRequest = json_object(&body)?;
-    if !valid_subject(&request.user_id) {
-        return Err(ApiError::invalid_request(
-            "user_id must be 1-64 chars of [A-Za-z0-9_.-]",
-        ));
-    }
-    if let Some(d) = &request.device_id
-        && !valid_subject(d)
-    {
-        return Err(ApiError::invalid_request(
-            "device_id must be 1-64 chars of [A-Za-z0-9_.-]",
-        ));
-    }
+    let refused = |field: &str| {
+        ApiError::invalid_request(format!(
+            "{field} must match {}",
+            Alphabet::PRINCIPAL.pattern()
+        ))
+    };
+    let user_id = UserId::parse(request.user_id).map_err(|_| refused("user_id"))?;
+    let device_id = match request.device_id {
+        Some(device) => Some(DeviceId::parse(device).map_err(|_| refused("device_id"))?),
+        None => None,
+    };
     let ttl = state.config.auth.dev_token_ttl_secs;
     let token = state
         .tokens
-        .mint(&request.user_id, request.device_id.as_deref(), ttl)
+        .mint(&user_id, device_id.as_ref(), ttl)
         .map_err(ApiError::internal)?;
     Ok(Json(DevToken {
         access_token: token,
         token_type: "Bearer".into(),
         expires_in: ttl,
-        user_id: request.user_id,
+        user_id: user_id.into_string(),
     }))
 }

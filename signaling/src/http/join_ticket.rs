@@ -7,7 +7,10 @@ use control::http::edge::{JoinTicket, JoinTicketRequest};
 use control::http::{ApiBody, ApiPath, json_object};
 use control::{ApiError, Caller};
 
+use openchat_protocol::{ChannelId, ServerId};
+
 use crate::state::AppState;
+use crate::tickets::TicketRoom;
 
 fn grants(g: control::Grants) -> openchat_protocol::Grants {
     openchat_protocol::Grants {
@@ -31,7 +34,7 @@ pub async fn issue(
     } else {
         json_object(&body)?
     };
-    if !control::is_valid_id(&channel_id) {
+    if !ChannelId::ALPHABET.accepts(&channel_id) {
         state.metrics.join_refused("channel_not_found");
         return Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
@@ -44,17 +47,15 @@ pub async fn issue(
         .admit_to_channel(&caller.user_id, &channel_id, request.server_id.as_deref())
         .await
         .inspect_err(|e| state.metrics.join_refused(e.code()))?;
-    let grants = grants(admission.grants);
+    let room = TicketRoom {
+        channel_id: ChannelId::parse(admission.channel_id.as_str()).map_err(ApiError::internal)?,
+        server_id: ServerId::parse(admission.server_id.as_str()).map_err(ApiError::internal)?,
+        kind: admission.kind.as_str(),
+        grants: grants(admission.grants),
+    };
     let (ticket, claims) = state
         .tickets
-        .mint(
-            &caller.user_id,
-            &caller.device_id,
-            &admission.channel_id,
-            &admission.server_id,
-            admission.kind.as_str(),
-            grants,
-        )
+        .mint(&caller, room)
         .map_err(ApiError::internal)?;
     state.metrics.ticket_issued();
     Ok(Json(JoinTicket {

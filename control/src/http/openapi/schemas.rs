@@ -9,9 +9,9 @@ use utoipa::openapi::schema::{
 };
 
 /// Entity ids (servers, channels, messages, proposals, client message ids):
-/// [`crate::is_valid_id`].
+/// [`openchat_protocol::Alphabet::RESOURCE`], anchored (a test holds them equal).
 pub const ID: &str = "^[A-Za-z0-9_-]{1,64}$";
-/// User and device ids (token subjects): [`crate::epochs::is_valid_principal`].
+/// User and device ids (token subjects): [`openchat_protocol::Alphabet::PRINCIPAL`], anchored.
 pub const PRINCIPAL: &str = "^[A-Za-z0-9_.-]{1,64}$";
 /// Free text without control characters (`char::is_control`: C0, DEL and C1).
 pub const NO_CONTROL: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
@@ -125,4 +125,15 @@ pub fn assignable_role_or_null() -> Schema {
         ]))
         .build()
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use openchat_protocol::Alphabet;
+
+    #[test]
+    fn id_patterns_are_the_protocol_alphabets() {
+        assert_eq!(super::ID, Alphabet::RESOURCE.anchored_pattern());
+        assert_eq!(super::PRINCIPAL, Alphabet::PRINCIPAL.anchored_pattern());
+    }
 }
