@@ -118,6 +118,12 @@ impl Sfu {
         &self.inner.stats
     }
 
+    /// The counters as a Prometheus collector, for the process's registry.
+    pub fn collector(&self) -> crate::StatsCollector {
+        let stats = self.inner.stats.clone();
+        crate::StatsCollector::new(move || stats.snapshot())
+    }
+
     /// Number of rooms with at least one live handle.
     pub fn room_count(&self) -> usize {
         self.rooms().room_count()

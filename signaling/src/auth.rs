@@ -12,6 +12,7 @@ use openchat_protocol::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AuthConfig, TokenAlgorithm};
+use crate::error::ServerError;
 use crate::keys::Keys;
 use crate::state::AppState;
 
@@ -85,13 +86,13 @@ pub fn unix_now() -> u64 {
 
 impl AccessTokens {
     /// Builds the verifier from configuration and keys.
-    pub fn new(config: &AuthConfig, keys: &Keys) -> anyhow::Result<AccessTokens> {
+    pub fn new(config: &AuthConfig, keys: &Keys) -> Result<AccessTokens, ServerError> {
         let (algorithm, decoding, encoding) = match config.algorithm {
             TokenAlgorithm::HS256 => {
                 let secret = keys
                     .access_secret
                     .as_ref()
-                    .ok_or_else(|| anyhow::anyhow!("HS256 needs auth.secret"))?;
+                    .ok_or(ServerError::MissingSetting("HS256 needs auth.secret"))?;
                 let bytes = secret.expose().as_bytes();
                 (
                     Algorithm::HS256,
@@ -103,11 +104,15 @@ impl AccessTokens {
                 let pem = keys
                     .access_public_pem
                     .as_ref()
-                    .ok_or_else(|| anyhow::anyhow!("auth.public_key_file is required"))?;
+                    .ok_or(ServerError::MissingSetting(
+                        "auth.public_key_file is required",
+                    ))?;
                 if config.algorithm == TokenAlgorithm::EdDSA {
-                    (Algorithm::EdDSA, DecodingKey::from_ed_pem(pem)?, None)
+                    let key = DecodingKey::from_ed_pem(pem).map_err(ServerError::AccessKey)?;
+                    (Algorithm::EdDSA, key, None)
                 } else {
-                    (Algorithm::RS256, DecodingKey::from_rsa_pem(pem)?, None)
+                    let key = DecodingKey::from_rsa_pem(pem).map_err(ServerError::AccessKey)?;
+                    (Algorithm::RS256, key, None)
                 }
             }
         };
@@ -145,11 +150,8 @@ impl AccessTokens {
         user_id: &UserId,
         device_id: Option<&DeviceId>,
         ttl_secs: u64,
-    ) -> anyhow::Result<String> {
-        let key = self
-            .encoding
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("tokens can only be minted with HS256"))?;
+    ) -> Result<String, ServerError> {
+        let key = self.encoding.as_ref().ok_or(ServerError::CannotMint)?;
         let now = unix_now();
         let claims = AccessClaims {
             sub: user_id.to_string(),
@@ -159,11 +161,8 @@ impl AccessTokens {
             iat: now,
             did: device_id.map(DeviceId::to_string),
         };
-        Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            key,
-        )?)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
+            .map_err(ServerError::Signing)
     }
 }
 

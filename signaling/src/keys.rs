@@ -6,6 +6,7 @@ use base64::Engine;
 use rand::RngCore;
 
 use crate::config::{Config, Mode, Secret, TokenAlgorithm};
+use crate::error::ServerError;
 
 /// The keys `openchatd` signs and verifies with.
 #[derive(Clone)]
@@ -25,7 +26,14 @@ fn random_secret() -> String {
 }
 
 /// Reads `path`, or creates it with a fresh random secret (mode 0600).
-fn load_or_create(path: &Path) -> std::io::Result<(Secret, bool)> {
+fn load_or_create(path: &Path) -> Result<(Secret, bool), ServerError> {
+    try_load_or_create(path).map_err(|source| ServerError::KeyFile {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn try_load_or_create(path: &Path) -> std::io::Result<(Secret, bool)> {
     match std::fs::read_to_string(path) {
         Ok(s) if !s.trim().is_empty() => return Ok((Secret::new(s.trim()), false)),
         Ok(_) => {}
@@ -49,7 +57,7 @@ fn load_or_create(path: &Path) -> std::io::Result<(Secret, bool)> {
 
 impl Keys {
     /// Resolves keys from the configuration, generating development keys when allowed.
-    pub fn resolve(config: &Config) -> anyhow::Result<Keys> {
+    pub fn resolve(config: &Config) -> Result<Keys, ServerError> {
         let dev = config.mode == Mode::Development;
         let access_secret = match config.auth.algorithm {
             TokenAlgorithm::HS256 if !config.auth.secret.is_empty() => {
@@ -66,12 +74,17 @@ impl Keys {
                 );
                 Some(secret)
             }
-            TokenAlgorithm::HS256 => anyhow::bail!("auth.secret is required in production"),
+            TokenAlgorithm::HS256 => {
+                return Err(ServerError::MissingSetting(
+                    "auth.secret is required in production",
+                ));
+            }
             _ => None,
         };
         let access_public_pem = match &config.auth.public_key_file {
-            Some(path) => Some(std::fs::read(path).map_err(|e| {
-                anyhow::anyhow!("cannot read auth.public_key_file {}: {e}", path.display())
+            Some(path) => Some(std::fs::read(path).map_err(|source| ServerError::KeyFile {
+                path: path.clone(),
+                source,
             })?),
             None => None,
         };

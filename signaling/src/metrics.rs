@@ -1,6 +1,4 @@
-//! Prometheus metrics: signaling counters, process CPU/memory, and the sfu's packet counters.
-
-use std::fmt::Write;
+//! Prometheus metrics: signaling counters, process CPU/memory, and the sfu's collector.
 
 use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
@@ -127,179 +125,28 @@ impl Metrics {
         self.join_refusals.with_label_values(&[code]).inc();
     }
 
-    /// The text exposition of every metric, with the connection, WebSocket and sfu counters
-    /// appended.
-    pub fn render(
-        &self,
-        sfu: &sfu::StatsSnapshot,
-        sockets: &control::websocket::SocketStats,
-    ) -> String {
+    /// Adds the sfu's counters (its [`sfu::StatsCollector`]) to the registry.
+    pub fn with_sfu(sfu: &sfu::Sfu) -> Metrics {
+        let metrics = Metrics::new();
+        if let Err(e) = metrics.registry.register(Box::new(sfu.collector())) {
+            tracing::warn!(error = %e, "the sfu's metrics could not be registered");
+        }
+        metrics
+    }
+
+    /// The text exposition of every registered metric, with the connection and WebSocket
+    /// counters appended.
+    pub fn render(&self, sockets: &control::websocket::SocketStats) -> String {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         let mut text = String::from_utf8(buf).unwrap_or_default();
         self.connections.render(&mut text, sockets);
-        let counters = [
-            (
-                "openchat_sfu_packets_in_total",
-                "counter",
-                "RTP packets received from publishers",
-                sfu.packets_in,
-            ),
-            (
-                "openchat_sfu_bytes_in_total",
-                "counter",
-                "RTP payload bytes received",
-                sfu.bytes_in,
-            ),
-            (
-                "openchat_sfu_packets_forwarded_total",
-                "counter",
-                "RTP packets forwarded to subscribers",
-                sfu.packets_forwarded,
-            ),
-            (
-                "openchat_sfu_bytes_forwarded_total",
-                "counter",
-                "RTP payload bytes forwarded",
-                sfu.bytes_forwarded,
-            ),
-            (
-                "openchat_sfu_packets_dropped_policy_total",
-                "counter",
-                "RTP packets dropped by media policy",
-                sfu.packets_dropped_policy,
-            ),
-            (
-                "openchat_sfu_datagrams_unroutable_total",
-                "counter",
-                "Datagrams from unknown sources",
-                sfu.datagrams_unroutable,
-            ),
-            (
-                "openchat_sfu_datagrams_rejected_total",
-                "counter",
-                "Datagrams a peer refused",
-                sfu.datagrams_rejected,
-            ),
-            (
-                "openchat_sfu_datagrams_sent_total",
-                "counter",
-                "UDP datagrams sent",
-                sfu.datagrams_sent,
-            ),
-            (
-                "openchat_sfu_send_batches_total",
-                "counter",
-                "sendmmsg calls",
-                sfu.send_batches,
-            ),
-            (
-                "openchat_sfu_connect_timeouts_total",
-                "counter",
-                "Peers removed because their media did not connect within the connect bound",
-                sfu.connect_timeouts,
-            ),
-            ("openchat_sfu_peers", "gauge", "Live peers", sfu.peers),
-            ("openchat_sfu_rooms", "gauge", "Live rooms", sfu.rooms),
-            (
-                "openchat_sfu_negotiations_failed_total",
-                "counter",
-                "Peers ended because a negotiation could not complete (negotiation_failed, \
-                 negotiation_timeout)",
-                sfu.negotiations_failed,
-            ),
-            (
-                "openchat_sfu_sections_reused_total",
-                "counter",
-                "Remote tracks that took over an idle m-line of a subscriber, with no new offer",
-                sfu.sections_reused,
-            ),
-        ];
-        for (name, kind, help, value) in counters {
-            let _ = write!(
-                text,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-            );
-        }
-        render_dtls_failures(&mut text, sfu);
-        render_forward_latency(&mut text, &sfu.forward_latency);
         text
     }
-}
-
-/// `openchat_sfu_dtls_failures_total{reason}`: peers ended with `dtls_failed`, every reason listed.
-fn render_dtls_failures(text: &mut String, sfu: &sfu::StatsSnapshot) {
-    let name = "openchat_sfu_dtls_failures_total";
-    let _ = write!(
-        text,
-        "# HELP {name} Peers ended with dtls_failed, by reason\n# TYPE {name} counter\n"
-    );
-    for (reason, count) in sfu.dtls_failures_by_reason() {
-        let _ = writeln!(text, "{name}{{reason=\"{reason}\"}} {count}");
-    }
-}
-
-/// `openchat_sfu_forward_latency_seconds` as a Prometheus histogram (cumulative buckets).
-fn render_forward_latency(text: &mut String, latency: &sfu::LatencySnapshot) {
-    let name = "openchat_sfu_forward_latency_seconds";
-    let _ = write!(
-        text,
-        "# HELP {name} Added forwarding latency: publisher datagram read to copies sent\n\
-         # TYPE {name} histogram\n"
-    );
-    let mut cumulative = 0u64;
-    for (count, bound_us) in latency.buckets.iter().zip(sfu::BUCKET_BOUNDS_US) {
-        cumulative += count;
-        let le = bound_us as f64 / 1e6;
-        let _ = writeln!(text, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
-    }
-    let count = latency.count();
-    let sum = latency.sum_ns as f64 / 1e9;
-    let _ = write!(
-        text,
-        "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum}\n{name}_count {count}\n"
-    );
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dtls_failures_render_by_reason() {
-        let mut sfu = sfu::StatsSnapshot::default();
-        let mismatch = sfu::DtlsFailureReason::FingerprintMismatch;
-        sfu.dtls_failures[mismatch.index()] = 3;
-        let mut text = String::new();
-        render_dtls_failures(&mut text, &sfu);
-        assert!(text.contains("# TYPE openchat_sfu_dtls_failures_total counter\n"));
-        assert!(
-            text.contains("openchat_sfu_dtls_failures_total{reason=\"fingerprint_mismatch\"} 3\n")
-        );
-        assert!(text.contains("openchat_sfu_dtls_failures_total{reason=\"peer_alert\"} 0\n"));
-    }
-
-    #[test]
-    fn forward_latency_renders_as_a_cumulative_histogram() {
-        let mut latency = sfu::LatencySnapshot::default();
-        latency.buckets[0] = 2; // <= 10 us
-        latency.buckets[3] = 1; // <= 100 us
-        latency.buckets[sfu::latency::BUCKETS - 1] = 1; // unbounded
-        latency.sum_ns = 3_000_000;
-        let mut text = String::new();
-        render_forward_latency(&mut text, &latency);
-        assert!(text.contains("# TYPE openchat_sfu_forward_latency_seconds histogram"));
-        assert!(text.contains("openchat_sfu_forward_latency_seconds_bucket{le=\"0.00001\"} 2\n"));
-        assert!(text.contains("openchat_sfu_forward_latency_seconds_bucket{le=\"0.0001\"} 3\n"));
-        assert!(text.contains("openchat_sfu_forward_latency_seconds_bucket{le=\"0.1\"} 3\n"));
-        assert!(text.contains("openchat_sfu_forward_latency_seconds_bucket{le=\"+Inf\"} 4\n"));
-        assert!(text.contains("openchat_sfu_forward_latency_seconds_sum 0.003\n"));
-        assert!(text.contains("openchat_sfu_forward_latency_seconds_count 4\n"));
     }
 }

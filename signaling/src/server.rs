@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use control::websocket::{CLOSE_HANDSHAKE_WAIT, GoingAwayReason, GoingAwayTrigger, SocketPolicy};
 use control::{Control, ControlOptions};
 use sfu::{Sfu, SfuConfig};
@@ -13,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::auth::AccessTokens;
 use crate::config::{Config, Mode};
+use crate::error::ServerError;
 use crate::keys::Keys;
 use crate::listener::{self, HttpServer, Limits, Timeouts};
 use crate::metrics::Metrics;
@@ -40,7 +40,7 @@ impl Running {
     /// half-sent connections at once; lets requests in flight finish within
     /// `http.shutdown_grace_secs`. Returns once every connection closed, or when the grace
     /// (at least the WebSocket close handshake) is over.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    pub async fn stop(mut self) {
         let started = Instant::now();
         let deadline = started + self.grace;
         self.going_away.go_away(GoingAwayReason::Shutdown);
@@ -56,13 +56,14 @@ impl Running {
             );
         }
         self.watcher.abort();
-        Ok(())
     }
 
     /// Waits until the server stops by itself (its accept loop failed).
-    pub async fn wait(&mut self) -> anyhow::Result<()> {
-        self.http.wait().await?;
-        Ok(())
+    pub async fn wait(&mut self) -> Result<(), ServerError> {
+        self.http
+            .wait()
+            .await
+            .map_err(|e| ServerError::Serve(e.to_string()))
     }
 }
 
@@ -70,7 +71,7 @@ impl Running {
 const STOP_MARGIN: Duration = Duration::from_millis(500);
 
 /// Connects to the database and applies migrations (also the `migrate` subcommand).
-pub async fn open_control(config: &Config) -> anyhow::Result<Control> {
+pub async fn open_control(config: &Config) -> Result<Control, ServerError> {
     let options = ControlOptions {
         dev_mode: config.mode == Mode::Development,
         avatar_dir: Some(config.avatar_dir()),
@@ -81,8 +82,11 @@ pub async fn open_control(config: &Config) -> anyhow::Result<Control> {
     };
     let control = Control::connect(&config.database_url(), options)
         .await
-        .context("cannot open the database")?;
-    control.migrate().await.context("migrations failed")?;
+        .map_err(ServerError::database("cannot open the database"))?;
+    control
+        .migrate()
+        .await
+        .map_err(ServerError::database("migrations failed"))?;
     Ok(control)
 }
 
@@ -94,13 +98,13 @@ pub fn sfu_config(config: &Config) -> SfuConfig {
         workers: config.media.workers,
         advertised_ip: config.media.advertised_ip,
         peer_timeout: Duration::from_secs(config.media.peer_timeout_secs),
-        connect_timeout: Duration::from_secs(config.media.peer_timeout_secs.max(10)),
+        connect_timeout: Duration::from_secs(config.media.connect_timeout_secs),
         ..SfuConfig::default()
     }
 }
 
 /// Starts everything `openchatd serve` runs.
-pub async fn start(config: Config) -> anyhow::Result<Running> {
+pub async fn start(config: Config) -> Result<Running, ServerError> {
     let keys = Keys::resolve(&config)?;
     let tokens = AccessTokens::new(&config.auth, &keys)?;
     let tickets = Tickets::new(
@@ -113,16 +117,25 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         control
             .seed_dev()
             .await
-            .context("seeding development data")?;
+            .map_err(ServerError::database("seeding development data"))?;
     }
     // Realtime fanout: tail the outbox (and LISTEN on PostgreSQL) from the start.
     let _ = control.start_background();
-    let sfu = Sfu::start(sfu_config(&config)).context("cannot start the media plane")?;
+    let sfu = Sfu::start(sfu_config(&config)).map_err(ServerError::Media)?;
+    let metrics = Arc::new(Metrics::with_sfu(&sfu));
     let media_addrs = sfu.local_addrs();
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", config.http.listen))?;
-    let http_addr = listener.local_addr()?;
+        .map_err(|source| ServerError::Listen {
+            addr: config.http.listen,
+            source,
+        })?;
+    let http_addr = listener
+        .local_addr()
+        .map_err(|source| ServerError::Listen {
+            addr: config.http.listen,
+            source,
+        })?;
     let config_limits = config.limits.clone();
     let going_away = GoingAwayTrigger::new();
     let sockets = SocketPolicy {
@@ -141,7 +154,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         control,
         sfu,
         sockets,
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         rate_limiter: Arc::new(RateLimiter::new(
             Rate {
                 per_second: config_limits.user_rps,

@@ -154,7 +154,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         _ = shutdown_signal() => {
             tracing::info!("shutting down gracefully (a second signal exits at once)");
             tokio::select! {
-                r = running.stop() => r?,
+                () = running.stop() => {}
                 _ = shutdown_signal() => tracing::warn!("second signal: exiting now"),
             }
             tracing::info!("stopped");

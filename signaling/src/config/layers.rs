@@ -73,6 +73,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("media.workers", Kind::Int),
     ("media.advertised_ip", Kind::Str),
     ("media.peer_timeout_secs", Kind::Int),
+    ("media.connect_timeout_secs", Kind::Int),
     ("log.level", Kind::Str),
     ("log.format", Kind::Str),
     ("limits.user_rps", Kind::Float),

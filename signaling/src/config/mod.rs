@@ -204,9 +204,10 @@ pub struct MediaConfig {
     pub workers: usize,
     /// Address advertised in ICE candidates (default: `bind_ip`).
     pub advertised_ip: Option<IpAddr>,
-    /// Drop a peer after this many seconds without traffic. Media must also connect within
-    /// `max(peer_timeout_secs, 10)` seconds of joining (see `server::sfu_config`).
+    /// Drop a peer after this many seconds without traffic.
     pub peer_timeout_secs: u64,
+    /// A new peer's media (ICE and DTLS) must connect within this many seconds of joining.
+    pub connect_timeout_secs: u64,
 }
 
 /// Logging settings.
@@ -286,6 +287,7 @@ impl Default for MediaConfig {
             workers: 1,
             advertised_ip: None,
             peer_timeout_secs: 30,
+            connect_timeout_secs: 30,
         }
     }
 }
@@ -317,6 +319,9 @@ impl Config {
         }
         if self.media.peer_timeout_secs < 2 {
             return bad("media.peer_timeout_secs", "must be at least 2");
+        }
+        if !(2..=3600).contains(&self.media.connect_timeout_secs) {
+            return bad("media.connect_timeout_secs", "must be 2..=3600");
         }
         if self.media.bind_ip.is_unspecified() && self.media.advertised_ip.is_none() {
             return bad(

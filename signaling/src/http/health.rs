@@ -34,9 +34,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiErr
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let mut body = state
-        .metrics
-        .render(&state.sfu.stats().snapshot(), &state.sockets.stats);
+    let mut body = state.metrics.render(&state.sockets.stats);
     crate::resource_metrics::render(&mut body, &crate::resource_metrics::gauges(&state));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -31,9 +31,9 @@ impl TestServer {
 
     /// Stops the server (dropping it without `stop` aborts it with the runtime).
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        match self.running.take() {
-            Some(running) => running.stop().await,
-            None => Ok(()),
+        if let Some(running) = self.running.take() {
+            running.stop().await;
         }
+        Ok(())
     }
 }

@@ -207,7 +207,7 @@ impl TestServer {
 
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
-            r.stop().await.expect("clean stop");
+            r.stop().await;
         }
         if let Some(pg) = self.pg.take() {
             pg.cleanup().await;
