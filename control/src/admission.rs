@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::communities::insert_member;
 use crate::db::now_millis;
-use crate::servers::insert_member;
 use crate::{ChannelKind, Control, ControlError, Role};
 
 /// The server that, in dev mode, admits every user as a member.

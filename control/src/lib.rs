@@ -40,7 +40,6 @@ mod payload;
 mod profiles;
 pub mod realtime;
 mod seed;
-mod servers;
 mod stats;
 pub mod testing;
 mod validate;
@@ -48,7 +47,8 @@ pub mod websocket;
 
 pub use admission::{Admission, AdmissionError, Grants, grants_for};
 pub use communities::{
-    CommunitiesError, Invitation, InvitationPreview, NewInvitation, Permission, RolePermissions,
+    CommunitiesError, Invitation, InvitationPreview, JoinedServer, NewChannel, NewInvitation,
+    NewServer, Permission, RolePermissions, ServersError,
 };
 pub use db::SqliteSynchronous;
 pub use devices::{Device, DevicesError, LinkCode};
@@ -68,8 +68,7 @@ pub use messages::{
 };
 pub use model::{Ban, Channel, ChannelKind, Member, Role, Server, UnknownVariant};
 pub use profiles::{Avatar, AvatarAsset, Profile, ProfileUpdate, ProfilesError};
-pub use realtime::AccessChange;
-pub use servers::{JoinedServer, NewChannel, NewServer, ServersError};
+pub use realtime::{AccessChange, BackgroundStopped};
 pub use stats::PoolStats;
 pub use validate::{FieldErrors, is_valid_id};
 

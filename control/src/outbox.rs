@@ -14,7 +14,7 @@ use crate::Control;
 use crate::db::Backend;
 
 /// PostgreSQL `NOTIFY` channel announcing new outbox rows to every openchatd process (the
-/// statement in [`Control::outbox_committed`] spells it out).
+/// statement in `realtime/background.rs` spells it out).
 pub(crate) const NOTIFY_CHANNEL: &str = "openchat_outbox";
 
 /// Event kinds (the `kind` of realtime `event` frames).
@@ -230,19 +230,5 @@ impl Control {
             control: self,
             appended: false,
         })
-    }
-
-    /// Wakes this process's dispatcher and, on PostgreSQL, sends `NOTIFY` (outside any lock) to
-    /// the other processes. A lost notification costs at most one dispatcher poll interval.
-    fn outbox_committed(&self) {
-        self.hub.wake();
-        if self.backend == Backend::Postgres {
-            let pool = self.pool().clone();
-            tokio::spawn(async move {
-                if let Err(e) = sqlx::raw_sql("NOTIFY openchat_outbox").execute(&pool).await {
-                    tracing::debug!(error = %e, "outbox NOTIFY failed; peers will poll");
-                }
-            });
-        }
     }
 }

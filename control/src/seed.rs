@@ -1,8 +1,8 @@
 //! Development seed data: the `srv_harbor` server and its channels.
 
 use crate::admission::DEV_SERVER_ID;
+use crate::communities::insert_member;
 use crate::db::now_millis;
-use crate::servers::insert_member;
 use crate::{ChannelKind, Control, ControlError, Role};
 
 /// Owner of the seeded server (a placeholder user; dev mode admits everyone anyway).

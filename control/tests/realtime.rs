@@ -338,6 +338,53 @@ async fn two_instances_on_one_postgres_database() {
     guard.cleanup().await;
 }
 
+/// Stopping joins every background task (none needs aborting), is idempotent, and loses nothing:
+/// what one instance commits after it stopped still reaches the other's sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_joins_the_background_tasks() {
+    let Some((first, guard)) = control::testing::postgres_fresh().await else {
+        return;
+    };
+    let second = Control::connect(guard.database_url(), ControlOptions::default())
+        .await
+        .expect("second instance");
+    setup_with_group(&first).await;
+    first.start_background();
+    let mut bob = Client::connect(&second, dev("bob", "laptop"), None);
+    bob.ready().await;
+    let before = send(&first, &dev("alice", "laptop"), "before", 2)
+        .await
+        .expect("send")
+        .message;
+    let stopped = first.stop_background().await;
+    assert_eq!(
+        stopped,
+        control::BackgroundStopped {
+            joined: 3,
+            aborted: 0
+        },
+        "dispatcher, LISTEN and notifier on PostgreSQL"
+    );
+    assert_eq!(
+        first.stop_background().await,
+        control::BackgroundStopped::default()
+    );
+    let after = send(&first, &dev("alice", "laptop"), "after", 2)
+        .await
+        .expect("a stopped instance still writes")
+        .message;
+    for id in [before.id, after.id] {
+        let event = bob.next_event("message_created").await;
+        assert_eq!(event["data"]["message"]["id"], id.as_str());
+    }
+    bob.close().await;
+    let stopped = second.stop_background().await;
+    assert_eq!(stopped.aborted, 0);
+    first.close().await;
+    second.close().await;
+    guard.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_sqlite_file() {
     let (first, guard) = control::testing::sqlite_temp().await;

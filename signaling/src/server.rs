@@ -56,6 +56,9 @@ impl Running {
             );
         }
         self.watcher.abort();
+        // After the sessions: their last commits still get their `NOTIFY`.
+        let stopped = self.state.control.stop_background().await;
+        tracing::debug!(?stopped, "realtime background tasks stopped");
     }
 
     /// Waits until the server stops by itself (its accept loop failed).
@@ -120,7 +123,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             .map_err(ServerError::database("seeding development data"))?;
     }
     // Realtime fanout: tail the outbox (and LISTEN on PostgreSQL) from the start.
-    let _ = control.start_background();
+    control.start_background();
     let sfu = Sfu::start(sfu_config(&config)).map_err(ServerError::Media)?;
     let metrics = Arc::new(Metrics::with_sfu(&sfu));
     let media_addrs = sfu.local_addrs();

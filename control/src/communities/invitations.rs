@@ -8,8 +8,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
+use super::servers::insert_member;
 use super::{CommunitiesError, Permission, permissions::role_has};
-use crate::servers::insert_member;
 use crate::validate::FieldErrors;
 use crate::{Control, ControlError, Member, Role};
 

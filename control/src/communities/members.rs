@@ -2,11 +2,11 @@
 
 use sqlx::Row;
 
+use super::servers::{channel_from_row, parse_stored};
 use super::{CommunitiesError, Permission, RolePermissions, permissions};
 use crate::devices::Removal;
 use crate::epochs::is_valid_principal;
 use crate::outbox::{Audience, kind};
-use crate::servers::{channel_from_row, parse_stored};
 use crate::validate::FieldErrors;
 use crate::{Channel, Control, ControlError, Member, Role};
 

@@ -1,16 +1,20 @@
-//! Communities beyond creation: what each role may do, invitations, joining, leaving and
-//! member management, and the "who may see whom" rule the other areas use.
+//! Communities (servers): creation of servers and channels (`servers`), what each role may do,
+//! invitations, joining, leaving and member management, and the "who may see whom" rule the
+//! other areas use.
 //!
-//! Visibility rule (as in [`crate::servers`]): a server exists for a user only if they are a
-//! member; a non-member asking about it gets [`CommunitiesError::ServerNotFound`]. A member whose
-//! role lacks the permission gets [`CommunitiesError::Forbidden`].
+//! Visibility rule: a server exists for a user only if they are a member; a non-member asking
+//! about it gets [`CommunitiesError::ServerNotFound`] (or [`ServersError::ServerNotFound`]). A
+//! member whose role lacks the permission gets [`CommunitiesError::Forbidden`].
 
 mod invitations;
 mod members;
 mod permissions;
+mod servers;
 
 pub use invitations::{Invitation, InvitationPreview, NewInvitation};
 pub use permissions::{Permission, RolePermissions};
+pub use servers::{JoinedServer, NewChannel, NewServer, ServersError};
+pub(crate) use servers::{insert_member, parse_stored};
 
 use crate::validate::FieldErrors;
 use crate::{Control, ControlError, Role};

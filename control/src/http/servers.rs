@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::openapi::{ErrorSchema, schemas};
 use super::{ApiError, ApiJson, ApiPath, Caller};
-use crate::servers::JoinedServer;
+use crate::communities::JoinedServer;
 use crate::{Channel, ChannelKind, Control, Member, NewChannel, NewServer, Role, Server};
 
 /// Body of `POST /v1/servers`.

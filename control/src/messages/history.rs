@@ -8,8 +8,8 @@ use super::{
     DEFAULT_HISTORY_LIMIT, History, HistoryDirection, HistoryError, HistoryQuery,
     MAX_HISTORY_LIMIT, Message,
 };
+use crate::communities::parse_stored;
 use crate::epochs::DeviceRef;
-use crate::servers::parse_stored;
 use crate::{Control, ControlError, FieldErrors};
 
 /// The columns [`message_from_row`] reads.

@@ -1,17 +1,17 @@
 //! The per-process dispatcher: tails the outbox in id order and delivers to local sessions;
 //! on PostgreSQL a `LISTEN` task wakes it when another process commits an event.
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use sqlx::AnyPool;
 use sqlx::postgres::PgListener;
+use tokio::sync::watch;
 
 use super::access::{AccessChange, SessionEnd};
+use super::background::stopped;
 use super::event::{StoredEvent, fetch_after, last_event_id};
 use super::hub::Hub;
-use crate::Control;
-use crate::db::Backend;
 use crate::epochs::DeviceRef;
 use crate::outbox::{NOTIFY_CHANNEL, kind};
 
@@ -22,26 +22,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// Outbox rows fetched per query.
 const BATCH: i64 = 512;
 
-impl Control {
-    /// Starts this process's realtime dispatcher (and, on PostgreSQL, its `LISTEN` task) if it
-    /// is not running yet. Sessions start it on their own; calling this at start-up only makes
-    /// the first session's events flow without the start-up delay. Idempotent. Returns the
-    /// dispatcher task's handle on the first call, `None` afterwards. The tasks end when every
-    /// clone of this `Control` is dropped or the pool is closed.
-    pub fn start_background(&self) -> Option<tokio::task::JoinHandle<()>> {
-        if !self.hub.claim_start() {
-            return None;
-        }
-        let hub = Arc::downgrade(&self.hub);
-        if self.backend == Backend::Postgres {
-            let url = self.pool().connect_options().database_url.to_string();
-            tokio::spawn(listen(hub.clone(), url));
-        }
-        Some(tokio::spawn(dispatch(hub, self.pool().clone())))
-    }
-}
-
-async fn dispatch(hub: Weak<Hub>, pool: AnyPool) {
+pub(super) async fn dispatch(hub: Weak<Hub>, pool: AnyPool, mut stopping: watch::Receiver<bool>) {
     let mut last = loop {
         match last_event_id(&pool).await {
             Ok(id) => {
@@ -54,7 +35,10 @@ async fn dispatch(hub: Weak<Hub>, pool: AnyPool) {
             Err(_) if pool.is_closed() => return,
             Err(e) => {
                 tracing::warn!(error = %e, "realtime dispatcher cannot read the outbox; retrying");
-                tokio::time::sleep(POLL_INTERVAL).await;
+                tokio::select! {
+                    () = tokio::time::sleep(POLL_INTERVAL) => {}
+                    () = stopped(&mut stopping) => return,
+                }
             }
         }
     };
@@ -63,6 +47,7 @@ async fn dispatch(hub: Weak<Hub>, pool: AnyPool) {
         tokio::select! {
             () = strong.woken() => {}
             () = tokio::time::sleep(POLL_INTERVAL) => {}
+            () = stopped(&mut stopping) => return,
         }
         if pool.is_closed() {
             return;
@@ -137,8 +122,11 @@ fn access_change(row: &StoredEvent) -> Option<Option<AccessChange>> {
 }
 
 /// `LISTEN openchat_outbox` and wake the dispatcher on every notification; reconnects forever.
-async fn listen(hub: Weak<Hub>, url: String) {
+pub(super) async fn listen(hub: Weak<Hub>, url: String, mut stopping: watch::Receiver<bool>) {
     loop {
+        if *stopping.borrow() {
+            return;
+        }
         match PgListener::connect(&url).await {
             Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
                 Ok(()) => {
@@ -149,7 +137,11 @@ async fn listen(hub: Weak<Hub>, url: String) {
                         None => return,
                     }
                     loop {
-                        match tokio::time::timeout(POLL_INTERVAL * 4, listener.recv()).await {
+                        let received = tokio::select! {
+                            r = tokio::time::timeout(POLL_INTERVAL * 4, listener.recv()) => r,
+                            () = stopped(&mut stopping) => return,
+                        };
+                        match received {
                             Ok(Ok(_)) => match hub.upgrade() {
                                 Some(hub) => hub.wake(),
                                 None => return,
@@ -171,6 +163,9 @@ async fn listen(hub: Weak<Hub>, url: String) {
         if hub.strong_count() == 0 {
             return;
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        tokio::select! {
+            () = tokio::time::sleep(POLL_INTERVAL) => {}
+            () = stopped(&mut stopping) => return,
+        }
     }
 }

@@ -35,7 +35,8 @@ struct Registry {
 pub(crate) struct Hub {
     registry: Mutex<Registry>,
     wake: Notify,
-    started: AtomicBool,
+    /// The realtime tasks of this process.
+    pub(crate) background: super::background::Background,
     pub(crate) audience: AudienceCache,
     /// SQLite only: serializes this process's write transactions (see `Control::begin_write`).
     pub(crate) write_gate: tokio::sync::Mutex<()>,
@@ -59,7 +60,7 @@ impl fmt::Debug for Hub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hub")
             .field("sessions", &self.lock().devices.len())
-            .field("started", &self.started.load(Ordering::Relaxed))
+            .field("started", &self.background.started())
             .finish()
     }
 }
@@ -150,11 +151,6 @@ impl Hub {
             }
             changed.await;
         }
-    }
-
-    /// Marks the dispatcher started; returns `true` for the first caller only.
-    pub(crate) fn claim_start(&self) -> bool {
-        !self.started.swap(true, Ordering::AcqRel)
     }
 
     /// Registers a session of `device`; the flag says whether it is the user's first session

@@ -8,14 +8,19 @@
 //! resumes with `last_event_id` first replays the outbox after that id, then continues live,
 //! skipping ids it already sent: nothing is lost or duplicated, and order is the outbox order.
 //!
-//! The dispatcher starts lazily with the first session (or with [`Control::start_background`]).
+//! The dispatcher starts lazily with the first session or commit (or with
+//! [`Control::start_background`]); its tasks are owned by the process's `Control` and end, joined,
+//! with [`Control::stop_background`].
 //! A session whose queue overflows gets a `resync` frame and is closed; it reconnects with its
 //! last event id.
 //!
 //! [`Control::start_background`]: crate::Control::start_background
+//! [`Control::stop_background`]: crate::Control::stop_background
 
 mod access;
 mod audience;
+mod background;
+pub use background::BackgroundStopped;
 mod dispatcher;
 mod ephemeral;
 mod event;
