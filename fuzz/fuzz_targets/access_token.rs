@@ -13,7 +13,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use libfuzzer_sys::fuzz_target;
-use signaling::auth::{AccessTokens, bearer, valid_subject};
+use openchat_protocol::Alphabet;
+use signaling::auth::{AccessTokens, bearer};
 use signaling::config::{AuthConfig, Secret, TokenAlgorithm};
 use signaling::keys::Keys;
 
@@ -100,7 +101,8 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(caller) = verifier.verify(&token) {
         assert!(signed, "a token not signed with the key was accepted");
-        assert!(valid_subject(&caller.user_id), "{:?}", caller.user_id);
-        assert!(valid_subject(&caller.device_id), "{:?}", caller.device_id);
+        // Typed ids: re-checked here against the alphabet itself.
+        assert!(Alphabet::PRINCIPAL.accepts(&caller.user_id), "{:?}", caller.user_id);
+        assert!(Alphabet::PRINCIPAL.accepts(&caller.device_id), "{:?}", caller.device_id);
     }
 });

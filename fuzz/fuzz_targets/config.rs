@@ -43,8 +43,8 @@ fn use_rate_limits(config: &Config) {
         },
     );
     let caller = Caller {
-        user_id: "alice".into(),
-        device_id: "laptop".into(),
+        user_id: "alice".parse().expect("a user id"),
+        device_id: "laptop".parse().expect("a device id"),
     };
     let now = Instant::now();
     for _ in 0..=limits.user_burst.min(limits.device_burst).min(64) {
