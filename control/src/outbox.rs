@@ -29,9 +29,10 @@ pub(crate) mod kind {
     pub const PROPOSAL_PENDING: &str = "proposal_pending";
     /// A key envelope waits for a device.
     pub const KEY_ENVELOPE_PENDING: &str = "key_envelope_pending";
-    /// Someone is typing in a channel (ephemeral: not replayed on resume).
+    /// Someone is typing in a channel (live only: never written to the outbox, see
+    /// `realtime/ephemeral.rs`).
     pub const TYPING: &str = "typing";
-    /// A user came online or went offline (ephemeral: not replayed on resume).
+    /// A user came online or went offline (live only, like [`TYPING`]).
     pub const PRESENCE: &str = "presence";
     /// A device was revoked: it may no longer act; its live sessions end.
     pub const DEVICE_REVOKED: &str = "device_revoked";
@@ -55,8 +56,6 @@ pub(crate) enum Audience<'a> {
         user_id: &'a str,
         device_id: &'a str,
     },
-    /// Every device of every user sharing a server with `user_id`.
-    UserPeers { user_id: &'a str },
     /// Every device of `user_id`.
     User { user_id: &'a str },
 }
@@ -81,7 +80,6 @@ impl Audience<'_> {
             Audience::Device { user_id, device_id } => {
                 ("device", None, None, Some(user_id), Some(device_id))
             }
-            Audience::UserPeers { user_id } => ("user_peers", None, None, Some(user_id), None),
             Audience::User { user_id } => ("user", None, None, Some(user_id), None),
         }
     }

@@ -43,6 +43,10 @@ async fn live_events_follow_membership(ctl: Control) {
     bob.say(r#"{"type":"typing","channel_id":"tc_chat"}"#);
     let typing = alice.next_event("typing").await;
     assert_eq!(typing["data"]["user_id"], "bob");
+    assert!(
+        typing.get("id").is_none(),
+        "live-only: no resume id {typing}"
+    );
     // carol joins: she gets the commit, but never the message sent before she joined.
     commit(
         &ctl,
@@ -333,6 +337,62 @@ async fn two_instances_on_one_postgres_database() {
         .await
         .expect("second instance");
     two_instances(first.clone(), second.clone()).await;
+    first.close().await;
+    second.close().await;
+    guard.cleanup().await;
+}
+
+/// Typing and presence cross instances on PostgreSQL without the outbox: no row is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_only_events_cross_instances_without_the_outbox() {
+    let Some((first, guard)) = control::testing::postgres_fresh().await else {
+        return;
+    };
+    let second = Control::connect(guard.database_url(), ControlOptions::default())
+        .await
+        .expect("second instance");
+    setup_with_group(&first).await;
+    let pool = sqlx::PgPool::connect(guard.database_url())
+        .await
+        .expect("pool");
+    let outbox_rows = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox")
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+    };
+    let mut alice = Client::connect(&first, dev("alice", "laptop"), None);
+    alice.ready().await;
+    let rows = outbox_rows().await;
+    // bob's first session on the other instance: alice sees him come online, then type.
+    let mut bob = Client::connect(&second, dev("bob", "laptop"), None);
+    bob.ready().await;
+    let online = loop {
+        let event = alice.next_event("presence").await;
+        if event["data"]["user_id"] == "bob" {
+            break event;
+        }
+    };
+    assert_eq!(online["data"]["status"], "online");
+    bob.say(r#"{"type":"typing","channel_id":"tc_chat"}"#);
+    let typing = alice.next_event("typing").await;
+    assert_eq!(typing["data"]["device_id"], "laptop");
+    assert!(typing.get("id").is_none(), "{typing}");
+    bob.close().await;
+    let offline = loop {
+        let event = alice.next_event("presence").await;
+        if event["data"]["user_id"] == "bob" {
+            break event;
+        }
+    };
+    assert_eq!(offline["data"]["status"], "offline");
+    assert_eq!(
+        outbox_rows().await,
+        rows,
+        "live-only events write no outbox row"
+    );
+    alice.close().await;
+    pool.close().await;
     first.close().await;
     second.close().await;
     guard.cleanup().await;

@@ -84,6 +84,7 @@ impl Control {
             let url = self.pool().connect_options().database_url.to_string();
             tasks.push(tokio::spawn(listen(
                 hub.clone(),
+                self.pool().clone(),
                 url,
                 background.stopping(),
             )));

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use super::access::{AccessChange, SessionEnd};
 use super::background::stopped;
+use super::ephemeral::{EPHEMERAL_CHANNEL, deliver_remote};
 use super::event::{StoredEvent, fetch_after, last_event_id};
 use super::hub::Hub;
 use crate::epochs::DeviceRef;
@@ -121,14 +122,23 @@ fn access_change(row: &StoredEvent) -> Option<Option<AccessChange>> {
     }
 }
 
-/// `LISTEN openchat_outbox` and wake the dispatcher on every notification; reconnects forever.
-pub(super) async fn listen(hub: Weak<Hub>, url: String, mut stopping: watch::Receiver<bool>) {
+/// `LISTEN openchat_outbox` (wake the dispatcher) and `openchat_ephemeral` (deliver the live-only
+/// event it carries); reconnects until the process stops.
+pub(super) async fn listen(
+    hub: Weak<Hub>,
+    pool: AnyPool,
+    url: String,
+    mut stopping: watch::Receiver<bool>,
+) {
     loop {
         if *stopping.borrow() {
             return;
         }
         match PgListener::connect(&url).await {
-            Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
+            Ok(mut listener) => match listener
+                .listen_all([NOTIFY_CHANNEL, EPHEMERAL_CHANNEL])
+                .await
+            {
                 Ok(()) => {
                     tracing::debug!("realtime: listening for outbox notifications");
                     // Anything committed while we were not listening.
@@ -142,7 +152,10 @@ pub(super) async fn listen(hub: Weak<Hub>, url: String, mut stopping: watch::Rec
                             () = stopped(&mut stopping) => return,
                         };
                         match received {
-                            Ok(Ok(_)) => match hub.upgrade() {
+                            Ok(Ok(notification)) => match hub.upgrade() {
+                                Some(hub) if notification.channel() == EPHEMERAL_CHANNEL => {
+                                    deliver_remote(&hub, &pool, notification.payload()).await;
+                                }
                                 Some(hub) => hub.wake(),
                                 None => return,
                             },

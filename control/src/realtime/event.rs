@@ -56,7 +56,8 @@ impl StoredEvent {
 /// (`{"type":"event","id":..,"kind":..,"created_at":..,"data":{..}}`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
-    /// Outbox id: increasing, the resume position.
+    /// Outbox id: increasing, the resume position; 0 for a live-only event (typing, presence),
+    /// whose frame carries no id.
     pub id: i64,
     /// The JSON text frame.
     pub frame: Arc<str>,

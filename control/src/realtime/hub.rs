@@ -30,11 +30,23 @@ struct Registry {
     users: HashMap<String, usize>,
 }
 
+/// A random id for this process's hub, fresh per `Control::connect`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Origin(pub(crate) String);
+
+impl Default for Origin {
+    fn default() -> Self {
+        Origin(format!("{:032x}", rand::random::<u128>()))
+    }
+}
+
 /// Sessions of this process, the audience cache, and the dispatcher's state.
 #[derive(Default)]
 pub(crate) struct Hub {
     registry: Mutex<Registry>,
     wake: Notify,
+    /// This process's id on the live-event channel (it skips its own notifications).
+    pub(crate) origin: Origin,
     /// The realtime tasks of this process.
     pub(crate) background: super::background::Background,
     pub(crate) audience: AudienceCache,
