@@ -1,7 +1,72 @@
-//! Sfu configuration (owned by the sfu; signaling fills it from the process config).
+//! Sfu configuration, owned by the sfu: [`MediaSettings`] is the `[media]` section of
+//! `openchatd`'s config file (openchatd embeds it without restating it), [`SfuConfig`] what
+//! [`Sfu::start`](crate::Sfu::start) takes. One validation for both: [`SfuConfig::validate`].
 
 use std::net::IpAddr;
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The `[media]` settings section, as operators write it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSettings {
+    /// Address the UDP sockets bind to.
+    pub bind_ip: IpAddr,
+    /// First UDP port (worker `i` uses `port + i`); 0 for ephemeral ports.
+    pub port: u16,
+    /// Worker threads, each with its own UDP port.
+    pub workers: usize,
+    /// Address advertised in ICE candidates (default: `bind_ip`).
+    pub advertised_ip: Option<IpAddr>,
+    /// Drop a peer after this many seconds without traffic.
+    pub peer_timeout_secs: u64,
+    /// A new peer's media (ICE and DTLS) must connect within this many seconds of joining.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        MediaSettings {
+            bind_ip: IpAddr::from([127, 0, 0, 1]),
+            port: 7882,
+            workers: 1,
+            advertised_ip: None,
+            peer_timeout_secs: 30,
+            connect_timeout_secs: 30,
+        }
+    }
+}
+
+impl MediaSettings {
+    /// The configuration these settings start the sfu with.
+    pub fn sfu_config(&self) -> SfuConfig {
+        SfuConfig {
+            bind_ip: self.bind_ip,
+            base_port: self.port,
+            workers: self.workers,
+            advertised_ip: self.advertised_ip,
+            peer_timeout: Duration::from_secs(self.peer_timeout_secs),
+            connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+            ..SfuConfig::default()
+        }
+    }
+
+    /// Checks the settings; the error names the setting (`workers`, `advertised_ip`, ...).
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        self.sfu_config().validate()
+    }
+}
+
+/// A setting that cannot work: its key within the `[media]` section and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct InvalidSetting {
+    /// The key, as in [`MediaSettings`] (`workers`, `peer_timeout_secs`, ...).
+    pub key: &'static str,
+    /// What is wrong.
+    pub problem: &'static str,
+}
 
 /// How the media plane binds and behaves.
 #[derive(Clone, Debug)]
@@ -37,22 +102,26 @@ impl Default for SfuConfig {
 }
 
 impl SfuConfig {
-    /// Checks the values that cannot work.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the values that cannot work; the error names the [`MediaSettings`] key.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let bad = |key, problem| Err(InvalidSetting { key, problem });
         if self.workers == 0 || self.workers > 256 {
-            return Err(format!("workers must be 1..=256, got {}", self.workers));
+            return bad("workers", "must be 1..=256");
         }
         if self.base_port != 0 && usize::from(self.base_port) + self.workers > 65536 {
-            return Err("base_port + workers exceeds 65535".into());
+            return bad("port", "port + workers exceeds 65535");
         }
         if self.bind_ip.is_unspecified() && self.advertised_ip.is_none() {
-            return Err("bind_ip is unspecified (0.0.0.0/::): set advertised_ip".into());
+            return bad("advertised_ip", "required when bind_ip is 0.0.0.0 or ::");
         }
         if self.negotiation_timeout < Duration::from_secs(1) {
-            return Err("negotiation_timeout must be at least 1 s".into());
+            return bad("negotiation_timeout", "must be at least 1 s");
         }
         if self.peer_timeout < Duration::from_secs(2) {
-            return Err("peer_timeout must be at least 2 s".into());
+            return bad("peer_timeout_secs", "must be at least 2");
+        }
+        if !(Duration::from_secs(2)..=Duration::from_secs(3600)).contains(&self.connect_timeout) {
+            return bad("connect_timeout_secs", "must be 2..=3600");
         }
         Ok(())
     }

@@ -40,7 +40,7 @@ mod speaking;
 mod stats;
 mod stun;
 
-pub use config::SfuConfig;
+pub use config::{InvalidSetting, MediaSettings, SfuConfig};
 pub use dtls_failure::{DtlsFailure, DtlsFailureReason};
 pub use error::{ErrorCode, SfuError};
 pub use events::{LeaveReason, ParticipantSnapshot, PeerEvent, TrackSnapshot};

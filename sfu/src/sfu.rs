@@ -58,7 +58,9 @@ impl Sfu {
     /// Binds one UDP socket per worker and starts the worker threads and the rooms layer's
     /// thread.
     pub fn start(config: SfuConfig) -> Result<Sfu, SfuError> {
-        config.validate().map_err(SfuError::Config)?;
+        config
+            .validate()
+            .map_err(|e| SfuError::Config(e.to_string()))?;
         str0m::crypto::from_feature_flags().install_process_default();
         let (events_tx, events_rx) = crossbeam_channel::unbounded::<EngineEvent>();
         let mut workers = Vec::with_capacity(config.workers);

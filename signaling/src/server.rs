@@ -93,17 +93,9 @@ pub async fn open_control(config: &Config) -> Result<Control, ServerError> {
     Ok(control)
 }
 
-/// Builds the sfu configuration from the process configuration.
+/// The sfu configuration the process configuration's `[media]` section gives.
 pub fn sfu_config(config: &Config) -> SfuConfig {
-    SfuConfig {
-        bind_ip: config.media.bind_ip,
-        base_port: config.media.port,
-        workers: config.media.workers,
-        advertised_ip: config.media.advertised_ip,
-        peer_timeout: Duration::from_secs(config.media.peer_timeout_secs),
-        connect_timeout: Duration::from_secs(config.media.connect_timeout_secs),
-        ..SfuConfig::default()
-    }
+    config.media.sfu_config()
 }
 
 /// Starts everything `openchatd serve` runs.

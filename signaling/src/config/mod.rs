@@ -7,7 +7,7 @@ mod secret;
 pub use layers::{ConfigError, known_keys, load, load_text};
 pub use secret::Secret;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,7 @@ pub struct Config {
     /// Join tickets and rooms.
     pub rtc: RtcConfig,
     /// Media plane (UDP).
-    pub media: MediaConfig,
+    pub media: sfu::MediaSettings,
     /// Logging.
     pub log: LogConfig,
     /// Rate limits.
@@ -192,24 +192,6 @@ pub struct RtcConfig {
     pub keepalive_interval_ms: u64,
 }
 
-/// Media-plane settings.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MediaConfig {
-    /// Address the UDP sockets bind to.
-    pub bind_ip: IpAddr,
-    /// First UDP port (worker `i` uses `port + i`); 0 for ephemeral ports.
-    pub port: u16,
-    /// Worker threads, each with its own UDP port.
-    pub workers: usize,
-    /// Address advertised in ICE candidates (default: `bind_ip`).
-    pub advertised_ip: Option<IpAddr>,
-    /// Drop a peer after this many seconds without traffic.
-    pub peer_timeout_secs: u64,
-    /// A new peer's media (ICE and DTLS) must connect within this many seconds of joining.
-    pub connect_timeout_secs: u64,
-}
-
 /// Logging settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -229,7 +211,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
             rtc: RtcConfig::default(),
-            media: MediaConfig::default(),
+            media: sfu::MediaSettings::default(),
             log: LogConfig::default(),
             limits: LimitsConfig::default(),
             control: ControlConfig::default(),
@@ -279,19 +261,6 @@ impl Default for RtcConfig {
     }
 }
 
-impl Default for MediaConfig {
-    fn default() -> Self {
-        MediaConfig {
-            bind_ip: IpAddr::from([127, 0, 0, 1]),
-            port: 7882,
-            workers: 1,
-            advertised_ip: None,
-            peer_timeout_secs: 30,
-            connect_timeout_secs: 30,
-        }
-    }
-}
-
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
@@ -314,20 +283,9 @@ impl Config {
         if self.rtc.keepalive_interval_ms < 1000 {
             return bad("rtc.keepalive_interval_ms", "must be at least 1000");
         }
-        if self.media.workers == 0 || self.media.workers > 256 {
-            return bad("media.workers", "must be 1..=256");
-        }
-        if self.media.peer_timeout_secs < 2 {
-            return bad("media.peer_timeout_secs", "must be at least 2");
-        }
-        if !(2..=3600).contains(&self.media.connect_timeout_secs) {
-            return bad("media.connect_timeout_secs", "must be 2..=3600");
-        }
-        if self.media.bind_ip.is_unspecified() && self.media.advertised_ip.is_none() {
-            return bad(
-                "media.advertised_ip",
-                "required when media.bind_ip is 0.0.0.0 or ::",
-            );
+        // The sfu owns the `[media]` section and its rules.
+        if let Err(e) = self.media.validate() {
+            return bad(&format!("media.{}", e.key), e.problem);
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return bad("log.format", "must be text or json");

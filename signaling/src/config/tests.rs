@@ -165,3 +165,50 @@ fn rates_must_be_usable() {
     let env = [("OPENCHAT_LIMITS_USER_RPS".to_string(), "0.001".to_string())];
     load(None, env, &[]).expect("the smallest rate loads");
 }
+
+#[test]
+fn the_media_section_is_the_sfus_and_its_rules_name_the_key() {
+    for (key, value, says) in [
+        ("media.workers", "0", "media.workers: must be 1..=256"),
+        (
+            "media.peer_timeout_secs",
+            "1",
+            "media.peer_timeout_secs: must be at least 2",
+        ),
+        (
+            "media.connect_timeout_secs",
+            "1",
+            "media.connect_timeout_secs: must be 2..=3600",
+        ),
+        (
+            "media.connect_timeout_secs",
+            "3601",
+            "media.connect_timeout_secs: must be 2..=3600",
+        ),
+        (
+            "media.bind_ip",
+            "0.0.0.0",
+            "media.advertised_ip: required when bind_ip is 0.0.0.0 or ::",
+        ),
+    ] {
+        let e = load(None, [], &[(key.into(), value.into())]).expect_err(key);
+        assert!(e.to_string().contains(says), "{key}={value}: {e}");
+    }
+    let c = load(
+        None,
+        [],
+        &[("media.connect_timeout_secs".into(), "12".into())],
+    )
+    .expect("valid");
+    assert_eq!(
+        c.media.sfu_config().connect_timeout,
+        std::time::Duration::from_secs(12)
+    );
+    assert_eq!(
+        c.media,
+        sfu::MediaSettings {
+            connect_timeout_secs: 12,
+            ..Default::default()
+        }
+    );
+}
