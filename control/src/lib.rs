@@ -40,6 +40,7 @@ mod payload;
 mod profiles;
 pub mod realtime;
 mod seed;
+mod settings;
 mod stats;
 pub mod testing;
 mod validate;
@@ -69,6 +70,7 @@ pub use messages::{
 pub use model::{Ban, Channel, ChannelKind, Member, Role, Server, UnknownVariant};
 pub use profiles::{Avatar, AvatarAsset, Profile, ProfileUpdate, ProfilesError};
 pub use realtime::{AccessChange, BackgroundStopped};
+pub use settings::{ControlSettings, InvalidSetting};
 pub use stats::PoolStats;
 pub use validate::{FieldErrors, is_valid_id};
 

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use control::Control;
 use control::websocket::{CLOSE_HANDSHAKE_WAIT, GoingAwayReason, GoingAwayTrigger, SocketPolicy};
-use control::{Control, ControlOptions};
 use sfu::{Sfu, SfuConfig};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -75,14 +75,11 @@ const STOP_MARGIN: Duration = Duration::from_millis(500);
 
 /// Connects to the database and applies migrations (also the `migrate` subcommand).
 pub async fn open_control(config: &Config) -> Result<Control, ServerError> {
-    let options = ControlOptions {
-        dev_mode: config.mode == Mode::Development,
-        avatar_dir: Some(config.avatar_dir()),
-        avatar_max_bytes: config.control.avatar_max_bytes,
-        max_devices_per_user: config.control.max_devices_per_user,
-        key_backup_max_bytes: config.control.key_backup_max_bytes,
-        sqlite_synchronous: config.database.sqlite_synchronous,
-    };
+    let options = config.control.options(
+        &config.data_dir,
+        config.mode == Mode::Development,
+        config.database.sqlite_synchronous,
+    );
     let control = Control::connect(&config.database_url(), options)
         .await
         .map_err(ServerError::database("cannot open the database"))?;

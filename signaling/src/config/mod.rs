@@ -56,32 +56,7 @@ pub struct Config {
     /// Rate limits.
     pub limits: LimitsConfig,
     /// Control-plane limits and storage.
-    pub control: ControlConfig,
-}
-
-/// Control-plane settings.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ControlConfig {
-    /// Where uploaded avatars are stored; empty means `<data_dir>/avatars`.
-    pub avatar_dir: String,
-    /// Largest avatar upload, in bytes.
-    pub avatar_max_bytes: usize,
-    /// Most active devices per user.
-    pub max_devices_per_user: u32,
-    /// Largest key backup, in bytes.
-    pub key_backup_max_bytes: usize,
-}
-
-impl Default for ControlConfig {
-    fn default() -> Self {
-        ControlConfig {
-            avatar_dir: String::new(),
-            avatar_max_bytes: 2 * 1024 * 1024,
-            max_devices_per_user: 6,
-            key_backup_max_bytes: 1024 * 1024,
-        }
-    }
+    pub control: control::ControlSettings,
 }
 
 /// The smallest rate limit: one request per 1000 s (below that, a refused request's wait stops
@@ -214,7 +189,7 @@ impl Default for Config {
             media: sfu::MediaSettings::default(),
             log: LogConfig::default(),
             limits: LimitsConfig::default(),
-            control: ControlConfig::default(),
+            control: control::ControlSettings::default(),
         }
     }
 }
@@ -305,14 +280,9 @@ impl Config {
                 "must be at least 1",
             );
         }
-        if self.control.max_devices_per_user == 0 {
-            return bad("control.max_devices_per_user", "must be at least 1");
-        }
-        if self.control.avatar_max_bytes == 0 || self.control.key_backup_max_bytes == 0 {
-            return bad(
-                "control.avatar_max_bytes / control.key_backup_max_bytes",
-                "must be positive",
-            );
+        // Control owns the `[control]` section and its rules.
+        if let Err(e) = self.control.validate() {
+            return bad(&format!("control.{}", e.key), e.problem);
         }
         if self.http.max_body_bytes < 1024 {
             return bad("http.max_body_bytes", "must be at least 1024");
@@ -368,11 +338,7 @@ impl Config {
 
     /// Where avatars are stored.
     pub fn avatar_dir(&self) -> PathBuf {
-        if self.control.avatar_dir.is_empty() {
-            self.data_dir.join("avatars")
-        } else {
-            PathBuf::from(&self.control.avatar_dir)
-        }
+        self.control.avatar_dir(&self.data_dir)
     }
 
     /// The database URL, defaulting to SQLite under `data_dir`.

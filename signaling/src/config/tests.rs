@@ -212,3 +212,18 @@ fn the_media_section_is_the_sfus_and_its_rules_name_the_key() {
         }
     );
 }
+
+#[test]
+fn the_control_section_is_controls_and_its_rules_name_the_key() {
+    for key in [
+        "control.max_devices_per_user",
+        "control.avatar_max_bytes",
+        "control.key_backup_max_bytes",
+    ] {
+        let e = load(None, [], &[(key.into(), "0".into())]).expect_err(key);
+        assert!(e.to_string().contains(key), "{key}: {e}");
+    }
+    let c = load(None, [], &[]).expect("defaults");
+    assert_eq!(c.control, control::ControlSettings::default());
+    assert_eq!(c.avatar_dir(), c.data_dir.join("avatars"));
+}
