@@ -1,6 +1,7 @@
 //! Merging the configuration layers.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use toml::{Table, Value};
 
@@ -40,58 +41,63 @@ enum Kind {
     Float,
 }
 
-/// Every key, as a dotted path, with its type. The sample config documents the same keys (a test
-/// checks it).
-const KEYS: &[(&str, Kind)] = &[
-    ("mode", Kind::Str),
-    ("data_dir", Kind::Str),
-    ("http.listen", Kind::Str),
-    ("http.max_body_bytes", Kind::Int),
-    ("http.header_read_timeout_secs", Kind::Int),
-    ("http.keep_alive_timeout_secs", Kind::Int),
-    ("http.ws_upgrade_timeout_secs", Kind::Int),
-    ("http.max_connections", Kind::Int),
-    ("http.max_connections_per_ip", Kind::Int),
-    ("http.ws_ping_interval_secs", Kind::Int),
-    ("http.ws_idle_timeout_secs", Kind::Int),
-    ("http.shutdown_grace_secs", Kind::Int),
-    ("database.url", Kind::Str),
-    ("database.sqlite_synchronous", Kind::Str),
-    ("auth.algorithm", Kind::Str),
-    ("auth.secret", Kind::Str),
-    ("auth.public_key_file", Kind::Str),
-    ("auth.issuer", Kind::Str),
-    ("auth.audience", Kind::Str),
-    ("auth.dev_token_ttl_secs", Kind::Int),
-    ("rtc.ticket_ttl_secs", Kind::Int),
-    ("rtc.ticket_secret", Kind::Str),
-    ("rtc.node_id", Kind::Str),
-    ("rtc.max_participants_per_room", Kind::Int),
-    ("rtc.keepalive_interval_ms", Kind::Int),
-    ("media.bind_ip", Kind::Str),
-    ("media.port", Kind::Int),
-    ("media.workers", Kind::Int),
-    ("media.advertised_ip", Kind::Str),
-    ("media.peer_timeout_secs", Kind::Int),
-    ("media.connect_timeout_secs", Kind::Int),
-    ("log.level", Kind::Str),
-    ("log.format", Kind::Str),
-    ("limits.user_rps", Kind::Float),
-    ("limits.user_burst", Kind::Int),
-    ("limits.device_rps", Kind::Float),
-    ("limits.device_burst", Kind::Int),
-    ("control.avatar_dir", Kind::Str),
-    ("control.avatar_max_bytes", Kind::Int),
-    ("control.max_devices_per_user", Kind::Int),
-    ("control.key_backup_max_bytes", Kind::Int),
-];
+/// Every key, as a dotted path, with its type, read off the sections themselves: each section
+/// (`sfu::MediaSettings`, `control::ControlSettings`, signaling's own) serializes its defaults, and
+/// every leaf of that is a key (an unset optional one is a string setting). Nothing restates them;
+/// the sample config documents the same keys (a test checks it).
+fn keys() -> &'static [(String, Kind)] {
+    static KEYS: OnceLock<Vec<(String, Kind)>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut keys = Vec::new();
+        if let Ok(defaults) = serde_json::to_value(Config::default()) {
+            leaves("", &defaults, &mut keys);
+        }
+        keys
+    })
+}
+
+fn leaves(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, Kind)>) {
+    use serde_json::Value as Json;
+    let kind = match value {
+        Json::Object(fields) => {
+            for (name, field) in fields {
+                let key = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                leaves(&key, field, out);
+            }
+            return;
+        }
+        Json::Number(n) if n.is_f64() => Kind::Float,
+        Json::Number(_) => Kind::Int,
+        Json::String(_) | Json::Null | Json::Bool(_) | Json::Array(_) => Kind::Str,
+    };
+    out.push((prefix.to_string(), kind));
+}
+
+fn kind_of(key: &str) -> Option<Kind> {
+    keys().iter().find(|(k, _)| k == key).map(|(_, kind)| *kind)
+}
+
+/// `Str`, `Int` or `Float` for a known key (tests), `?` for an unknown one.
+#[cfg(test)]
+pub(super) fn kind_name(key: &str) -> &'static str {
+    match kind_of(key) {
+        Some(Kind::Str) => "Str",
+        Some(Kind::Int) => "Int",
+        Some(Kind::Float) => "Float",
+        None => "?",
+    }
+}
 
 /// Environment variables that are not settings.
 const RESERVED_ENV: &[&str] = &["OPENCHAT_CONFIG"];
 
 /// The dotted keys every layer may set.
 pub fn known_keys() -> impl Iterator<Item = &'static str> {
-    KEYS.iter().map(|(k, _)| *k)
+    keys().iter().map(|(k, _)| k.as_str())
 }
 
 fn env_name(key: &str) -> String {
@@ -129,11 +135,7 @@ fn merge(base: &mut Table, over: Table) {
 }
 
 fn typed(key: &str, raw: &str, origin: &str) -> Result<Value, ConfigError> {
-    let kind = KEYS
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, kind)| *kind)
-        .ok_or_else(|| ConfigError::UnknownKey(origin.to_string()))?;
+    let kind = kind_of(key).ok_or_else(|| ConfigError::UnknownKey(origin.to_string()))?;
     match kind {
         Kind::Str => Ok(Value::String(raw.to_string())),
         Kind::Int => {
@@ -206,13 +208,13 @@ pub fn load_text(
         .collect();
     env.sort();
     for (name, raw) in env {
-        let direct = KEYS.iter().find(|(k, _)| env_name(k) == name);
+        let direct = keys().iter().find(|(k, _)| env_name(k) == name);
         let (key, value) = match direct {
-            Some((key, _)) => (*key, raw),
+            Some((key, _)) => (key.as_str(), raw),
             None => {
                 let Some((key, _)) = name
                     .strip_suffix("_FILE")
-                    .and_then(|stem| KEYS.iter().find(|(k, _)| env_name(k) == stem))
+                    .and_then(|stem| keys().iter().find(|(k, _)| env_name(k) == stem))
                 else {
                     return Err(ConfigError::UnknownKey(name));
                 };
@@ -220,7 +222,10 @@ pub fn load_text(
                     path: PathBuf::from(&raw),
                     source,
                 })?;
-                (*key, secret.trim_end_matches(['\r', '\n']).to_string())
+                (
+                    key.as_str(),
+                    secret.trim_end_matches(['\r', '\n']).to_string(),
+                )
             }
         };
         set_path(&mut merged, key, typed(key, &value, &name)?);

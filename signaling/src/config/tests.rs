@@ -227,3 +227,57 @@ fn the_control_section_is_controls_and_its_rules_name_the_key() {
     assert_eq!(c.control, control::ControlSettings::default());
     assert_eq!(c.avatar_dir(), c.data_dir.join("avatars"));
 }
+
+#[test]
+fn keys_are_read_off_the_sections() {
+    // The table openchatd had when keys were listed by hand: the sections now say the same.
+    let expected: std::collections::BTreeSet<(&str, &str)> = [
+        ("mode", "Str"),
+        ("data_dir", "Str"),
+        ("http.listen", "Str"),
+        ("http.max_body_bytes", "Int"),
+        ("http.header_read_timeout_secs", "Int"),
+        ("http.keep_alive_timeout_secs", "Int"),
+        ("http.ws_upgrade_timeout_secs", "Int"),
+        ("http.max_connections", "Int"),
+        ("http.max_connections_per_ip", "Int"),
+        ("http.ws_ping_interval_secs", "Int"),
+        ("http.ws_idle_timeout_secs", "Int"),
+        ("http.shutdown_grace_secs", "Int"),
+        ("database.url", "Str"),
+        ("database.sqlite_synchronous", "Str"),
+        ("auth.algorithm", "Str"),
+        ("auth.secret", "Str"),
+        ("auth.public_key_file", "Str"),
+        ("auth.issuer", "Str"),
+        ("auth.audience", "Str"),
+        ("auth.dev_token_ttl_secs", "Int"),
+        ("rtc.ticket_ttl_secs", "Int"),
+        ("rtc.ticket_secret", "Str"),
+        ("rtc.node_id", "Str"),
+        ("rtc.max_participants_per_room", "Int"),
+        ("rtc.keepalive_interval_ms", "Int"),
+        ("media.bind_ip", "Str"),
+        ("media.port", "Int"),
+        ("media.workers", "Int"),
+        ("media.advertised_ip", "Str"),
+        ("media.peer_timeout_secs", "Int"),
+        ("media.connect_timeout_secs", "Int"),
+        ("log.level", "Str"),
+        ("log.format", "Str"),
+        ("limits.user_rps", "Float"),
+        ("limits.user_burst", "Int"),
+        ("limits.device_rps", "Float"),
+        ("limits.device_burst", "Int"),
+        ("control.avatar_dir", "Str"),
+        ("control.avatar_max_bytes", "Int"),
+        ("control.max_devices_per_user", "Int"),
+        ("control.key_backup_max_bytes", "Int"),
+    ]
+    .into_iter()
+    .collect();
+    let derived: std::collections::BTreeSet<(&str, &str)> = layers::known_keys()
+        .map(|key| (key, layers::kind_name(key)))
+        .collect();
+    assert_eq!(derived, expected);
+}
