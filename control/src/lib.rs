@@ -6,6 +6,12 @@
 //! talks to the sfu: decisions that touch live rooms leave control as values (such as an
 //! [`Admission`]) or events that signaling applies.
 //!
+//! Layout, by folder: `communities/` (servers, channels, roles, invitations, members), `epochs/`,
+//! `messages/`, `devices/`, `keys/`, `profiles/`; `outbox.rs` (the `Write` unit of work: its commit
+//! releases the SQLite writer gate and wakes the dispatcher); `realtime/` (fanout, its owned
+//! background tasks, live-only typing and presence); `settings.rs` (the `[control]` config
+//! section); `http/` (routes and the OpenAPI document).
+//!
 //! Storage is `sqlx::any` over SQLite (embedded default, WAL mode) or PostgreSQL; the same
 //! queries, the same migrations (one folder per database under `migrations/`) and the same test
 //! suite run on both.

@@ -13,6 +13,8 @@
 //! - `runtime/`: one thread per worker that owns the UDP socket, the clock, the command channel and
 //!   the batched sends (`sendmmsg`), and drives one engine.
 //! - [`Sfu`] (`sfu.rs`): starts the workers, places rooms on them and hands out [`PeerHandle`]s.
+//! - `config.rs`: [`MediaSettings`], the `[media]` config section openchatd embeds, and
+//!   [`SfuConfig`]; `metrics.rs`: the counters as a Prometheus [`StatsCollector`].
 //!
 //! Threading: each worker thread owns one UDP socket and every peer of the rooms placed on it, so the
 //! per-packet path takes no locks. A packet is decrypted once and its payload is shared by reference
