@@ -342,15 +342,31 @@ async fn two_instances_on_one_postgres_database() {
     guard.cleanup().await;
 }
 
-/// Typing and presence cross instances on PostgreSQL without the outbox: no row is written.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn live_only_events_cross_instances_without_the_outbox() {
-    let Some((first, guard)) = control::testing::postgres_fresh().await else {
-        return;
-    };
+/// Two control instances (as two openchatd processes) on one fresh PostgreSQL database.
+async fn two_postgres_instances() -> Option<(Control, Control, control::testing::PgDbGuard)> {
+    let (first, guard) = control::testing::postgres_fresh().await?;
     let second = Control::connect(guard.database_url(), ControlOptions::default())
         .await
         .expect("second instance");
+    Some((first, second, guard))
+}
+
+/// The next `presence` event about `user` (a user also sees their own).
+async fn next_presence_of(client: &mut Client, user: &str) -> Value {
+    loop {
+        let event = client.next_event("presence").await;
+        if event["data"]["user_id"] == user {
+            return event;
+        }
+    }
+}
+
+/// Typing and presence cross instances on PostgreSQL without the outbox: no row is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_only_events_cross_instances_without_the_outbox() {
+    let Some((first, second, guard)) = two_postgres_instances().await else {
+        return;
+    };
     setup_with_group(&first).await;
     let pool = sqlx::PgPool::connect(guard.database_url())
         .await
@@ -367,24 +383,14 @@ async fn live_only_events_cross_instances_without_the_outbox() {
     // bob's first session on the other instance: alice sees him come online, then type.
     let mut bob = Client::connect(&second, dev("bob", "laptop"), None);
     bob.ready().await;
-    let online = loop {
-        let event = alice.next_event("presence").await;
-        if event["data"]["user_id"] == "bob" {
-            break event;
-        }
-    };
+    let online = next_presence_of(&mut alice, "bob").await;
     assert_eq!(online["data"]["status"], "online");
     bob.say(r#"{"type":"typing","channel_id":"tc_chat"}"#);
     let typing = alice.next_event("typing").await;
     assert_eq!(typing["data"]["device_id"], "laptop");
     assert!(typing.get("id").is_none(), "{typing}");
     bob.close().await;
-    let offline = loop {
-        let event = alice.next_event("presence").await;
-        if event["data"]["user_id"] == "bob" {
-            break event;
-        }
-    };
+    let offline = next_presence_of(&mut alice, "bob").await;
     assert_eq!(offline["data"]["status"], "offline");
     assert_eq!(
         outbox_rows().await,
@@ -402,12 +408,9 @@ async fn live_only_events_cross_instances_without_the_outbox() {
 /// what one instance commits after it stopped still reaches the other's sessions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_joins_the_background_tasks() {
-    let Some((first, guard)) = control::testing::postgres_fresh().await else {
+    let Some((first, second, guard)) = two_postgres_instances().await else {
         return;
     };
-    let second = Control::connect(guard.database_url(), ControlOptions::default())
-        .await
-        .expect("second instance");
     setup_with_group(&first).await;
     first.start_background();
     let mut bob = Client::connect(&second, dev("bob", "laptop"), None);

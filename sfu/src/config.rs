@@ -26,14 +26,16 @@ pub struct MediaSettings {
 }
 
 impl Default for MediaSettings {
+    /// [`SfuConfig`]'s defaults, on the well-known port 7882.
     fn default() -> Self {
+        let sfu = SfuConfig::default();
         MediaSettings {
-            bind_ip: IpAddr::from([127, 0, 0, 1]),
+            bind_ip: sfu.bind_ip,
             port: 7882,
-            workers: 1,
-            advertised_ip: None,
-            peer_timeout_secs: 30,
-            connect_timeout_secs: 30,
+            workers: sfu.workers,
+            advertised_ip: sfu.advertised_ip,
+            peer_timeout_secs: sfu.peer_timeout.as_secs(),
+            connect_timeout_secs: sfu.connect_timeout.as_secs(),
         }
     }
 }
