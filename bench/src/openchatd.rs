@@ -80,6 +80,8 @@ impl Openchatd {
                 "limits.device_burst=100000",
             ])
             .args(["--set", "rtc.max_participants_per_room=5000"])
+            // Every load client connects from 127.0.0.1: lift the per-address cap (256).
+            .args(["--set", "http.max_connections_per_ip=0"])
             .args(["--set", &format!("media.workers={media_workers}")])
             .stdout(Stdio::null())
             .stderr(log)
