@@ -188,19 +188,42 @@ impl Control {
         self.pool.close().await;
     }
 
-    /// Control's HTTP routes (`/v1/servers...`), with state applied.
+    /// Control's HTTP routes that need a caller (`/v1/servers...`), each registered with its
+    /// OpenAPI entry; state applied. openchatd merges them with its own and mounts them behind
+    /// its auth middleware.
     ///
     /// Handlers read the authenticated [`Caller`] from the request extensions (inserted by
     /// signaling's auth middleware); without it they answer 401 `missing_token`.
-    pub fn router(&self) -> axum::Router {
+    pub fn api_routes(&self) -> utoipa_axum::router::OpenApiRouter {
         http::router(self.clone())
     }
 
-    /// Control's routes that need no authenticated caller: `GET /v1/openapi.json` and
-    /// `GET /v1/profile/avatar/{asset_id}` (content-addressed images, fetched by `<img>` tags).
-    /// Mount them outside the auth middleware.
-    pub fn public_router(&self) -> axum::Router {
+    /// Control's routes that need no caller: `GET /v1/openapi.json` and
+    /// `GET /v1/profile/avatar/{asset_id}` (content-addressed images, fetched by `<img>` tags),
+    /// with their OpenAPI entries. Mount them outside the auth middleware; the document route
+    /// serves the [`http::openapi::ApiDocument`] installed as an `Extension` layer.
+    pub fn public_api_routes(&self) -> utoipa_axum::router::OpenApiRouter {
         http::public_router(self.clone())
+    }
+
+    /// [`Control::api_routes`] as a plain router, for control alone (tests, benches).
+    pub fn router(&self) -> axum::Router {
+        self.api_routes().into()
+    }
+
+    /// [`Control::public_api_routes`] as a plain router serving
+    /// [`Control::openapi_document`], for control alone (tests, benches).
+    pub fn public_router(&self) -> axum::Router {
+        axum::Router::from(self.public_api_routes()).layer(axum::Extension(self.openapi_document()))
+    }
+
+    /// The OpenAPI document of control's own routes (openchatd serves the whole API's).
+    pub fn openapi_document(&self) -> http::openapi::ApiDocument {
+        let collected = self
+            .public_api_routes()
+            .merge(self.api_routes())
+            .into_openapi();
+        http::openapi::ApiDocument::new(collected)
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

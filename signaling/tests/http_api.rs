@@ -268,3 +268,55 @@ async fn openapi_document_is_served_without_a_token() {
     }
     server.stop().await;
 }
+
+/// Every operation of the served document answers on the live application: the route exists
+/// (no 405, not the fallback's `not_found`) and the status is one its entry lists; with a token
+/// and with none, so both the auth layer and the handlers answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_answers_on_the_application() {
+    let server = TestServer::start(Db::Sqlite).await.expect("server");
+    let (_, body) = server.get("/v1/openapi.json").await;
+    let doc: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let token = server.dev_token("alice").await;
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let Ok(method) = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                continue;
+            };
+            operations += 1;
+            let uri: String = path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
+            for token in [None, Some(token.as_str())] {
+                let (status, answer) = server.call(method.clone(), &uri, token, None).await;
+                let what = format!("{method} {uri} (token: {})", token.is_some());
+                assert_ne!(status, 405, "{what}");
+                assert_ne!(
+                    answer["error"]["code"], "not_found",
+                    "{what}: no such route"
+                );
+                assert!(
+                    operation["responses"].get(status.to_string()).is_some(),
+                    "{what}: {status} is not documented ({answer})"
+                );
+            }
+        }
+    }
+    assert!(operations > 45, "operations in the document: {operations}");
+    // What is not API is not in the document, and an unknown route is the fallback's.
+    for path in ["/", "/app.js", "/style.css"] {
+        assert!(doc["paths"].get(path).is_none(), "{path} is documented");
+        assert_eq!(server.get(path).await.0, 200, "{path}");
+    }
+    let (status, answer) = server
+        .call(reqwest::Method::GET, "/v1/nope", None, None)
+        .await;
+    assert_eq!(
+        (status, &answer["error"]["code"]),
+        (404, &json!("not_found"))
+    );
+    server.stop().await;
+}

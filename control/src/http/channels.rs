@@ -1,15 +1,16 @@
 //! Handlers of `/v1/channels/{channel_id}/...`: membership commits, proposals, welcomes,
 //! messages and history.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::openapi::ErrorSchema;
 use super::{ApiError, ApiPath, Caller};
@@ -30,21 +31,15 @@ const COMMIT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// Largest proposal body.
 const PROPOSAL_BODY_LIMIT: usize = 4 * 1024;
 
-/// The routes of this file (state applied by the caller).
-pub(crate) fn routes() -> Router<Control> {
-    Router::new()
-        .route(
-            "/v1/channels/{channel_id}/membership/commit",
-            post(commit_membership),
-        )
-        .route("/v1/channels/{channel_id}/membership", get(membership))
-        .route(
-            "/v1/channels/{channel_id}/membership/proposals",
-            post(propose_removal),
-        )
-        .route("/v1/channels/{channel_id}/welcome", get(welcome))
-        .route("/v1/channels/{channel_id}/messages", post(send_message))
-        .route("/v1/channels/{channel_id}/history", get(history))
+/// The routes of this file, with their OpenAPI entries (state applied by the caller).
+pub(crate) fn routes() -> OpenApiRouter<Control> {
+    OpenApiRouter::new()
+        .routes(routes!(commit_membership))
+        .routes(routes!(membership))
+        .routes(routes!(propose_removal))
+        .routes(routes!(welcome))
+        .routes(routes!(send_message))
+        .routes(routes!(history))
 }
 
 fn device_of(caller: &Caller) -> DeviceRef {

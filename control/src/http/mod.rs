@@ -22,23 +22,17 @@ pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use extract::{ApiBody, ApiJson, ApiPath, Caller, json_object};
 pub use upgrade::{WEBSOCKET_KEY_PATTERN, websocket_upgrade};
 
-use axum::Router;
-use axum::routing::post;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::Control;
 
-/// The routes, with `control` as state.
-pub(crate) fn router(control: Control) -> Router {
-    Router::new()
-        .route(
-            "/v1/servers",
-            post(servers::create_server).get(servers::list_servers),
-        )
-        .route(
-            "/v1/servers/{server_id}/channels",
-            post(servers::create_channel).get(servers::list_channels),
-        )
-        .route("/v1/servers/{server_id}/members", post(servers::add_member))
+/// The routes that need a caller, each registered with its OpenAPI entry; `control` as state.
+pub(crate) fn router(control: Control) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(servers::create_server, servers::list_servers))
+        .routes(routes!(servers::create_channel, servers::list_channels))
+        .routes(routes!(servers::add_member))
         .merge(areas::routes(&control))
         .merge(channels::routes())
         .merge(realtime::routes())
@@ -46,6 +40,6 @@ pub(crate) fn router(control: Control) -> Router {
 }
 
 /// Routes that need no caller (the OpenAPI document, avatar images), with `control` as state.
-pub(crate) fn public_router(control: Control) -> Router {
+pub(crate) fn public_router(control: Control) -> OpenApiRouter {
     areas::public_routes().with_state(control)
 }

@@ -1,23 +1,24 @@
 //! The OpenAPI 3.1 document of the whole public HTTP API, served at `/v1/openapi.json`.
 //!
-//! Control's handlers carry their own `#[utoipa::path]` annotations; signaling's routes are
-//! described by placeholder functions in the private module `external`, with the wire types of
-//! [`super::edge`]. [`answers`] adds what the layers in front of the handlers answer (401, 403
-//! `device_revoked`, 429, 400, 413, 500) and turns each error answer's codes into an enum;
-//! [`refine`] states the few rules across fields that derives cannot. A test
-//! (`control/tests/openapi.rs`) checks that every route registered in the source has an entry
-//! here and that every entry answers on the router; the schemathesis run in `scripts/test.sh`
-//! checks the handlers against the document.
+//! Every handler carries its own `#[utoipa::path]` and is registered with utoipa-axum's
+//! `routes!`, so a route and its entry cannot part: the router that serves the routes also
+//! collects the entries (control's here, signaling's in its `http` module, with the wire types of
+//! [`super::edge`]). [`ApiDocument::new`] completes what the routers collected: the document's
+//! info, tags and security; [`answers`] adds what the layers in front of the handlers answer
+//! (401, 403 `device_revoked`, 429, 400, 413, 500) and turns each error answer's codes into an
+//! enum; [`refine`] states the few rules across fields that derives cannot. Tests check that
+//! every entry answers on the router (`control/tests/openapi.rs`, `signaling/tests/http_api.rs`);
+//! the schemathesis run in `scripts/test.sh` checks the handlers against the document.
 
 mod answers;
-mod external;
 pub mod schemas;
 
 pub use answers::{codes_of, is_code};
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
-use axum::Json;
+use axum::Extension;
+use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
@@ -25,13 +26,13 @@ use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{channels, communities, devices, keys, profiles, realtime, servers};
-
-/// The error body every route shares (see [`super::ErrorBody`]).
+// The schema of `super::ErrorBody`, for `#[utoipa::path]` answers; the doc comment is the schema's
+// description.
+/// The error body every route shares: a stable machine-readable `code`, a message, details.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = Error)]
-pub(crate) struct ErrorSchema {
+pub struct ErrorSchema {
     error: ErrorDetailSchema,
 }
 
@@ -39,7 +40,7 @@ pub(crate) struct ErrorSchema {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ErrorDetail)]
-pub(crate) struct ErrorDetailSchema {
+pub struct ErrorDetailSchema {
     /// Stable machine-readable code, e.g. `server_not_found`.
     code: String,
     /// Human-readable explanation (not stable).
@@ -87,65 +88,40 @@ impl Modify for BearerAuth {
         (name = "rtc", description = "join tickets and the signaling WebSocket"),
         (name = "ops", description = "health, readiness, metrics, capabilities, the API document"),
     ),
-    paths(
-        servers::create_server,
-        servers::list_servers,
-        servers::create_channel,
-        servers::list_channels,
-        servers::add_member,
-        communities::my_channels,
-        communities::list_roles,
-        communities::list_members,
-        communities::remove_member,
-        communities::set_role,
-        communities::leave,
-        communities::create_invitation,
-        communities::list_invitations,
-        communities::revoke_invitation,
-        communities::preview_invitation,
-        communities::accept_invitation,
-        profiles::get_me,
-        profiles::put_me,
-        profiles::upload_avatar,
-        profiles::get_avatar,
-        profiles::batch,
-        devices::list,
-        devices::link_start,
-        devices::link_confirm,
-        devices::revoke,
-        keys::publish_envelopes,
-        keys::read_envelopes,
-        keys::ack_envelopes,
-        keys::upload_packages,
-        keys::claim_packages,
-        keys::count_packages,
-        keys::put_backup,
-        keys::latest_backup,
-        channels::commit_membership,
-        channels::membership,
-        channels::propose_removal,
-        channels::welcome,
-        channels::send_message,
-        channels::history,
-        realtime::realtime,
-        serve,
-    ),
     components(schemas(crate::DeviceRef, crate::HistoryDirection)),
 )]
 struct ApiDoc;
 
-/// The document as JSON, built once.
-pub fn document() -> &'static serde_json::Value {
-    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
-    DOC.get_or_init(|| {
+/// The finished OpenAPI document: served by `GET /v1/openapi.json` (which reads it from the
+/// request extensions, so the router that collected the entries installs it as a layer).
+#[derive(Clone, Debug)]
+pub struct ApiDocument {
+    json: Arc<Value>,
+    bytes: Bytes,
+}
+
+impl ApiDocument {
+    /// Completes the entries a router collected (`OpenApiRouter::split_for_parts`): info, tags
+    /// and security, the answers of the layers in front of the handlers, path parameter formats
+    /// and the rules across fields.
+    pub fn new(collected: utoipa::openapi::OpenApi) -> ApiDocument {
         let mut doc = ApiDoc::openapi();
-        doc.merge(external::External::openapi());
+        doc.merge(collected);
         let mut json = serde_json::to_value(&doc).unwrap_or_default();
         answers::complete(&mut json);
         refine(&mut json);
         describe_responses(&mut json);
-        json
-    })
+        let bytes = Bytes::from(serde_json::to_vec(&json).unwrap_or_default());
+        ApiDocument {
+            json: Arc::new(json),
+            bytes,
+        }
+    }
+
+    /// The document as JSON.
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
 }
 
 /// Path parameters by name: every id of one kind has one format, which the handlers check (a
@@ -162,7 +138,7 @@ const PATH_PATTERNS: [(&str, &str); 6] = [
 ];
 
 /// What the derives cannot state, added to the derived document: path parameter formats,
-/// rules across fields of a request body, the optional body of join-ticket.
+/// rules across fields of a request body.
 fn refine(doc: &mut Value) {
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut() {
@@ -185,14 +161,6 @@ fn refine(doc: &mut Value) {
             }
         }
     }
-    // The join-ticket body may be absent (no body, or only whitespace); when present it is an
-    // object (`null`, `[]` are refused).
-    doc["paths"]["/v1/rtc/channels/{channel_id}/join-ticket"]["post"]["requestBody"] = json!({
-        "required": false,
-        "content": { "application/json": {
-            "schema": { "$ref": "#/components/schemas/JoinTicketRequest" }
-        } }
-    });
     let schemas = &mut doc["components"]["schemas"];
     // `NewMessage`: `content_type` decides `refers_to` and whether the ciphertext may be empty
     // (`messages::send::validate`).
@@ -287,6 +255,12 @@ pub(crate) struct OpenApiDocument {
 /// This document (OpenAPI 3.1, JSON).
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "ops", security(()),
     responses((status = 200, description = "the OpenAPI 3.1 document", body = OpenApiDocument)))]
-pub(crate) async fn serve() -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "no-cache")], Json(document()))
+pub(crate) async fn serve(Extension(document): Extension<ApiDocument>) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        document.bytes,
+    )
 }

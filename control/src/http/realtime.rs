@@ -1,6 +1,5 @@
 //! `GET /v1/realtime`: the WebSocket adapter around [`crate::realtime::run_session`].
 
-use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{
     Message as WsMessage, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
@@ -8,10 +7,11 @@ use axum::extract::ws::{
 use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use futures_util::{SinkExt, StreamExt, future};
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::openapi::ErrorSchema;
 use super::{ApiError, Caller};
@@ -23,9 +23,9 @@ use crate::websocket::{GuardedSocket, LingerOnClose, SocketEnd, SocketKind};
 /// Largest client frame (and message); a larger one is answered with close 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-/// The routes of this file (state applied by the caller).
-pub(crate) fn routes() -> Router<Control> {
-    Router::new().route("/v1/realtime", get(realtime))
+/// The route of this file, with its OpenAPI entry (state applied by the caller).
+pub(crate) fn routes() -> OpenApiRouter<Control> {
+    OpenApiRouter::new().routes(routes!(realtime))
 }
 
 /// Query of `GET /v1/realtime`.

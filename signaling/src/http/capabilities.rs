@@ -8,7 +8,9 @@ use control::http::edge::{Capabilities, CapabilityLimits, E2eeCapabilities, RtcC
 use crate::state::AppState;
 use crate::ws::protocol::{PROTOCOL_VERSION, max_frame_bytes};
 
-/// Server version, protocol version, RTC and E2EE features, codecs and limits.
+/// What this server supports (protocol version, codecs, limits).
+#[utoipa::path(get, path = "/v1/client/capabilities", tag = "ops", security(()),
+    responses((status = 200, description = "capabilities", body = Capabilities)))]
 pub async fn capabilities(State(state): State<AppState>) -> Json<Capabilities> {
     Json(Capabilities {
         server_version: env!("CARGO_PKG_VERSION").into(),

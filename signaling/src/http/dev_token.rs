@@ -5,13 +5,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use control::ApiError;
 use control::http::edge::{DevToken, DevTokenRequest};
+use control::http::openapi::ErrorSchema;
 use control::http::{ApiBody, json_object};
 use openchat_protocol::{Alphabet, DeviceId, UserId};
 
 use crate::config::Mode;
 use crate::state::AppState;
 
-/// Mints a development token.
+/// Development mode only: mints an access token for any user.
+#[utoipa::path(post, path = "/v1/dev/token", tag = "ops", operation_id = "dev_token", security(()), request_body = DevTokenRequest,
+    responses((status = 200, description = "the token", body = DevToken),
+        (status = 404, description = "dev_mode_disabled", body = ErrorSchema)))]
 pub async fn issue(
     State(state): State<AppState>,
     ApiBody(body): ApiBody,

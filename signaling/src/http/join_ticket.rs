@@ -4,13 +4,32 @@
 use axum::Json;
 use axum::extract::State;
 use control::http::edge::{JoinTicket, JoinTicketRequest};
+use control::http::openapi::ErrorSchema;
 use control::http::{ApiBody, ApiPath, json_object};
 use control::{ApiError, Caller};
 
 use openchat_protocol::{ChannelId, ServerId};
 
+use utoipa::openapi::{RefOr, Required};
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
+
 use crate::state::AppState;
 use crate::tickets::TicketRoom;
+
+/// [`issue`] with its OpenAPI entry, whose body is marked optional: it may be absent (no body,
+/// or only whitespace); when present it is an object (`null`, `[]` are refused). utoipa marks a
+/// body required unless its type is an `Option`, which would also admit `null`.
+pub fn route() -> UtoipaMethodRouter<AppState> {
+    let (schemas, mut paths, router) = routes!(issue);
+    for item in paths.paths.values_mut() {
+        let body = item.post.as_mut().and_then(|op| op.request_body.as_mut());
+        if let Some(RefOr::T(body)) = body {
+            body.required = Some(Required::False);
+        }
+    }
+    (schemas, paths, router)
+}
 
 fn grants(g: control::Grants) -> openchat_protocol::Grants {
     openchat_protocol::Grants {
@@ -21,7 +40,14 @@ fn grants(g: control::Grants) -> openchat_protocol::Grants {
     }
 }
 
-/// Issues a join ticket.
+/// A single-use join ticket for a voice or video channel. The body is optional.
+#[utoipa::path(post, path = "/v1/rtc/channels/{channel_id}/join-ticket", tag = "rtc", operation_id = "join_ticket",
+    params(("channel_id" = String, Path, description = "channel id", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body(content = JoinTicketRequest, content_type = "application/json"),
+    responses((status = 200, description = "the ticket, its expiry, grants and signaling URL", body = JoinTicket),
+        (status = 403, description = "banned: banned or timed out in the channel's server", body = ErrorSchema),
+        (status = 404, description = "channel_not_found: unknown, or not visible to the caller", body = ErrorSchema),
+        (status = 409, description = "not_an_rtc_channel", body = ErrorSchema)))]
 pub async fn issue(
     State(state): State<AppState>,
     caller: Caller,

@@ -24,6 +24,15 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// [`protocol::max_frame_bytes`] (which fits the largest SDP of the largest room) ends the session
 /// with close 1009; the process going away ends it with a `going_away` frame and close 1001; a
 /// silent client with `idle_timeout` and 4000.
+#[utoipa::path(get, path = "/v1/rtc/signaling", tag = "rtc", security(()), operation_id = "signaling",
+    summary = "The signaling WebSocket (protocol v1, docs/protocol.md); the join ticket in the first frame\nauthenticates it.",
+    params(
+        ("Connection" = String, Header, description = "`Upgrade`", pattern = "^[Uu][Pp][Gg][Rr][Aa][Dd][Ee]$"),
+        ("Upgrade" = String, Header, description = "`websocket`", pattern = "^[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt]$"),
+        ("Sec-WebSocket-Version" = String, Header, description = "`13`", pattern = "^13$"),
+        ("Sec-WebSocket-Key" = String, Header, description = "a 16-byte nonce in base64", pattern = "^[A-Za-z0-9+/]{21}[AQgw]==$")),
+    responses((status = 101, description = "switching protocols to the signaling WebSocket"),
+        (status = 400, description = "websocket_required", body = control::http::openapi::ErrorSchema)))]
 pub async fn upgrade(
     State(state): State<AppState>,
     linger: Option<Extension<LingerOnClose>>,
