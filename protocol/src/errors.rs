@@ -25,6 +25,7 @@ pub enum ErrorCode {
     MediaSourceNotAllowed,
     PublishNotPermitted,
     CodecNotAllowed,
+    CodecUnsupported,
     DuplicateSource,
     DtlsFailed,
     ConnectTimeout,
@@ -37,7 +38,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the documentation's table.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::InvalidMessage,
         ErrorCode::UnsupportedProtocol,
         ErrorCode::JoinRequired,
@@ -57,6 +58,7 @@ impl ErrorCode {
         ErrorCode::MediaSourceNotAllowed,
         ErrorCode::PublishNotPermitted,
         ErrorCode::CodecNotAllowed,
+        ErrorCode::CodecUnsupported,
         ErrorCode::DuplicateSource,
         ErrorCode::DtlsFailed,
         ErrorCode::ConnectTimeout,
@@ -89,6 +91,7 @@ impl ErrorCode {
             ErrorCode::MediaSourceNotAllowed => "media_source_not_allowed",
             ErrorCode::PublishNotPermitted => "publish_not_permitted",
             ErrorCode::CodecNotAllowed => "codec_not_allowed",
+            ErrorCode::CodecUnsupported => "codec_unsupported",
             ErrorCode::DuplicateSource => "duplicate_source",
             ErrorCode::DtlsFailed => "dtls_failed",
             ErrorCode::ConnectTimeout => "connect_timeout",

@@ -23,6 +23,9 @@ pub struct MediaSettings {
     pub peer_timeout_secs: u64,
     /// A new peer's media (ICE and DTLS) must connect within this many seconds of joining.
     pub connect_timeout_secs: u64,
+    /// A video publisher is asked for a keyframe at most once per this many milliseconds per
+    /// track, however many subscribers ask (requests in between are held, then sent as one).
+    pub keyframe_request_interval_ms: u64,
 }
 
 impl Default for MediaSettings {
@@ -36,6 +39,7 @@ impl Default for MediaSettings {
             advertised_ip: sfu.advertised_ip,
             peer_timeout_secs: sfu.peer_timeout.as_secs(),
             connect_timeout_secs: sfu.connect_timeout.as_secs(),
+            keyframe_request_interval_ms: sfu.keyframe_request_interval.as_millis() as u64,
         }
     }
 }
@@ -50,6 +54,7 @@ impl MediaSettings {
             advertised_ip: self.advertised_ip,
             peer_timeout: Duration::from_secs(self.peer_timeout_secs),
             connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+            keyframe_request_interval: Duration::from_millis(self.keyframe_request_interval_ms),
             ..SfuConfig::default()
         }
     }
@@ -87,6 +92,8 @@ pub struct SfuConfig {
     pub connect_timeout: Duration,
     /// End a peer (`negotiation_timeout`) that has not answered a server offer within this long.
     pub negotiation_timeout: Duration,
+    /// At most one keyframe request toward a video track's publisher per this long.
+    pub keyframe_request_interval: Duration,
 }
 
 impl Default for SfuConfig {
@@ -99,6 +106,7 @@ impl Default for SfuConfig {
             peer_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(30),
             negotiation_timeout: Duration::from_secs(10),
+            keyframe_request_interval: Duration::from_millis(500),
         }
     }
 }
@@ -124,6 +132,10 @@ impl SfuConfig {
         }
         if !(Duration::from_secs(2)..=Duration::from_secs(3600)).contains(&self.connect_timeout) {
             return bad("connect_timeout_secs", "must be 2..=3600");
+        }
+        let keyframes = Duration::from_millis(50)..=Duration::from_secs(10);
+        if !keyframes.contains(&self.keyframe_request_interval) {
+            return bad("keyframe_request_interval_ms", "must be 50..=10000");
         }
         Ok(())
     }

@@ -18,6 +18,9 @@ pub enum ErrorCode {
     PublishNotPermitted,
     /// No allowed codec in an m-line.
     CodecNotAllowed,
+    /// A remote track's codec is not among those negotiated on the subscriber's m-line for it:
+    /// nothing of that track is forwarded (no transcoding). Not fatal.
+    CodecUnsupported,
     /// A second publishing m-line for a source the offer already publishes (one track per
     /// source and participant).
     DuplicateSource,
@@ -49,6 +52,7 @@ impl ErrorCode {
             ErrorCode::MediaSourceNotAllowed => "media_source_not_allowed",
             ErrorCode::PublishNotPermitted => "publish_not_permitted",
             ErrorCode::CodecNotAllowed => "codec_not_allowed",
+            ErrorCode::CodecUnsupported => "codec_unsupported",
             ErrorCode::DuplicateSource => "duplicate_source",
             ErrorCode::NegotiationFailed => "negotiation_failed",
             ErrorCode::NegotiationTimeout => "negotiation_timeout",

@@ -21,12 +21,14 @@
 //! (`Arc<[u8]>`) with every subscriber; each subscriber gets its own header rewrite and SRTP encryption.
 #![forbid(unsafe_code)]
 
+mod codecs;
 mod config;
 mod dtls_failure;
 pub mod engine;
 mod error;
 mod events;
 mod ids;
+mod keyframes;
 pub mod latency;
 mod metrics;
 mod peer;

@@ -21,7 +21,7 @@ struct Scalar {
     read: fn(&StatsSnapshot) -> u64,
 }
 
-const SCALARS: [Scalar; 14] = [
+const SCALARS: [Scalar; 17] = [
     counter(
         "openchat_sfu_packets_in_total",
         "RTP packets received from publishers",
@@ -81,6 +81,21 @@ const SCALARS: [Scalar; 14] = [
         "openchat_sfu_sections_reused_total",
         "Remote tracks that took over an idle m-line of a subscriber, with no new offer",
         |s| s.sections_reused,
+    ),
+    counter(
+        "openchat_sfu_packets_dropped_codec_total",
+        "Packet copies not forwarded: the subscriber cannot receive the publisher's codec",
+        |s| s.packets_dropped_codec,
+    ),
+    counter(
+        "openchat_sfu_keyframe_requests_received_total",
+        "Keyframe requests (PLI, FIR) received from subscribers",
+        |s| s.keyframe_requests_received,
+    ),
+    counter(
+        "openchat_sfu_keyframe_requests_sent_total",
+        "Keyframe requests (PLI) sent to publishers, at most one per track per interval",
+        |s| s.keyframe_requests_sent,
     ),
 ];
 

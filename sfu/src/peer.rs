@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use str0m::change::SdpPendingOffer;
-use str0m::media::{Mid, Pt};
+use str0m::media::Mid;
 use str0m::net::Transmit;
 use str0m::rtp::Ssrc;
 use str0m::{Event, Output, Rtc};
@@ -78,8 +78,6 @@ pub struct Peer {
     pub subs: HashMap<TrackKey, SubState>,
     /// Incoming SSRC -> publisher-side mid, cached off the hot path's str0m lookup.
     pub ssrc_mid: HashMap<Ssrc, Mid>,
-    /// Outgoing Opus payload type per subscription mid.
-    pub out_pt: HashMap<Mid, Pt>,
     /// Moderation mute: nothing this peer sends is forwarded.
     pub server_muted: bool,
 }
@@ -115,7 +113,6 @@ impl Peer {
             hold_offers_until: None,
             subs: HashMap::new(),
             ssrc_mid: HashMap::new(),
-            out_pt: HashMap::new(),
             server_muted: false,
         }
     }
@@ -150,15 +147,5 @@ impl Peer {
         let mid = self.rtc.direct_api().stream_rx(&ssrc)?.mid();
         self.ssrc_mid.insert(ssrc, mid);
         Some(mid)
-    }
-
-    /// The Opus payload type negotiated on a subscription mid.
-    pub fn opus_pt(&mut self, mid: Mid) -> Option<Pt> {
-        if let Some(pt) = self.out_pt.get(&mid) {
-            return Some(*pt);
-        }
-        let pt = *self.rtc.media(mid)?.remote_pts().first()?;
-        self.out_pt.insert(mid, pt);
-        Some(pt)
     }
 }

@@ -3,11 +3,15 @@
 
 use std::collections::HashMap;
 
+use str0m::format::PayloadParams;
 use str0m::media::{Mid, Pt};
+
+use crate::codecs::PtMapping;
 
 use crate::engine::SpeakerChange;
 use crate::events::TrackSnapshot;
 use crate::ids::PeerId;
+use crate::keyframes::KeyframeGate;
 use crate::peer::TrackKey;
 use crate::policy::{MediaKind, RoomPolicy, Source};
 use crate::rewrite::Rewriter;
@@ -21,9 +25,21 @@ pub struct Route {
     pub mid: Mid,
     /// Its sequence/timestamp space.
     pub rewriter: Rewriter,
-    /// The Opus payload type negotiated on `mid`, looked up once on the first packet so the hot
-    /// path does not hash into the subscriber's map for every packet.
-    pub pt: Option<Pt>,
+    /// The subscriber's payload type for the publisher's codec on `mid`, looked up once per
+    /// source codec so the hot path does not search the subscriber's session for every packet.
+    pub pt: PtMapping,
+}
+
+impl Route {
+    /// A new route on the subscriber's m-line `mid`.
+    pub fn new(sub: PeerId, mid: Mid, rewriter: Rewriter) -> Route {
+        Route {
+            sub,
+            mid,
+            rewriter,
+            pt: PtMapping::default(),
+        }
+    }
 }
 
 /// A track published into the room.
@@ -34,11 +50,32 @@ pub struct InTrack {
     pub source: Source,
     pub kind: MediaKind,
     pub speaking: SpeakingDetector,
+    /// The codec of the publisher's last payload type (`None`: not one its session knows).
+    pub codec: Option<(Pt, Option<PayloadParams>)>,
+    /// Keyframe requests toward the publisher (video).
+    pub keyframes: KeyframeGate,
     /// Subscribers whose m-line is negotiated.
     pub routes: Vec<Route>,
 }
 
 impl InTrack {
+    /// The codec of the publisher's payload type `pt`, looked up in its session (`lookup`) when
+    /// `pt` changes.
+    pub fn codec_of(
+        &mut self,
+        pt: Pt,
+        lookup: impl FnOnce() -> Option<PayloadParams>,
+    ) -> Option<PayloadParams> {
+        match self.codec {
+            Some((known, params)) if known == pt => params,
+            _ => {
+                let params = lookup();
+                self.codec = Some((pt, params));
+                params
+            }
+        }
+    }
+
     /// The track as others see it (`muted` is filled in by the rooms layer, which keeps the
     /// publishers' mute state).
     pub fn snapshot(&self) -> TrackSnapshot {

@@ -27,6 +27,9 @@ pub struct WorkerStats {
     pub(crate) connect_timeouts: AtomicU64,
     pub(crate) negotiations_failed: AtomicU64,
     pub(crate) sections_reused: AtomicU64,
+    pub(crate) packets_dropped_codec: AtomicU64,
+    pub(crate) keyframe_requests_received: AtomicU64,
+    pub(crate) keyframe_requests_sent: AtomicU64,
 }
 
 const DTLS_REASONS: usize = DtlsFailureReason::ALL.len();
@@ -85,6 +88,14 @@ pub struct StatsSnapshot {
     pub negotiations_failed: u64,
     /// Remote tracks that took over an idle m-line, with no offer (see `sections.rs`).
     pub sections_reused: u64,
+    /// Packet copies not forwarded because the subscriber cannot receive the publisher's codec
+    /// (or the publisher sent a payload type it did not negotiate).
+    pub packets_dropped_codec: u64,
+    /// Keyframe requests (PLI, FIR) received from subscribers.
+    pub keyframe_requests_received: u64,
+    /// Keyframe requests (PLI) sent to publishers, at most one per track per
+    /// `keyframe_request_interval`.
+    pub keyframe_requests_sent: u64,
 }
 
 impl StatsSnapshot {
@@ -130,6 +141,9 @@ impl SfuStats {
             s.connect_timeouts += g(&w.connect_timeouts);
             s.negotiations_failed += g(&w.negotiations_failed);
             s.sections_reused += g(&w.sections_reused);
+            s.packets_dropped_codec += g(&w.packets_dropped_codec);
+            s.keyframe_requests_received += g(&w.keyframe_requests_received);
+            s.keyframe_requests_sent += g(&w.keyframe_requests_sent);
             w.forward_latency.add_to(&mut s.forward_latency);
         }
         s

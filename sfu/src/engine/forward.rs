@@ -5,18 +5,42 @@
 use std::time::Instant;
 
 use str0m::Input;
+use str0m::format::PayloadParams;
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 
 use super::{Engine, EngineEvent, SpeakerChange, drain_and_rearm};
+use crate::codecs::{self, Mapped};
+use crate::error::ErrorCode;
+use crate::events::PeerEvent;
 use crate::ids::PeerId;
 use crate::peer::TrackKey;
+use crate::policy::MediaKind;
 use crate::room::Room;
 use crate::stats::WorkerStats;
 
-/// Whether forwarded packets are kept for retransmission. str0m negotiates no NACK feedback for
-/// Opus (audio loss is concealed by the decoder, not repaired), so a retransmission cache would
-/// only cost a copy of every packet header per subscriber, and the memory to hold it.
-const OPUS_NACKABLE: bool = false;
+/// Whether forwarded packets of a kind are kept for retransmission: video packets are (str0m
+/// answers a subscriber's NACK from its cache with RTX where RTX is negotiated); Opus packets are
+/// not (str0m negotiates no NACK for Opus: audio loss is concealed by the decoder, not repaired,
+/// so a cache would only cost memory per subscriber).
+fn nackable(kind: MediaKind) -> bool {
+    kind == MediaKind::Video
+}
+
+/// What a subscriber is told, once per track and codec, when its m-line lacks the codec a track
+/// is published in (no transcoding: nothing of it is forwarded).
+fn codec_unsupported(track_id: &str, mid: str0m::media::Mid, codec: PayloadParams) -> PeerEvent {
+    let spec = codec.spec();
+    PeerEvent::Error {
+        code: ErrorCode::CodecUnsupported,
+        message: format!(
+            "track {track_id} (mid {mid}) is published in {:?}/{}, which this connection did not \
+             negotiate on that m-line; nothing of it is forwarded",
+            spec.codec,
+            spec.clock_rate.get()
+        ),
+        fatal: false,
+    }
+}
 
 impl Engine {
     pub(super) fn forward(&mut self, from: PeerId, packet: RtpPacket, now: Instant) {
@@ -30,6 +54,7 @@ impl Engine {
             return;
         };
         let server_muted = publisher.server_muted;
+        let pt_in = packet.header.payload_type;
         let Some(room) = self.rooms.get_mut(&publisher.room) else {
             return;
         };
@@ -50,6 +75,12 @@ impl Engine {
             WorkerStats::add(&self.stats.packets_dropped_policy, 1);
             return;
         }
+        let Some(codec) = track.codec_of(pt_in, || codecs::params_of(&publisher.rtc, pt_in)) else {
+            // A payload type the publisher's session did not negotiate.
+            WorkerStats::add(&self.stats.packets_dropped_codec, 1);
+            return;
+        };
+        let nackable = nackable(track.kind);
         let audio_level = packet.header.ext_vals.audio_level;
         if let Some(level) = audio_level {
             let level = level.unsigned_abs().min(127);
@@ -75,14 +106,26 @@ impl Engine {
             if !sub.connected {
                 continue;
             }
-            let pt = match route.pt {
-                Some(pt) => pt,
-                None => {
-                    let Some(pt) = sub.opus_pt(route.mid) else {
-                        continue;
-                    };
-                    route.pt = Some(pt);
-                    pt
+            let pt = match route
+                .pt
+                .map(pt_in, || codecs::outgoing_pt(&sub.rtc, route.mid, codec))
+            {
+                Mapped::Pt(pt) => pt,
+                Mapped::Unsupported { first } => {
+                    WorkerStats::add(&self.stats.packets_dropped_codec, 1);
+                    if first {
+                        tracing::warn!(
+                            peer = %route.sub,
+                            mid = %route.mid,
+                            codec = ?codec.spec().codec,
+                            "a remote track's codec is not negotiated on the subscriber's m-line"
+                        );
+                        self.events.send_to_peer(
+                            route.sub,
+                            codec_unsupported(&track.track_id, route.mid, codec),
+                        );
+                    }
+                    continue;
                 }
             };
             let Some((seq, ts)) =
@@ -100,7 +143,7 @@ impl Engine {
                 RtpWrite::new(pt, seq.into(), ts, packet.timestamp, packet.payload.clone())
                     .marker(packet.header.marker)
                     .ext_vals(ext.clone())
-                    .nackable(OPUS_NACKABLE),
+                    .nackable(nackable),
             );
             if sub.rtc.handle_input(Input::Timeout(now)).is_err() {
                 continue;

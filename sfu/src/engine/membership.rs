@@ -14,6 +14,7 @@ use super::{Engine, EngineEvent};
 use crate::error::ErrorCode;
 use crate::events::{LeaveReason, PeerEvent};
 use crate::ids::PeerId;
+use crate::keyframes::KeyframeGate;
 use crate::peer::{Peer, SubState, TrackKey};
 use crate::policy::{Grants, RoomKind, Source};
 use crate::rewrite::Rewriter;
@@ -222,6 +223,8 @@ impl Engine {
             source,
             kind: source.kind(),
             speaking: SpeakingDetector::default(),
+            codec: None,
+            keyframes: KeyframeGate::default(),
             routes: Vec::new(),
         };
         self.events.push(EngineEvent::TrackAdded {

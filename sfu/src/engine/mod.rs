@@ -21,6 +21,7 @@ mod bench_room;
 mod event;
 mod fault;
 mod forward;
+mod keyframes;
 mod membership;
 mod negotiation;
 mod server_offer;
@@ -43,7 +44,7 @@ use crate::config::SfuConfig;
 use crate::dtls_failure::DtlsFailure;
 use crate::events::LeaveReason;
 use crate::ids::{PeerId, RoomId};
-use crate::peer::{Drained, Peer};
+use crate::peer::{Drained, Peer, TrackKey};
 use crate::policy::{Grants, TrackDeclaration};
 use crate::room::Room;
 use crate::sfu::JoinRequest;
@@ -167,6 +168,8 @@ pub struct Engine {
     timers: BinaryHeap<Reverse<(Instant, PeerId)>>,
     drained: Drained,
     scratch_events: Vec<(PeerId, str0m::Event)>,
+    /// Video tracks a new route was opened to: their publishers are asked for a keyframe.
+    keyframes_wanted: Vec<TrackKey>,
     /// Datagrams waiting for [`Engine::poll_output`].
     out: VecDeque<Transmit>,
     /// Events waiting for [`Engine::poll_output`].
@@ -200,6 +203,7 @@ impl Engine {
             timers: BinaryHeap::new(),
             drained: Drained::default(),
             scratch_events: Vec::new(),
+            keyframes_wanted: Vec::new(),
             out: VecDeque::new(),
             events: EventQueue::default(),
             forwarded_ingress: Vec::with_capacity(64),
@@ -323,6 +327,7 @@ impl Engine {
         self.negotiation_housekeeping(now);
         self.tick_speaking(now);
         self.flush_speakers();
+        self.send_held_keyframe_requests(now);
         WorkerStats::set(&self.stats.peers, self.peers.len() as u64);
         WorkerStats::set(&self.stats.rooms, self.rooms.len() as u64);
         // Stale timer entries of removed or re-armed peers would otherwise pile up under load.

@@ -252,12 +252,10 @@ impl Engine {
             if let SubState::Negotiating(mid) = *state {
                 *state = SubState::Open(mid);
                 if let Some(track) = room.tracks.get_mut(key) {
-                    track.routes.push(Route {
-                        sub: id,
-                        mid,
-                        rewriter: Rewriter::new(track.kind),
-                        pt: None,
-                    });
+                    track
+                        .routes
+                        .push(Route::new(id, mid, Rewriter::new(track.kind)));
+                    self.keyframes_wanted.push(key.clone());
                 }
             }
         }

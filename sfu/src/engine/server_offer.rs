@@ -115,12 +115,8 @@ impl Engine {
             peer.rtc
                 .direct_api()
                 .set_msid(idle.mid, &track.participant_id, &track.track_id);
-            track.routes.push(Route {
-                sub: id,
-                mid: idle.mid,
-                rewriter: idle.rewriter,
-                pt: None,
-            });
+            track.routes.push(Route::new(id, idle.mid, idle.rewriter));
+            self.keyframes_wanted.push(key.clone());
             peer.subs.insert(key, SubState::Open(idle.mid));
             WorkerStats::add(&self.stats.sections_reused, 1);
             self.events.send_to_peer(

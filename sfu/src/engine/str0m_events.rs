@@ -49,8 +49,15 @@ impl Engine {
     /// Handles everything the last drains produced, until nothing is left.
     pub(super) fn process_drained(&mut self, now: Instant) {
         loop {
+            // New video routes start decoding at a keyframe.
+            for key in std::mem::take(&mut self.keyframes_wanted) {
+                self.request_keyframe(&key, now);
+            }
             self.out.extend(self.drained.transmits.drain(..));
-            if self.drained.events.is_empty() && self.drained.failed.is_empty() {
+            if self.drained.events.is_empty()
+                && self.drained.failed.is_empty()
+                && self.keyframes_wanted.is_empty()
+            {
                 return;
             }
             std::mem::swap(&mut self.drained.events, &mut self.scratch_events);
@@ -69,6 +76,7 @@ impl Engine {
     fn on_rtc_event(&mut self, id: PeerId, event: Event, now: Instant) {
         match event {
             Event::RtpPacket(packet) => self.forward(id, packet, now),
+            Event::KeyframeRequest(request) => self.on_keyframe_request(id, request.mid, now),
             Event::Connected => {
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.connected = true;

@@ -26,7 +26,7 @@ use sfu::{
     SfuConfig, StatsSnapshot, TrackDeclaration, WorkerStats,
 };
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, MediaData, MediaKind, Mid};
+use str0m::media::{Direction, KeyframeRequest, MediaData, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::RtpPacket;
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
@@ -83,6 +83,40 @@ impl PartialOrd for Flight {
     }
 }
 
+/// What a client joins with ([`World::join_client`]).
+pub struct ClientSpec {
+    pub name: String,
+    pub room: String,
+    pub kind: RoomKind,
+    /// Publishes a microphone track (otherwise its audio m-line only receives).
+    pub microphone: bool,
+    /// Publishes a camera track (video rooms).
+    pub camera: bool,
+    pub up: Link,
+    pub down: Link,
+    /// str0m's RTP mode (received packets kept whole in [`MemClient::rtp`]).
+    pub rtp_mode: bool,
+    /// The client's own configuration: its codecs and their payload types.
+    pub config: RtcConfig,
+}
+
+impl ClientSpec {
+    /// A receive-only client on clean links with str0m's default codecs.
+    pub fn new(name: &str, room: &str, kind: RoomKind) -> ClientSpec {
+        ClientSpec {
+            name: name.into(),
+            room: room.into(),
+            kind,
+            microphone: false,
+            camera: false,
+            up: Link::clean(),
+            down: Link::clean(),
+            rtp_mode: false,
+            config: RtcConfig::new(),
+        }
+    }
+}
+
 /// One emulated client: a str0m peer, its links, and what it saw.
 pub struct MemClient {
     pub name: String,
@@ -106,6 +140,10 @@ pub struct MemClient {
     pub rtp: Vec<RtpPacket>,
     pub connected: bool,
     pub send_mid: Option<Mid>,
+    /// The m-line of its camera track, when it publishes one.
+    pub camera_mid: Option<Mid>,
+    /// Keyframe requests (PLI, FIR) the sfu sent it, as a publisher.
+    pub keyframe_requests: Vec<KeyframeRequest>,
     /// Stops every output of this client (it vanished without a word).
     pub silent: bool,
     /// SDP of every offer it was sent.
@@ -218,49 +256,69 @@ impl World {
         down: Link,
         rtp_mode: bool,
     ) -> usize {
+        self.join_client(ClientSpec {
+            microphone: publish,
+            up,
+            down,
+            rtp_mode,
+            ..ClientSpec::new(name, room, kind)
+        })
+    }
+
+    /// A client joins as `spec` says. Returns its index.
+    pub fn join_client(&mut self, spec: ClientSpec) -> usize {
         let index = self.clients.len();
         let addr = SocketAddr::from(([10, 1, (index >> 8) as u8, index as u8], 40_000));
-        let mut rtc = RtcConfig::new().set_rtp_mode(rtp_mode).build(self.now);
+        let mut rtc = spec.config.set_rtp_mode(spec.rtp_mode).build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
         let request = JoinRequest {
-            room: RoomId(room.into()),
-            policy: RoomPolicy::for_kind(kind),
+            room: RoomId(spec.room.clone()),
+            policy: RoomPolicy::for_kind(spec.kind),
             participant: ParticipantInfo {
-                participant_id: format!("p_{name}"),
-                user_id: name.into(),
+                participant_id: format!("p_{}", spec.name),
+                user_id: spec.name.clone(),
                 device_id: "mem".into(),
             },
             grants: Grants {
-                microphone: publish,
+                microphone: spec.microphone,
+                camera: spec.camera,
                 ..Grants::default()
             },
         };
         let placed = self.rooms.join(request).expect("placed");
         let (peer, events_rx) = (placed.peer, placed.events);
         self.pump();
-        let direction = if publish {
+        let direction = if spec.microphone {
             Direction::SendOnly
         } else {
             Direction::RecvOnly
         };
         let mut api = rtc.sdp_api();
         let mid = api.add_media(MediaKind::Audio, direction, None, None, None);
+        let camera_mid = spec
+            .camera
+            .then(|| api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
         let (offer, pending) = api.apply().expect("an offer");
-        let tracks = if publish {
-            vec![TrackDeclaration {
+        let mut tracks = Vec::new();
+        if spec.microphone {
+            tracks.push(TrackDeclaration {
                 mid: mid.to_string(),
                 source: sfu::Source::Microphone,
-            }]
-        } else {
-            Vec::new()
-        };
+            });
+        }
+        if let Some(camera) = camera_mid {
+            tracks.push(TrackDeclaration {
+                mid: camera.to_string(),
+                source: sfu::Source::Camera,
+            });
+        }
         self.clients.push(MemClient {
-            name: name.into(),
+            name: spec.name,
             peer,
             addr,
             rtc,
-            up,
-            down,
+            up: spec.up,
+            down: spec.down,
             up_free: self.now,
             down_free: self.now,
             events_rx,
@@ -270,7 +328,9 @@ impl World {
             media: Vec::new(),
             rtp: Vec::new(),
             connected: false,
-            send_mid: publish.then_some(mid),
+            send_mid: spec.microphone.then_some(mid),
+            camera_mid,
+            keyframe_requests: Vec::new(),
             silent: false,
             offers: Vec::new(),
             answer_offers: true,
@@ -368,6 +428,33 @@ impl World {
         }
     }
 
+    /// Has client `i` send video frame `n` (30 frames a second, 90 kHz) on its camera track, in
+    /// the first codec negotiated for it. str0m packetizes it: a frame over the MTU is several
+    /// packets.
+    pub fn send_video_frame(&mut self, i: usize, n: u64, frame: &[u8]) {
+        let now = self.now;
+        let c = &mut self.clients[i];
+        let Some(mid) = c.camera_mid else { return };
+        let Some(writer) = c.rtc.writer(mid) else {
+            return;
+        };
+        let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else {
+            return;
+        };
+        let mt = MediaTime::new(n * 3000, str0m::media::Frequency::NINETY_KHZ);
+        let _ = writer.write(pt, now, mt, frame.to_vec());
+        self.drain_client(i);
+    }
+
+    /// Client `i` sends `frames` video frames, one every 33 ms, `frame(n)` for frame `n`, while
+    /// the world runs.
+    pub fn film(&mut self, i: usize, frames: u64, frame: impl Fn(u64) -> Vec<u8>) {
+        for n in 0..frames {
+            self.send_video_frame(i, n, &frame(n));
+            self.run_for(Duration::from_micros(33_333));
+        }
+    }
+
     /// The earliest of: a datagram landing, the engine's timeout, a client's timeout.
     fn next_event(&self) -> Instant {
         let mut next = self.next_engine_timeout;
@@ -456,6 +543,7 @@ impl World {
                         Event::Connected => c.connected = true,
                         Event::MediaData(d) => c.media.push(d),
                         Event::RtpPacket(p) => c.rtp.push(p),
+                        Event::KeyframeRequest(r) => c.keyframe_requests.push(r),
                         _ => {}
                     }
                 }

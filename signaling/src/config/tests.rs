@@ -186,6 +186,11 @@ fn the_media_section_is_the_sfus_and_its_rules_name_the_key() {
             "media.connect_timeout_secs: must be 2..=3600",
         ),
         (
+            "media.keyframe_request_interval_ms",
+            "20",
+            "media.keyframe_request_interval_ms: must be 50..=10000",
+        ),
+        (
             "media.bind_ip",
             "0.0.0.0",
             "media.advertised_ip: required when bind_ip is 0.0.0.0 or ::",
@@ -263,6 +268,7 @@ fn keys_are_read_off_the_sections() {
         ("media.advertised_ip", "Str"),
         ("media.peer_timeout_secs", "Int"),
         ("media.connect_timeout_secs", "Int"),
+        ("media.keyframe_request_interval_ms", "Int"),
         ("log.level", "Str"),
         ("log.format", "Str"),
         ("limits.user_rps", "Float"),

@@ -85,6 +85,7 @@ pub fn wire_code(code: sfu::ErrorCode) -> ErrorCode {
         S::MediaSourceNotAllowed => ErrorCode::MediaSourceNotAllowed,
         S::PublishNotPermitted => ErrorCode::PublishNotPermitted,
         S::CodecNotAllowed => ErrorCode::CodecNotAllowed,
+        S::CodecUnsupported => ErrorCode::CodecUnsupported,
         S::DuplicateSource => ErrorCode::DuplicateSource,
         S::NegotiationFailed => ErrorCode::NegotiationFailed,
         S::NegotiationTimeout => ErrorCode::NegotiationTimeout,
