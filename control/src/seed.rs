@@ -8,14 +8,16 @@ use crate::{ChannelKind, Control, ControlError, Role};
 /// Owner of the seeded server (a placeholder user; dev mode admits everyone anyway).
 const DEV_OWNER: &str = "dev-owner";
 
-const DEV_CHANNELS: [(&str, &str, ChannelKind); 2] = [
+const DEV_CHANNELS: [(&str, &str, ChannelKind); 3] = [
     ("vc_general", "General", ChannelKind::Voice),
+    ("vc_video", "Video", ChannelKind::Video),
     ("tc_lobby", "Lobby", ChannelKind::Text),
 ];
 
 impl Control {
-    /// Seeds server `srv_harbor` ("Harbor") with voice channel `vc_general` ("General") and text
-    /// channel `tc_lobby` ("Lobby"). Idempotent: existing rows are left untouched.
+    /// Seeds server `srv_harbor` ("Harbor") with voice channel `vc_general` ("General"), video
+    /// channel `vc_video` ("Video") and text channel `tc_lobby` ("Lobby"). Idempotent: existing
+    /// rows are left untouched.
     pub async fn seed_dev(&self) -> Result<(), ControlError> {
         let now = now_millis();
         let mut tx = self.write().await?;

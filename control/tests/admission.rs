@@ -271,7 +271,8 @@ async fn seed_is_idempotent(ctl: Control) {
         got,
         [
             ("tc_lobby", "Lobby", ChannelKind::Text),
-            ("vc_general", "General", ChannelKind::Voice)
+            ("vc_general", "General", ChannelKind::Voice),
+            ("vc_video", "Video", ChannelKind::Video)
         ]
     );
 }

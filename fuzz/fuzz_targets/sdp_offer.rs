@@ -71,6 +71,8 @@ fuzz_target!(|data: &[u8]| {
             grants: &grants,
             declarations: &tracks,
             server_mids: &server_mids,
+            video_codecs: &sfu::VideoCodec::ALL,
+            may_publish_video: true,
         };
         let filtered = filter_offer(offer, &rules);
         for line in &filtered.lines {

@@ -27,6 +27,7 @@ pub enum ErrorCode {
     CodecNotAllowed,
     CodecUnsupported,
     DuplicateSource,
+    VideoPublishersFull,
     DtlsFailed,
     ConnectTimeout,
     Timeout,
@@ -38,7 +39,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the documentation's table.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::InvalidMessage,
         ErrorCode::UnsupportedProtocol,
         ErrorCode::JoinRequired,
@@ -60,6 +61,7 @@ impl ErrorCode {
         ErrorCode::CodecNotAllowed,
         ErrorCode::CodecUnsupported,
         ErrorCode::DuplicateSource,
+        ErrorCode::VideoPublishersFull,
         ErrorCode::DtlsFailed,
         ErrorCode::ConnectTimeout,
         ErrorCode::Timeout,
@@ -93,6 +95,7 @@ impl ErrorCode {
             ErrorCode::CodecNotAllowed => "codec_not_allowed",
             ErrorCode::CodecUnsupported => "codec_unsupported",
             ErrorCode::DuplicateSource => "duplicate_source",
+            ErrorCode::VideoPublishersFull => "video_publishers_full",
             ErrorCode::DtlsFailed => "dtls_failed",
             ErrorCode::ConnectTimeout => "connect_timeout",
             ErrorCode::Timeout => "timeout",

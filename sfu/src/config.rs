@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::video_policy::{VideoCodec, VideoPolicy};
+
 /// The `[media]` settings section, as operators write it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -26,6 +28,15 @@ pub struct MediaSettings {
     /// A video publisher is asked for a keyframe at most once per this many milliseconds per
     /// track, however many subscribers ask (requests in between are held, then sent as one).
     pub keyframe_request_interval_ms: u64,
+    /// Video codecs video rooms offer and accept, comma separated, in order of preference:
+    /// `vp8`, `h264` (constrained baseline and others, packetization mode 1 or 0), `vp9`.
+    pub video_codecs: String,
+    /// Participants that may publish video (camera or screenshare) in one video room at once.
+    pub max_video_publishers: usize,
+    /// Bitrate cap of a camera track, kbit/s (sent to the publisher as REMB).
+    pub max_camera_kbps: u64,
+    /// Bitrate cap of a screenshare track, kbit/s.
+    pub max_screenshare_kbps: u64,
 }
 
 impl Default for MediaSettings {
@@ -40,6 +51,10 @@ impl Default for MediaSettings {
             peer_timeout_secs: sfu.peer_timeout.as_secs(),
             connect_timeout_secs: sfu.connect_timeout.as_secs(),
             keyframe_request_interval_ms: sfu.keyframe_request_interval.as_millis() as u64,
+            video_codecs: sfu.video.codec_names().replace(' ', ""),
+            max_video_publishers: sfu.video.max_video_publishers,
+            max_camera_kbps: sfu.video.max_camera_bitrate_bps / 1000,
+            max_screenshare_kbps: sfu.video.max_screenshare_bitrate_bps / 1000,
         }
     }
 }
@@ -55,13 +70,38 @@ impl MediaSettings {
             peer_timeout: Duration::from_secs(self.peer_timeout_secs),
             connect_timeout: Duration::from_secs(self.connect_timeout_secs),
             keyframe_request_interval: Duration::from_millis(self.keyframe_request_interval_ms),
+            video: VideoPolicy {
+                codecs: self.parsed_video_codecs().unwrap_or_default(),
+                max_video_publishers: self.max_video_publishers,
+                max_camera_bitrate_bps: self.max_camera_kbps.saturating_mul(1000),
+                max_screenshare_bitrate_bps: self.max_screenshare_kbps.saturating_mul(1000),
+            },
             ..SfuConfig::default()
         }
     }
 
     /// Checks the settings; the error names the setting (`workers`, `advertised_ip`, ...).
     pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.parsed_video_codecs().is_none() {
+            return Err(InvalidSetting {
+                key: "video_codecs",
+                problem: "must name one or more of vp8, h264, vp9, comma separated, each once",
+            });
+        }
         self.sfu_config().validate()
+    }
+
+    /// `video_codecs` as codecs; `None` when a name is unknown, repeated, or there is none.
+    fn parsed_video_codecs(&self) -> Option<Vec<VideoCodec>> {
+        let mut codecs = Vec::new();
+        for name in self.video_codecs.split(',') {
+            let codec = VideoCodec::parse(name)?;
+            if codecs.contains(&codec) {
+                return None;
+            }
+            codecs.push(codec);
+        }
+        (!codecs.is_empty()).then_some(codecs)
     }
 }
 
@@ -94,6 +134,8 @@ pub struct SfuConfig {
     pub negotiation_timeout: Duration,
     /// At most one keyframe request toward a video track's publisher per this long.
     pub keyframe_request_interval: Duration,
+    /// What video rooms allow.
+    pub video: VideoPolicy,
 }
 
 impl Default for SfuConfig {
@@ -107,6 +149,7 @@ impl Default for SfuConfig {
             connect_timeout: Duration::from_secs(30),
             negotiation_timeout: Duration::from_secs(10),
             keyframe_request_interval: Duration::from_millis(500),
+            video: VideoPolicy::default(),
         }
     }
 }
@@ -136,6 +179,19 @@ impl SfuConfig {
         let keyframes = Duration::from_millis(50)..=Duration::from_secs(10);
         if !keyframes.contains(&self.keyframe_request_interval) {
             return bad("keyframe_request_interval_ms", "must be 50..=10000");
+        }
+        if self.video.codecs.is_empty() {
+            return bad("video_codecs", "must name at least one codec");
+        }
+        if self.video.max_video_publishers == 0 {
+            return bad("max_video_publishers", "must be at least 1");
+        }
+        let bitrates = 50_000..=100_000_000;
+        if !bitrates.contains(&self.video.max_camera_bitrate_bps) {
+            return bad("max_camera_kbps", "must be 50..=100000");
+        }
+        if !bitrates.contains(&self.video.max_screenshare_bitrate_bps) {
+            return bad("max_screenshare_kbps", "must be 50..=100000");
         }
         Ok(())
     }

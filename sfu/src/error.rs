@@ -31,6 +31,9 @@ pub enum ErrorCode {
     NegotiationTimeout,
     /// Room participant limit reached.
     RoomFull,
+    /// The room's limit of participants publishing video is reached: this m-line is answered so
+    /// the client does not send, and nothing is forwarded. Not fatal.
+    VideoPublishersFull,
     /// The peer lost connectivity (ICE consent / no traffic).
     Timeout,
     /// The peer's media (ICE + DTLS) did not connect within the connect bound after joining.
@@ -57,6 +60,7 @@ impl ErrorCode {
             ErrorCode::NegotiationFailed => "negotiation_failed",
             ErrorCode::NegotiationTimeout => "negotiation_timeout",
             ErrorCode::RoomFull => "room_full",
+            ErrorCode::VideoPublishersFull => "video_publishers_full",
             ErrorCode::Timeout => "timeout",
             ErrorCode::ConnectTimeout => "connect_timeout",
             ErrorCode::DtlsFailed => "dtls_failed",

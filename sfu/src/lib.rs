@@ -43,6 +43,7 @@ mod sfu;
 mod speaking;
 mod stats;
 mod stun;
+mod video_policy;
 
 pub use config::{InvalidSetting, MediaSettings, SfuConfig};
 pub use dtls_failure::{DtlsFailure, DtlsFailureReason};
@@ -56,6 +57,7 @@ pub use rooms::Target;
 pub use sdp::limits::{AUDIO_SECTION_BYTES, SESSION_BYTES, SPARE_SECTIONS, VIDEO_SECTION_BYTES};
 pub use sfu::{JoinRequest, PeerHandle, Sfu};
 pub use stats::{SfuStats, StatsSnapshot, WorkerStats};
+pub use video_policy::{VideoCodec, VideoPolicy};
 
 /// In-memory room for the hot-path benchmark in `bench/` (feature `bench-support`; not for
 /// production use).

@@ -2,6 +2,7 @@
 //! tracks. The roster others see (mute state, who speaks) is the rooms layer's (`crate::rooms`).
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use str0m::format::PayloadParams;
 use str0m::media::{Mid, Pt};
@@ -16,6 +17,7 @@ use crate::peer::TrackKey;
 use crate::policy::{MediaKind, RoomPolicy, Source};
 use crate::rewrite::Rewriter;
 use crate::speaking::SpeakingDetector;
+use crate::video_policy::VideoPolicy;
 
 /// One subscriber of a published track.
 pub struct Route {
@@ -54,6 +56,8 @@ pub struct InTrack {
     pub codec: Option<(Pt, Option<PayloadParams>)>,
     /// Keyframe requests toward the publisher (video).
     pub keyframes: KeyframeGate,
+    /// When the publisher was last told the track's bitrate cap (video).
+    pub cap_sent_at: Option<Instant>,
     /// Subscribers whose m-line is negotiated.
     pub routes: Vec<Route>,
 }
@@ -107,6 +111,20 @@ impl Room {
             tracks: HashMap::new(),
             speaker_changes: Vec::new(),
         }
+    }
+
+    /// Whether `peer` may publish video: it already does, or fewer than the policy's limit of
+    /// participants publish video in this room.
+    pub fn may_publish_video(&self, peer: PeerId, video: &VideoPolicy) -> bool {
+        let mut publishers: Vec<PeerId> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| t.kind == MediaKind::Video)
+            .map(|(k, _)| k.publisher)
+            .collect();
+        publishers.sort_unstable();
+        publishers.dedup();
+        publishers.contains(&peer) || publishers.len() < video.max_video_publishers
     }
 
     /// Tracks published by `peer`.

@@ -16,11 +16,12 @@ use crate::events::{LeaveReason, PeerEvent};
 use crate::ids::PeerId;
 use crate::keyframes::KeyframeGate;
 use crate::peer::{Peer, SubState, TrackKey};
-use crate::policy::{Grants, RoomKind, Source};
+use crate::policy::{Grants, MediaKind, RoomKind, Source};
 use crate::rewrite::Rewriter;
 use crate::room::{InTrack, Room};
 use crate::sfu::JoinRequest;
 use crate::speaking::SpeakingDetector;
+use crate::video_policy::VideoCodec;
 
 /// Header extension ids of voice rooms (the ids browsers and str0m use by default).
 const AUDIO_LEVEL_EXT_ID: u8 = 1;
@@ -62,7 +63,17 @@ impl Engine {
                 pass: random_token(32),
             });
         builder = match kind {
-            RoomKind::Video => builder.enable_vp8(true).enable_h264(true).enable_vp9(true),
+            RoomKind::Video => {
+                let mut builder = builder;
+                for codec in &self.config.video.codecs {
+                    builder = match codec {
+                        VideoCodec::Vp8 => builder.enable_vp8(true),
+                        VideoCodec::H264 => builder.enable_h264(true),
+                        VideoCodec::Vp9 => builder.enable_vp9(true),
+                    };
+                }
+                builder
+            }
             RoomKind::Voice => voice_extensions(builder),
         };
         let mut rtc = builder.build(now);
@@ -215,6 +226,24 @@ impl Engine {
         let Some(room) = self.rooms.get_mut(&peer.room) else {
             return;
         };
+        if source.kind() == MediaKind::Video && !room.may_publish_video(id, &self.config.video) {
+            // Two peers can pass the offer's check before either's media connects: the limit
+            // holds here, where tracks become real.
+            self.events.send_to_peer(
+                id,
+                PeerEvent::Error {
+                    code: ErrorCode::VideoPublishersFull,
+                    message: format!(
+                        "this room already has {} participants publishing video; your {} (mid \
+                         {mid}) is not forwarded",
+                        self.config.video.max_video_publishers,
+                        source.as_str()
+                    ),
+                    fatal: false,
+                },
+            );
+            return;
+        }
         let key = TrackKey { publisher: id, mid };
         let participant_id = peer.info.participant_id.clone();
         let track = InTrack {
@@ -225,6 +254,7 @@ impl Engine {
             speaking: SpeakingDetector::default(),
             codec: None,
             keyframes: KeyframeGate::default(),
+            cap_sent_at: None,
             routes: Vec::new(),
         };
         self.events.push(EngineEvent::TrackAdded {

@@ -18,6 +18,7 @@
 
 #[cfg(feature = "bench-support")]
 mod bench_room;
+mod bitrate_caps;
 mod event;
 mod fault;
 mod forward;
@@ -328,6 +329,7 @@ impl Engine {
         self.tick_speaking(now);
         self.flush_speakers();
         self.send_held_keyframe_requests(now);
+        self.send_bitrate_caps(now);
         WorkerStats::set(&self.stats.peers, self.peers.len() as u64);
         WorkerStats::set(&self.stats.rooms, self.rooms.len() as u64);
         // Stale timer entries of removed or re-armed peers would otherwise pile up under load.

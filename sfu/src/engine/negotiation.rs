@@ -20,6 +20,7 @@ use crate::rewrite::Rewriter;
 use crate::room::Route;
 use crate::sdp::answer::{SectionCensus, finish_rejected_sections, offered_formats};
 use crate::sdp::filter::{OfferRules, filter_offer};
+use crate::video_policy::VideoPolicy;
 
 /// Client offers refused for glare in a row (without one of its offers being accepted) after
 /// which the negotiation is declared failed: a client that never answers the server's offer,
@@ -34,7 +35,13 @@ fn error(code: ErrorCode, message: impl Into<String>, fatal: bool) -> PeerEvent 
     }
 }
 
-fn refusal_message(code: ErrorCode, kind: MediaKind, source: &str, mid: &str) -> String {
+fn refusal_message(
+    code: ErrorCode,
+    kind: MediaKind,
+    source: &str,
+    mid: &str,
+    video: &VideoPolicy,
+) -> String {
     match code {
         ErrorCode::MediaSourceNotAllowed => {
             format!(
@@ -47,7 +54,18 @@ fn refusal_message(code: ErrorCode, kind: MediaKind, source: &str, mid: &str) ->
                 "your ticket does not grant publishing {source}; m-line {mid} will not be forwarded"
             )
         }
-        ErrorCode::CodecNotAllowed => format!("m-line {mid} offers no allowed codec (opus)"),
+        ErrorCode::CodecNotAllowed => match kind {
+            MediaKind::Audio => format!("m-line {mid} offers no allowed codec (opus)"),
+            MediaKind::Video => format!(
+                "m-line {mid} offers no video codec this room allows ({})",
+                video.codec_names()
+            ),
+        },
+        ErrorCode::VideoPublishersFull => format!(
+            "this room already has {} participants publishing video; m-line {mid} ({source}) \
+             will not be forwarded",
+            video.max_video_publishers
+        ),
         ErrorCode::DuplicateSource => format!(
             "you already publish {source} on another m-line of this offer (one track per source); \
              m-line {mid} rejected"
@@ -132,6 +150,8 @@ impl Engine {
                 grants: &peer.grants,
                 declarations: tracks,
                 server_mids: peer.sections.server_mids(),
+                video_codecs: &self.config.video.codecs,
+                may_publish_video: room.may_publish_video(id, &self.config.video),
             },
         );
         let max_sections = room.policy.max_sections();
@@ -182,7 +202,13 @@ impl Engine {
                     id,
                     error(
                         code,
-                        refusal_message(code, line.kind, line.source.as_str(), &line.mid),
+                        refusal_message(
+                            code,
+                            line.kind,
+                            line.source.as_str(),
+                            &line.mid,
+                            &self.config.video,
+                        ),
                         false,
                     ),
                 );

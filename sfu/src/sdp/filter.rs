@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use super::text::{SdpText, Section};
 use crate::error::ErrorCode;
 use crate::policy::{Grants, MediaKind, RoomPolicy, Source, TrackDeclaration};
+use crate::video_policy::VideoCodec;
 
 /// What the filter decided for one client m-line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +49,10 @@ pub struct OfferRules<'a> {
     pub declarations: &'a [TrackDeclaration],
     /// Mids the server created (subscriptions); left as they are.
     pub server_mids: &'a HashSet<String>,
+    /// Video codecs the room allows.
+    pub video_codecs: &'a [VideoCodec],
+    /// Whether the peer may publish video (the room's video publisher limit).
+    pub may_publish_video: bool,
 }
 
 /// Policy views of a section.
@@ -56,6 +61,7 @@ trait PolicyView {
     fn direction(&self) -> &'static str;
     fn set_direction(&mut self, new: &str);
     fn has_opus(&self) -> bool;
+    fn has_any_of(&self, codecs: &[VideoCodec]) -> bool;
 }
 
 impl PolicyView for Section {
@@ -90,6 +96,14 @@ impl PolicyView for Section {
         if !replaced {
             self.lines.push(format!("a={new}"));
         }
+    }
+
+    fn has_any_of(&self, codecs: &[VideoCodec]) -> bool {
+        self.lines.iter().any(|l| {
+            l.strip_prefix("a=rtpmap:")
+                .and_then(|r| r.split_once(' '))
+                .is_some_and(|(_, enc)| codecs.iter().any(|c| c.is_encoding(enc)))
+        })
     }
 
     fn has_opus(&self) -> bool {
@@ -136,7 +150,9 @@ pub fn filter_offer(sdp: &str, rules: &OfferRules<'_>) -> FilteredOffer {
             section.set_port_zero();
             rejected_mids.push(mid);
             verdict.refusal = sending.then_some(ErrorCode::MediaSourceNotAllowed);
-        } else if kind == MediaKind::Audio && !section.has_opus() {
+        } else if (kind == MediaKind::Audio && !section.has_opus())
+            || (kind == MediaKind::Video && !section.has_any_of(rules.video_codecs))
+        {
             section.set_port_zero();
             rejected_mids.push(mid);
             verdict.refusal = Some(ErrorCode::CodecNotAllowed);
@@ -152,6 +168,13 @@ pub fn filter_offer(sdp: &str, rules: &OfferRules<'_>) -> FilteredOffer {
                 "inactive"
             });
             verdict.refusal = Some(ErrorCode::PublishNotPermitted);
+        } else if sending && kind == MediaKind::Video && !rules.may_publish_video {
+            section.set_direction(if direction == "sendrecv" {
+                "recvonly"
+            } else {
+                "inactive"
+            });
+            verdict.refusal = Some(ErrorCode::VideoPublishersFull);
         } else if sending {
             // The server never sends on a client's publishing m-line: subscriptions get their own.
             section.set_direction("sendonly");
@@ -197,6 +220,8 @@ m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=sendrecv\r\na=rtpmap:96 VP8/90000
             grants,
             declarations: &[],
             server_mids,
+            video_codecs: &VideoCodec::ALL,
+            may_publish_video: true,
         }
     }
 

@@ -25,6 +25,7 @@ use sfu::{
     Grants, JoinRequest, ParticipantInfo, PeerEvent, PeerId, RoomId, RoomKind, RoomPolicy,
     SfuConfig, StatsSnapshot, TrackDeclaration, WorkerStats,
 };
+use str0m::bwe::BweKind;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, KeyframeRequest, MediaData, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
@@ -98,6 +99,8 @@ pub struct ClientSpec {
     pub rtp_mode: bool,
     /// The client's own configuration: its codecs and their payload types.
     pub config: RtcConfig,
+    /// Its ticket's grants (default: what it publishes).
+    pub grants: Option<Grants>,
 }
 
 impl ClientSpec {
@@ -113,6 +116,7 @@ impl ClientSpec {
             down: Link::clean(),
             rtp_mode: false,
             config: RtcConfig::new(),
+            grants: None,
         }
     }
 }
@@ -144,6 +148,8 @@ pub struct MemClient {
     pub camera_mid: Option<Mid>,
     /// Keyframe requests (PLI, FIR) the sfu sent it, as a publisher.
     pub keyframe_requests: Vec<KeyframeRequest>,
+    /// Bitrate caps (REMB, bits per second) the sfu sent it, by its m-line.
+    pub remb: Vec<(Mid, u64)>,
     /// Stops every output of this client (it vanished without a word).
     pub silent: bool,
     /// SDP of every offer it was sent.
@@ -279,11 +285,11 @@ impl World {
                 user_id: spec.name.clone(),
                 device_id: "mem".into(),
             },
-            grants: Grants {
+            grants: spec.grants.unwrap_or(Grants {
                 microphone: spec.microphone,
                 camera: spec.camera,
                 ..Grants::default()
-            },
+            }),
         };
         let placed = self.rooms.join(request).expect("placed");
         let (peer, events_rx) = (placed.peer, placed.events);
@@ -331,6 +337,7 @@ impl World {
             send_mid: spec.microphone.then_some(mid),
             camera_mid,
             keyframe_requests: Vec::new(),
+            remb: Vec::new(),
             silent: false,
             offers: Vec::new(),
             answer_offers: true,
@@ -544,6 +551,9 @@ impl World {
                         Event::MediaData(d) => c.media.push(d),
                         Event::RtpPacket(p) => c.rtp.push(p),
                         Event::KeyframeRequest(r) => c.keyframe_requests.push(r),
+                        Event::EgressBitrateEstimate(BweKind::Remb { estimate, mid }) => {
+                            c.remb.push((mid, estimate.as_u64()))
+                        }
                         _ => {}
                     }
                 }

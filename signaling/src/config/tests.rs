@@ -191,6 +191,31 @@ fn the_media_section_is_the_sfus_and_its_rules_name_the_key() {
             "media.keyframe_request_interval_ms: must be 50..=10000",
         ),
         (
+            "media.video_codecs",
+            "vp8,av1",
+            "media.video_codecs: must name one or more of vp8, h264, vp9",
+        ),
+        (
+            "media.video_codecs",
+            "vp8,vp8",
+            "media.video_codecs: must name one or more of vp8, h264, vp9",
+        ),
+        (
+            "media.max_video_publishers",
+            "0",
+            "media.max_video_publishers: must be at least 1",
+        ),
+        (
+            "media.max_camera_kbps",
+            "10",
+            "media.max_camera_kbps: must be 50..=100000",
+        ),
+        (
+            "media.max_screenshare_kbps",
+            "200000",
+            "media.max_screenshare_kbps: must be 50..=100000",
+        ),
+        (
             "media.bind_ip",
             "0.0.0.0",
             "media.advertised_ip: required when bind_ip is 0.0.0.0 or ::",
@@ -269,6 +294,10 @@ fn keys_are_read_off_the_sections() {
         ("media.peer_timeout_secs", "Int"),
         ("media.connect_timeout_secs", "Int"),
         ("media.keyframe_request_interval_ms", "Int"),
+        ("media.video_codecs", "Str"),
+        ("media.max_video_publishers", "Int"),
+        ("media.max_camera_kbps", "Int"),
+        ("media.max_screenshare_kbps", "Int"),
         ("log.level", "Str"),
         ("log.format", "Str"),
         ("limits.user_rps", "Float"),

@@ -86,6 +86,7 @@ pub fn wire_code(code: sfu::ErrorCode) -> ErrorCode {
         S::PublishNotPermitted => ErrorCode::PublishNotPermitted,
         S::CodecNotAllowed => ErrorCode::CodecNotAllowed,
         S::CodecUnsupported => ErrorCode::CodecUnsupported,
+        S::VideoPublishersFull => ErrorCode::VideoPublishersFull,
         S::DuplicateSource => ErrorCode::DuplicateSource,
         S::NegotiationFailed => ErrorCode::NegotiationFailed,
         S::NegotiationTimeout => ErrorCode::NegotiationTimeout,
