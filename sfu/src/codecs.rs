@@ -4,7 +4,10 @@
 //! (same clock rate and, for H.264, the same profile and packetization mode), or not at all.
 
 use str0m::Rtc;
-use str0m::format::{CodecConfig, PayloadParams};
+use str0m::format::{
+    Codec, CodecConfig, PayloadParams, detect_h264_keyframe, detect_vp8_keyframe,
+    detect_vp9_keyframe,
+};
 use str0m::media::{Mid, Pt};
 
 /// The codec behind payload type `pt` in `rtc`'s session.
@@ -24,6 +27,16 @@ pub fn outgoing_pt(rtc: &Rtc, mid: Mid, params: PayloadParams) -> Option<Pt> {
     CodecConfig::new_from_payload_params(negotiated)
         .match_params(params)
         .map(|p| p.pt())
+}
+
+/// Whether an RTP payload of `codec` starts a keyframe (a layer switch may happen on it).
+pub fn starts_keyframe(codec: Codec, payload: &[u8]) -> bool {
+    match codec {
+        Codec::Vp8 => detect_vp8_keyframe(payload),
+        Codec::H264 => detect_h264_keyframe(payload),
+        Codec::Vp9 => detect_vp9_keyframe(payload),
+        _ => false,
+    }
 }
 
 /// A route's payload type mapping, kept so the hot path looks it up once per source codec:

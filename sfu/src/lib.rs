@@ -40,6 +40,7 @@ mod runtime;
 mod sdp;
 mod sections;
 mod sfu;
+mod simulcast;
 mod speaking;
 mod stats;
 mod stun;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use str0m::change::SdpPendingOffer;
-use str0m::media::Mid;
+use str0m::media::{Mid, Rid};
 use str0m::net::Transmit;
 use str0m::rtp::Ssrc;
 use str0m::{Event, Output, Rtc};
@@ -76,8 +76,8 @@ pub struct Peer {
     pub hold_offers_until: Option<Instant>,
     /// Remote tracks this peer receives, and their negotiation state.
     pub subs: HashMap<TrackKey, SubState>,
-    /// Incoming SSRC -> publisher-side mid, cached off the hot path's str0m lookup.
-    pub ssrc_mid: HashMap<Ssrc, Mid>,
+    /// Incoming SSRC -> publisher-side mid and rid, cached off the hot path's str0m lookup.
+    pub ssrc_mid: HashMap<Ssrc, (Mid, Option<Rid>)>,
     /// Moderation mute: nothing this peer sends is forwarded.
     pub server_muted: bool,
 }
@@ -139,13 +139,15 @@ impl Peer {
         }
     }
 
-    /// The publisher-side mid of an incoming SSRC.
-    pub fn mid_of_ssrc(&mut self, ssrc: Ssrc) -> Option<Mid> {
-        if let Some(mid) = self.ssrc_mid.get(&ssrc) {
-            return Some(*mid);
+    /// The publisher-side mid of an incoming SSRC, and its simulcast layer's rid if it has one.
+    pub fn source_of_ssrc(&mut self, ssrc: Ssrc) -> Option<(Mid, Option<Rid>)> {
+        if let Some(source) = self.ssrc_mid.get(&ssrc) {
+            return Some(*source);
         }
-        let mid = self.rtc.direct_api().stream_rx(&ssrc)?.mid();
-        self.ssrc_mid.insert(ssrc, mid);
-        Some(mid)
+        let mut api = self.rtc.direct_api();
+        let stream = api.stream_rx(&ssrc)?;
+        let source = (stream.mid(), stream.rid());
+        self.ssrc_mid.insert(ssrc, source);
+        Some(source)
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use str0m::format::PayloadParams;
-use str0m::media::{Mid, Pt};
+use str0m::media::{Mid, Pt, Rid};
 
 use crate::codecs::PtMapping;
 
@@ -16,6 +16,7 @@ use crate::keyframes::KeyframeGate;
 use crate::peer::TrackKey;
 use crate::policy::{MediaKind, RoomPolicy, Source};
 use crate::rewrite::Rewriter;
+use crate::simulcast::{LayerSelection, MAX_LAYERS, order_layers};
 use crate::speaking::SpeakingDetector;
 use crate::video_policy::VideoPolicy;
 
@@ -30,16 +31,19 @@ pub struct Route {
     /// The subscriber's payload type for the publisher's codec on `mid`, looked up once per
     /// source codec so the hot path does not search the subscriber's session for every packet.
     pub pt: PtMapping,
+    /// The simulcast layer it receives (tracks without simulcast ignore it).
+    pub layer: LayerSelection,
 }
 
 impl Route {
-    /// A new route on the subscriber's m-line `mid`.
+    /// A new route on the subscriber's m-line `mid`, wanting the track's highest layer.
     pub fn new(sub: PeerId, mid: Mid, rewriter: Rewriter) -> Route {
         Route {
             sub,
             mid,
             rewriter,
             pt: PtMapping::default(),
+            layer: LayerSelection::new(Some(MAX_LAYERS as u8 - 1)),
         }
     }
 }
@@ -54,8 +58,10 @@ pub struct InTrack {
     pub speaking: SpeakingDetector,
     /// The codec of the publisher's last payload type (`None`: not one its session knows).
     pub codec: Option<(Pt, Option<PayloadParams>)>,
-    /// Keyframe requests toward the publisher (video).
-    pub keyframes: KeyframeGate,
+    /// Keyframe requests toward the publisher (video), per simulcast layer.
+    pub keyframes: [KeyframeGate; MAX_LAYERS],
+    /// Its simulcast layers, low to high (empty: not simulcast), known from its first packet.
+    pub layers: Vec<Rid>,
     /// When the publisher was last told the track's bitrate cap (video).
     pub cap_sent_at: Option<Instant>,
     /// Subscribers whose m-line is negotiated.
@@ -63,6 +69,33 @@ pub struct InTrack {
 }
 
 impl InTrack {
+    /// The layer of a packet with `rid` (`declared`: the rids of the publisher's SDP, read once),
+    /// and the highest layer. `(0, 0)` without simulcast; `None` for a rid it did not declare.
+    pub fn layer_of(
+        &mut self,
+        rid: Option<Rid>,
+        declared: impl FnOnce() -> Vec<Rid>,
+    ) -> Option<(u8, u8)> {
+        let Some(rid) = rid else {
+            return Some((0, 0));
+        };
+        if self.layers.is_empty() {
+            self.layers = order_layers(&declared());
+        }
+        let layer = self.layers.iter().position(|r| *r == rid)?;
+        Some((layer as u8, self.layers.len().saturating_sub(1) as u8))
+    }
+
+    /// The highest layer (0 without simulcast).
+    pub fn top_layer(&self) -> u8 {
+        self.layers.len().saturating_sub(1) as u8
+    }
+
+    /// The rid of `layer` (`None` without simulcast).
+    pub fn rid_of(&self, layer: u8) -> Option<Rid> {
+        self.layers.get(usize::from(layer)).copied()
+    }
+
     /// The codec of the publisher's payload type `pt`, looked up in its session (`lookup`) when
     /// `pt` changes.
     pub fn codec_of(

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use str0m::Input;
 use str0m::format::PayloadParams;
+use str0m::media::{Rid, Rids};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 
 use super::{Engine, EngineEvent, SpeakerChange, drain_and_rearm};
@@ -16,6 +17,7 @@ use crate::ids::PeerId;
 use crate::peer::TrackKey;
 use crate::policy::MediaKind;
 use crate::room::Room;
+use crate::simulcast::Verdict;
 use crate::stats::WorkerStats;
 
 /// Whether forwarded packets of a kind are kept for retransmission: video packets are (str0m
@@ -24,6 +26,14 @@ use crate::stats::WorkerStats;
 /// so a cache would only cost memory per subscriber).
 fn nackable(kind: MediaKind) -> bool {
     kind == MediaKind::Video
+}
+
+/// The rids of the simulcast layers the publisher declared on `mid`, in its SDP's order.
+fn declared_rids(rtc: &str0m::Rtc, mid: str0m::media::Mid) -> Vec<Rid> {
+    match rtc.media(mid).map(|m| m.rids_rx()) {
+        Some(Rids::Specific(rids)) => rids.clone(),
+        _ => Vec::new(),
+    }
 }
 
 /// What a subscriber is told, once per track and codec, when its m-line lacks the codec a track
@@ -49,7 +59,7 @@ impl Engine {
         let Some(publisher) = self.peers.get_mut(&from) else {
             return;
         };
-        let Some(mid) = publisher.mid_of_ssrc(packet.header.ssrc) else {
+        let Some((mid, rid)) = publisher.source_of_ssrc(packet.header.ssrc) else {
             WorkerStats::add(&self.stats.packets_dropped_policy, 1);
             return;
         };
@@ -81,6 +91,14 @@ impl Engine {
             return;
         };
         let nackable = nackable(track.kind);
+        let declared = || declared_rids(&publisher.rtc, mid);
+        let Some((layer, top)) = track.layer_of(rid, declared) else {
+            // A layer the publisher's SDP did not declare.
+            WorkerStats::add(&self.stats.packets_dropped_policy, 1);
+            return;
+        };
+        let simulcast = rid.is_some();
+        let keyframe = simulcast && codecs::starts_keyframe(codec.spec().codec, &packet.payload);
         let audio_level = packet.header.ext_vals.audio_level;
         if let Some(level) = audio_level {
             let level = level.unsigned_abs().min(127);
@@ -105,6 +123,14 @@ impl Engine {
             };
             if !sub.connected {
                 continue;
+            }
+            if simulcast {
+                match route.layer.on_packet(layer, top, keyframe) {
+                    Verdict::Drop => continue,
+                    // The new layer continues the subscriber's stream where the old one ended.
+                    Verdict::Switch => route.rewriter = route.rewriter.handover(),
+                    Verdict::Forward => {}
+                }
             }
             let pt = match route
                 .pt

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use str0m::Input;
-use str0m::media::{KeyframeRequestKind, Mid};
+use str0m::media::{KeyframeRequestKind, Mid, Rid};
 
 use super::{Engine, drain_and_rearm};
 use crate::ids::PeerId;
@@ -16,7 +16,7 @@ use crate::policy::MediaKind;
 use crate::stats::WorkerStats;
 
 impl Engine {
-    /// Subscriber `sub` asked for a keyframe on its m-line `mid`.
+    /// Subscriber `sub` asked for a keyframe on its m-line `mid`: the layer it wants is asked for.
     pub(super) fn on_keyframe_request(&mut self, sub: PeerId, mid: Mid, now: Instant) {
         WorkerStats::add(&self.stats.keyframe_requests_received, 1);
         let Some(peer) = self.peers.get(&sub) else {
@@ -26,24 +26,31 @@ impl Engine {
             .subs
             .iter()
             .find_map(|(key, state)| (*state == SubState::Open(mid)).then(|| key.clone()));
-        if let Some(key) = key {
-            self.request_keyframe(&key, now);
+        let Some(key) = key else {
+            return;
+        };
+        let layer = self.track(&key).and_then(|track| {
+            let route = track.routes.iter().find(|r| r.sub == sub)?;
+            route.layer.wanted(track.top_layer())
+        });
+        if let Some(layer) = layer {
+            self.request_keyframe(&key, layer, now);
         }
     }
 
-    /// Asks the publisher of video track `key` for a keyframe, within the track's rate limit.
-    pub(super) fn request_keyframe(&mut self, key: &TrackKey, now: Instant) {
+    /// Asks the publisher of video track `key` for a keyframe of `layer`, within that layer's
+    /// rate limit.
+    pub(super) fn request_keyframe(&mut self, key: &TrackKey, layer: u8, now: Instant) {
         let interval = self.config.keyframe_request_interval;
-        let Some(track) = self
-            .peers
-            .get(&key.publisher)
-            .and_then(|publisher| self.rooms.get_mut(&publisher.room))
-            .and_then(|room| room.tracks.get_mut(key))
-        else {
+        let Some(track) = self.track_mut(key) else {
             return;
         };
-        if track.kind == MediaKind::Video && track.keyframes.request(now, interval) {
-            self.send_pli(key, now);
+        let Some(gate) = track.keyframes.get_mut(usize::from(layer)) else {
+            return;
+        };
+        if track.kind == MediaKind::Video && gate.request(now, interval) {
+            let rid = track.rid_of(layer);
+            self.send_pli(key, rid, now);
         }
     }
 
@@ -53,22 +60,24 @@ impl Engine {
         let mut due = Vec::new();
         for room in self.rooms.values_mut() {
             for (key, track) in room.tracks.iter_mut() {
-                if track.keyframes.due(now, interval) {
-                    due.push(key.clone());
+                for layer in 0..track.keyframes.len() {
+                    if track.keyframes[layer].due(now, interval) {
+                        due.push((key.clone(), track.rid_of(layer as u8)));
+                    }
                 }
             }
         }
-        for key in due {
-            self.send_pli(&key, now);
+        for (key, rid) in due {
+            self.send_pli(&key, rid, now);
         }
     }
 
-    fn send_pli(&mut self, key: &TrackKey, now: Instant) {
+    fn send_pli(&mut self, key: &TrackKey, rid: Option<Rid>, now: Instant) {
         let Some(publisher) = self.peers.get_mut(&key.publisher) else {
             return;
         };
         let mut api = publisher.rtc.direct_api();
-        let Some(stream) = api.stream_rx_by_mid(key.mid, None) else {
+        let Some(stream) = api.stream_rx_by_mid(key.mid, rid) else {
             // No packet from this track yet: its first frames are a keyframe anyway.
             return;
         };

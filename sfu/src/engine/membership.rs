@@ -14,7 +14,6 @@ use super::{Engine, EngineEvent};
 use crate::error::ErrorCode;
 use crate::events::{LeaveReason, PeerEvent};
 use crate::ids::PeerId;
-use crate::keyframes::KeyframeGate;
 use crate::peer::{Peer, SubState, TrackKey};
 use crate::policy::{Grants, MediaKind, RoomKind, Source};
 use crate::rewrite::Rewriter;
@@ -253,7 +252,8 @@ impl Engine {
             kind: source.kind(),
             speaking: SpeakingDetector::default(),
             codec: None,
-            keyframes: KeyframeGate::default(),
+            keyframes: Default::default(),
+            layers: Vec::new(),
             cap_sent_at: None,
             routes: Vec::new(),
         };

@@ -23,6 +23,7 @@ mod event;
 mod fault;
 mod forward;
 mod keyframes;
+mod layers;
 mod membership;
 mod negotiation;
 mod server_offer;
@@ -47,7 +48,7 @@ use crate::events::LeaveReason;
 use crate::ids::{PeerId, RoomId};
 use crate::peer::{Drained, Peer, TrackKey};
 use crate::policy::{Grants, TrackDeclaration};
-use crate::room::Room;
+use crate::room::{InTrack, Room};
 use crate::sfu::JoinRequest;
 use crate::stats::WorkerStats;
 use event::EventQueue;
@@ -91,6 +92,13 @@ pub enum Command {
     Remove {
         peer: PeerId,
         reason: LeaveReason,
+    },
+    /// Subscriber `peer` wants simulcast `layer` of track `track_id` (0 = lowest; above the
+    /// highest means the highest; `None`: nothing, paused). It switches on that layer's keyframe.
+    SetLayer {
+        peer: PeerId,
+        track_id: String,
+        layer: Option<u8>,
     },
     /// Every peer leaves (`left`); the runtime stops after it.
     Shutdown,
@@ -281,6 +289,11 @@ impl Engine {
             }
             Command::SetGrants { peer, grants } => self.set_grants(peer, grants),
             Command::Remove { peer, reason } => self.remove_peer(peer, reason),
+            Command::SetLayer {
+                peer,
+                track_id,
+                layer,
+            } => self.set_layer(peer, &track_id, layer, now),
             Command::Shutdown => {
                 let ids: Vec<PeerId> = self.peers.keys().copied().collect();
                 for id in ids {
@@ -315,6 +328,18 @@ impl Engine {
     }
 
     /// Drains one peer into `self.drained` and re-arms its timer.
+    /// The published track `key`.
+    fn track(&self, key: &TrackKey) -> Option<&InTrack> {
+        let room = self.rooms.get(&self.peers.get(&key.publisher)?.room)?;
+        room.tracks.get(key)
+    }
+
+    /// The published track `key`, to change.
+    fn track_mut(&mut self, key: &TrackKey) -> Option<&mut InTrack> {
+        let room = self.rooms.get_mut(&self.peers.get(&key.publisher)?.room)?;
+        room.tracks.get_mut(key)
+    }
+
     fn drain_peer(&mut self, id: PeerId) {
         if let Some(peer) = self.peers.get_mut(&id) {
             drain_and_rearm(peer, &mut self.drained, &mut self.timers);

@@ -51,7 +51,8 @@ impl Engine {
         loop {
             // New video routes start decoding at a keyframe.
             for key in std::mem::take(&mut self.keyframes_wanted) {
-                self.request_keyframe(&key, now);
+                let top = self.track(&key).map(|t| t.top_layer()).unwrap_or(0);
+                self.request_keyframe(&key, top, now);
             }
             self.out.extend(self.drained.transmits.drain(..));
             if self.drained.events.is_empty()

@@ -27,7 +27,10 @@ use sfu::{
 };
 use str0m::bwe::BweKind;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, KeyframeRequest, MediaData, MediaKind, MediaTime, Mid};
+use str0m::media::{
+    Direction, KeyframeRequest, MediaData, MediaKind, MediaTime, Mid, Rid, Simulcast,
+    SimulcastLayer,
+};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::RtpPacket;
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
@@ -101,6 +104,8 @@ pub struct ClientSpec {
     pub config: RtcConfig,
     /// Its ticket's grants (default: what it publishes).
     pub grants: Option<Grants>,
+    /// The rids of its camera's simulcast layers (empty: no simulcast).
+    pub simulcast: Vec<&'static str>,
 }
 
 impl ClientSpec {
@@ -117,6 +122,7 @@ impl ClientSpec {
             rtp_mode: false,
             config: RtcConfig::new(),
             grants: None,
+            simulcast: Vec::new(),
         }
     }
 }
@@ -301,9 +307,18 @@ impl World {
         };
         let mut api = rtc.sdp_api();
         let mid = api.add_media(MediaKind::Audio, direction, None, None, None);
+        let simulcast = (!spec.simulcast.is_empty()).then(|| {
+            let mut s = Simulcast::new();
+            s.send = spec
+                .simulcast
+                .iter()
+                .map(|r| SimulcastLayer::new(r))
+                .collect();
+            s
+        });
         let camera_mid = spec
             .camera
-            .then(|| api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
+            .then(|| api.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast));
         let (offer, pending) = api.apply().expect("an offer");
         let mut tracks = Vec::new();
         if spec.microphone {
@@ -450,6 +465,24 @@ impl World {
         };
         let mt = MediaTime::new(n * 3000, str0m::media::Frequency::NINETY_KHZ);
         let _ = writer.write(pt, now, mt, frame.to_vec());
+        self.drain_client(i);
+    }
+
+    /// Has client `i` send video frame `n` of simulcast layer `rid` on its camera track.
+    pub fn send_layer_frame(&mut self, i: usize, n: u64, rid: &str, frame: &[u8]) {
+        let now = self.now;
+        let c = &mut self.clients[i];
+        let Some(mid) = c.camera_mid else { return };
+        let Some(writer) = c.rtc.writer(mid) else {
+            return;
+        };
+        let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else {
+            return;
+        };
+        let mt = MediaTime::new(n * 3000, str0m::media::Frequency::NINETY_KHZ);
+        let _ = writer
+            .rid(Rid::from(rid))
+            .write(pt, now, mt, frame.to_vec());
         self.drain_client(i);
     }
 

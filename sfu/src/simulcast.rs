@@ -1,0 +1,180 @@
+//! Simulcast: a publisher sends one video track as up to three encodings ("layers", by RTP stream
+//! id); each subscriber receives one of them, chosen per subscriber.
+//!
+//! Layers are ordered low to high by their rid (`q` < `h` < `f`, `l` < `m` < `h`, `0` < `1` < `2`,
+//! as LiveKit's, mediasoup's and most apps' clients name them); rids that follow no known scheme
+//! keep the order of the publisher's `a=simulcast` line. A subscriber switches to another layer
+//! only on that layer's keyframe (its decoder cannot start elsewhere) and keeps the current layer
+//! until then; its outgoing stream stays one stream across switches (see `rewrite.rs`).
+
+use str0m::media::Rid;
+
+/// Most layers a track may have.
+pub const MAX_LAYERS: usize = 3;
+
+/// The rank of a rid among the usual naming schemes (`None`: no known scheme).
+fn known_rank(rid: &str) -> Option<u8> {
+    match rid.to_ascii_lowercase().as_str() {
+        "q" | "l" | "low" | "0" => Some(0),
+        "h" | "m" | "mid" | "medium" | "1" => Some(1),
+        "f" | "high" | "full" | "2" => Some(2),
+        _ => None,
+    }
+}
+
+/// The layers of a track, low to high, from the rids the publisher declared (in its order).
+pub fn order_layers(declared: &[Rid]) -> Vec<Rid> {
+    let mut layers: Vec<Rid> = declared.iter().take(MAX_LAYERS).copied().collect();
+    // `h` means "half" beside `q`/`f` and "high" beside `l`/`m`.
+    let high_h = layers.iter().any(|r| matches!(&**r, "l" | "m"));
+    let rank = |rid: &Rid| -> Option<u8> {
+        if high_h && rid.eq_ignore_ascii_case("h") {
+            return Some(2);
+        }
+        known_rank(rid)
+    };
+    if layers.iter().all(|r| rank(r).is_some()) {
+        layers.sort_by_key(|r| rank(r));
+    }
+    layers
+}
+
+/// What to do with one packet for one subscriber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Forward it.
+    Forward,
+    /// Forward it: it is the keyframe this subscriber switches layers on.
+    Switch,
+    /// Not for this subscriber.
+    Drop,
+}
+
+/// The layer one subscriber receives of one track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerSelection {
+    /// The layer forwarded now (`None` before the first keyframe).
+    current: Option<u8>,
+    /// The layer wanted (`None`: paused, nothing is forwarded).
+    target: Option<u8>,
+}
+
+impl LayerSelection {
+    /// A selection that wants `target`.
+    pub fn new(target: Option<u8>) -> LayerSelection {
+        LayerSelection {
+            current: None,
+            target,
+        }
+    }
+
+    /// The layer forwarded now.
+    #[cfg(test)]
+    pub fn current(&self) -> Option<u8> {
+        self.current
+    }
+
+    /// Wants `target` from now on, of a track whose highest layer is `top`. Returns the layer
+    /// whose keyframe is needed (`None`: it is forwarded already, or this is a pause, which takes
+    /// effect at once).
+    pub fn set_target(&mut self, target: Option<u8>, top: u8) -> Option<u8> {
+        self.target = target;
+        if target.is_none() {
+            self.current = None;
+        }
+        self.wanted(top)
+            .filter(|layer| Some(*layer) != self.current)
+    }
+
+    /// The layer wanted of a track whose highest layer is `top`.
+    pub fn wanted(&self, top: u8) -> Option<u8> {
+        self.target.map(|t| t.min(top))
+    }
+
+    /// Decides for a packet of `layer` of a track whose highest layer is `top`; `keyframe` when
+    /// the packet starts a keyframe.
+    pub fn on_packet(&mut self, layer: u8, top: u8, keyframe: bool) -> Verdict {
+        let Some(wanted) = self.wanted(top) else {
+            return Verdict::Drop;
+        };
+        if layer == wanted && self.current != Some(wanted) && keyframe {
+            self.current = Some(wanted);
+            return Verdict::Switch;
+        }
+        if self.current == Some(layer) {
+            Verdict::Forward
+        } else {
+            Verdict::Drop
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rids(names: &[&str]) -> Vec<Rid> {
+        names.iter().map(|n| Rid::from(*n)).collect()
+    }
+
+    #[test]
+    fn layers_are_ordered_low_to_high_by_name() {
+        assert_eq!(
+            order_layers(&rids(&["f", "h", "q"])),
+            rids(&["q", "h", "f"])
+        );
+        assert_eq!(
+            order_layers(&rids(&["h", "l", "m"])),
+            rids(&["l", "m", "h"])
+        );
+        assert_eq!(
+            order_layers(&rids(&["2", "0", "1"])),
+            rids(&["0", "1", "2"])
+        );
+        assert_eq!(
+            order_layers(&rids(&["big", "small"])),
+            rids(&["big", "small"]),
+            "unknown names keep the publisher's order"
+        );
+    }
+
+    #[test]
+    fn a_switch_waits_for_the_target_layers_keyframe() {
+        let mut s = LayerSelection::new(Some(2));
+        assert_eq!(s.on_packet(2, 2, false), Verdict::Drop, "no keyframe yet");
+        assert_eq!(s.on_packet(0, 2, true), Verdict::Drop, "not the target");
+        assert_eq!(s.on_packet(2, 2, true), Verdict::Switch);
+        assert_eq!(s.on_packet(2, 2, false), Verdict::Forward);
+        assert_eq!(
+            s.set_target(Some(0), 2),
+            Some(0),
+            "a keyframe of layer 0 is needed"
+        );
+        assert_eq!(
+            s.on_packet(2, 2, false),
+            Verdict::Forward,
+            "the old layer until then"
+        );
+        assert_eq!(s.on_packet(0, 2, false), Verdict::Drop);
+        assert_eq!(s.on_packet(0, 2, true), Verdict::Switch);
+        assert_eq!(
+            s.on_packet(2, 2, true),
+            Verdict::Drop,
+            "the old layer no more"
+        );
+        assert_eq!(s.current(), Some(0));
+        assert_eq!(s.set_target(None, 2), None);
+        assert_eq!(s.on_packet(0, 2, true), Verdict::Drop, "paused");
+    }
+
+    #[test]
+    fn a_target_above_the_tracks_layers_is_its_highest() {
+        let mut s = LayerSelection::new(Some(2));
+        assert_eq!(
+            s.on_packet(1, 1, true),
+            Verdict::Switch,
+            "two layers: 1 is the top"
+        );
+        assert_eq!(s.set_target(Some(2), 1), None, "already there");
+    }
+}
