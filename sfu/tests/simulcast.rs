@@ -20,7 +20,7 @@ const GOP: u64 = 15;
 fn layer_frame(layer: usize, n: u64) -> Vec<u8> {
     let mut f = vec![(n % 200) as u8 | 0x01; SIZES[layer]];
     // VP8: the first byte's low bit clear marks a keyframe.
-    f[0] = if n % GOP == 0 { 0x10 } else { 0x11 };
+    f[0] = if n.is_multiple_of(GOP) { 0x10 } else { 0x11 };
     f
 }
 
