@@ -47,6 +47,21 @@ pub enum ClientMessage {
         /// Muted now.
         muted: bool,
     },
+    /// How the client shows a remote video track: the size it renders it at (the server
+    /// forwards the simulcast layer that fits), or paused (nothing of it is forwarded).
+    TrackSettings {
+        /// The track (`track_id` of `track_published`).
+        track_id: String,
+        /// Rendered width in pixels.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        width: Option<u32>,
+        /// Rendered height in pixels.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        height: Option<u32>,
+        /// Not shown at all: forward nothing of it until a later `track_settings` with a size.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        paused: bool,
+    },
     /// Keepalive.
     Ping {
         /// Echoed in the `pong` (any JSON value, at most 128 bytes serialized).
@@ -59,12 +74,13 @@ pub enum ClientMessage {
 
 impl ClientMessage {
     /// The `type` of every client frame.
-    pub const TYPES: [&'static str; 7] = [
+    pub const TYPES: [&'static str; 8] = [
         "join",
         "offer",
         "answer",
         "candidate",
         "mute",
+        "track_settings",
         "ping",
         "leave",
     ];
@@ -133,6 +149,23 @@ impl ClientMessage {
             ClientMessage::Mute { source, .. } if !known(source) => {
                 return Err(format!("mute frame: the source is one of {}", sources()));
             }
+            ClientMessage::TrackSettings {
+                track_id,
+                width,
+                height,
+                paused,
+            } => {
+                if track_id.is_empty() || track_id.len() > 128 {
+                    return Err("track_settings.track_id: 1-128 characters".into());
+                }
+                let size = [width, height];
+                if size.iter().any(|d| d.is_some_and(|d| d == 0 || d > 16_384)) {
+                    return Err("track_settings: width and height are 1-16384 pixels".into());
+                }
+                if !paused && size.iter().all(|d| d.is_none()) {
+                    return Err("track_settings: give a width or height, or paused: true".into());
+                }
+            }
             ClientMessage::Ping { nonce: Some(n) } if n.to_string().len() > 128 => {
                 return Err("ping.nonce is too long".into());
             }
@@ -183,6 +216,9 @@ mod tests {
             r#"{"type":"offer","sdp":"v=0","tracks":[{"mid":"","source":"microphone"}]}"#,
             r#"{"type":"offer","sdp":"v=0","tracks":[{"mid":"0","source":"nose"}]}"#,
             r#"{"type":"candidate","candidate":"","sdp_mline_index":70000}"#,
+            r#"{"type":"track_settings","track_id":"t"}"#,
+            r#"{"type":"track_settings","track_id":"","paused":true}"#,
+            r#"{"type":"track_settings","track_id":"t","height":0}"#,
         ] {
             assert!(ClientMessage::parse(bad).is_err(), "accepted {bad:?}");
         }

@@ -28,6 +28,7 @@ pub enum ErrorCode {
     CodecUnsupported,
     DuplicateSource,
     VideoPublishersFull,
+    UnknownTrack,
     DtlsFailed,
     ConnectTimeout,
     Timeout,
@@ -39,7 +40,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the documentation's table.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::InvalidMessage,
         ErrorCode::UnsupportedProtocol,
         ErrorCode::JoinRequired,
@@ -62,6 +63,7 @@ impl ErrorCode {
         ErrorCode::CodecUnsupported,
         ErrorCode::DuplicateSource,
         ErrorCode::VideoPublishersFull,
+        ErrorCode::UnknownTrack,
         ErrorCode::DtlsFailed,
         ErrorCode::ConnectTimeout,
         ErrorCode::Timeout,
@@ -96,6 +98,7 @@ impl ErrorCode {
             ErrorCode::CodecUnsupported => "codec_unsupported",
             ErrorCode::DuplicateSource => "duplicate_source",
             ErrorCode::VideoPublishersFull => "video_publishers_full",
+            ErrorCode::UnknownTrack => "unknown_track",
             ErrorCode::DtlsFailed => "dtls_failed",
             ErrorCode::ConnectTimeout => "connect_timeout",
             ErrorCode::Timeout => "timeout",

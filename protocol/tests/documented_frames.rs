@@ -71,6 +71,24 @@ fn client_frames_serialize_as_documented() {
         json!({"type": "ping", "nonce": "7"})
     );
     assert_eq!(to_value(&ClientMessage::Leave {}), json!({"type": "leave"}));
+    assert_eq!(
+        to_value(&ClientMessage::TrackSettings {
+            track_id: "p_bob-1".into(),
+            width: Some(320),
+            height: Some(180),
+            paused: false
+        }),
+        json!({"type": "track_settings", "track_id": "p_bob-1", "width": 320, "height": 180})
+    );
+    assert_eq!(
+        to_value(&ClientMessage::TrackSettings {
+            track_id: "p_bob-1".into(),
+            width: None,
+            height: None,
+            paused: true
+        }),
+        json!({"type": "track_settings", "track_id": "p_bob-1", "paused": true})
+    );
 }
 
 #[test]

@@ -31,6 +31,8 @@ pub enum ErrorCode {
     NegotiationTimeout,
     /// Room participant limit reached.
     RoomFull,
+    /// A `track_settings` for a track the session does not receive. Not fatal.
+    UnknownTrack,
     /// The room's limit of participants publishing video is reached: this m-line is answered so
     /// the client does not send, and nothing is forwarded. Not fatal.
     VideoPublishersFull,
@@ -60,6 +62,7 @@ impl ErrorCode {
             ErrorCode::NegotiationFailed => "negotiation_failed",
             ErrorCode::NegotiationTimeout => "negotiation_timeout",
             ErrorCode::RoomFull => "room_full",
+            ErrorCode::UnknownTrack => "unknown_track",
             ErrorCode::VideoPublishersFull => "video_publishers_full",
             ErrorCode::Timeout => "timeout",
             ErrorCode::ConnectTimeout => "connect_timeout",

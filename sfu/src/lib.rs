@@ -57,6 +57,7 @@ pub use policy::{Grants, MediaKind, RoomKind, RoomPolicy, Source, TrackDeclarati
 pub use rooms::Target;
 pub use sdp::limits::{AUDIO_SECTION_BYTES, SESSION_BYTES, SPARE_SECTIONS, VIDEO_SECTION_BYTES};
 pub use sfu::{JoinRequest, PeerHandle, Sfu};
+pub use simulcast::TrackView;
 pub use stats::{SfuStats, StatsSnapshot, WorkerStats};
 pub use video_policy::{VideoCodec, VideoPolicy};
 

@@ -62,6 +62,8 @@ pub struct InTrack {
     pub keyframes: [KeyframeGate; MAX_LAYERS],
     /// Its simulcast layers, low to high (empty: not simulcast), known from its first packet.
     pub layers: Vec<Rid>,
+    /// Each layer's frame size, from its last keyframe where the codec tells (VP8).
+    pub layer_sizes: [Option<(u32, u32)>; MAX_LAYERS],
     /// When the publisher was last told the track's bitrate cap (video).
     pub cap_sent_at: Option<Instant>,
     /// Subscribers whose m-line is negotiated.

@@ -240,6 +240,16 @@ impl PeerHandle {
         self.sfu.rooms().set_muted(self.id, source, muted);
     }
 
+    /// How the client shows a remote track (`track_settings`): decides the simulcast layer it
+    /// receives, or pauses it.
+    pub fn set_track_view(&self, track_id: String, view: crate::TrackView) -> Result<(), SfuError> {
+        self.send(Command::SetTrackView {
+            peer: self.id,
+            track_id,
+            view,
+        })
+    }
+
     /// The room this peer is in.
     pub fn room(&self) -> &RoomId {
         &self.room

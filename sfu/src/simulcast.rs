@@ -39,6 +39,47 @@ pub fn order_layers(declared: &[Rid]) -> Vec<Rid> {
     layers
 }
 
+/// How a subscriber shows a track, which decides the layer it receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackView {
+    /// Not shown: nothing is forwarded.
+    Paused,
+    /// This layer (0 = lowest; above the highest means the highest).
+    Layer(u8),
+    /// Rendered at this size (pixels): the lowest layer at least this tall (or wide), else the
+    /// highest.
+    Size { width: u32, height: u32 },
+}
+
+/// Heights assumed for the layers of a track whose keyframes did not tell (a 720p camera sent
+/// as quarter, half and full size).
+const ASSUMED_HEIGHTS: [u32; MAX_LAYERS] = [180, 360, 720];
+
+/// The layer a subscriber showing a track as `view` wants; `sizes` are the layers' sizes
+/// (width, height) where known, `top` the highest layer.
+pub fn layer_for(view: TrackView, sizes: &[Option<(u32, u32)>], top: u8) -> Option<u8> {
+    match view {
+        TrackView::Paused => None,
+        TrackView::Layer(layer) => Some(layer.min(top)),
+        TrackView::Size { width, height } => {
+            let fits = |layer: u8| {
+                // Assumed sizes count from the top: two layers are half and full size.
+                let below_top = usize::from(top.saturating_sub(layer)).min(MAX_LAYERS - 1);
+                let assumed = ASSUMED_HEIGHTS[MAX_LAYERS - 1 - below_top];
+                let (w, h) = sizes
+                    .get(usize::from(layer))
+                    .copied()
+                    .flatten()
+                    .unwrap_or((assumed * 16 / 9, assumed));
+                // 10% below the rendered size still looks sharp.
+                u64::from(w) * 10 >= u64::from(width) * 9
+                    && u64::from(h) * 10 >= u64::from(height) * 9
+            };
+            Some((0..=top).find(|l| fits(*l)).unwrap_or(top))
+        }
+    }
+}
+
 /// What to do with one packet for one subscriber.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -109,6 +150,35 @@ impl LayerSelection {
     }
 }
 
+/// The size of a VP8 keyframe from the RTP payload of its first packet (RFC 7741 descriptor, then
+/// RFC 6386 9.1 frame header); `None` for anything else.
+pub fn vp8_keyframe_size(payload: &[u8]) -> Option<(u32, u32)> {
+    let b0 = *payload.first()?;
+    let mut at = 1;
+    if b0 & 0x80 != 0 {
+        let ext = *payload.get(at)?;
+        at += 1;
+        if ext & 0x80 != 0 {
+            // Picture id: 7 or 15 bits.
+            at += if *payload.get(at)? & 0x80 != 0 { 2 } else { 1 };
+        }
+        if ext & 0x40 != 0 {
+            at += 1; // TL0PICIDX
+        }
+        if ext & 0x30 != 0 {
+            at += 1; // TID / KEYIDX
+        }
+    }
+    let frame = payload.get(at..at + 10)?;
+    let keyframe = frame[0] & 0x01 == 0;
+    if !keyframe || frame[3..6] != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    let width = u32::from(u16::from_le_bytes([frame[6], frame[7]]) & 0x3fff);
+    let height = u32::from(u16::from_le_bytes([frame[8], frame[9]]) & 0x3fff);
+    Some((width, height))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +235,39 @@ mod tests {
         assert_eq!(s.current(), Some(0));
         assert_eq!(s.set_target(None, 2), None);
         assert_eq!(s.on_packet(0, 2, true), Verdict::Drop, "paused");
+    }
+
+    #[test]
+    fn a_rendered_size_picks_the_lowest_layer_that_fits() {
+        let measured = [Some((320, 180)), Some((640, 360)), Some((1280, 720))];
+        let size = |width, height| TrackView::Size { width, height };
+        assert_eq!(layer_for(size(320, 180), &measured, 2), Some(0));
+        assert_eq!(layer_for(size(300, 170), &measured, 2), Some(0));
+        assert_eq!(layer_for(size(640, 300), &measured, 2), Some(1));
+        assert_eq!(
+            layer_for(size(1920, 1080), &measured, 2),
+            Some(2),
+            "the highest"
+        );
+        assert_eq!(layer_for(TrackView::Paused, &measured, 2), None);
+        assert_eq!(layer_for(TrackView::Layer(5), &measured, 2), Some(2));
+        // Unknown sizes: a 720p camera's quarter, half and full size; two layers are half and full.
+        assert_eq!(layer_for(size(320, 180), &[], 2), Some(0));
+        assert_eq!(layer_for(size(320, 180), &[], 1), Some(0));
+        assert_eq!(layer_for(size(1280, 720), &[], 1), Some(1));
+    }
+
+    /// VP8 keyframe, picture id present (2 bytes), 640x360.
+    #[test]
+    fn a_vp8_keyframe_tells_its_size() {
+        let payload = [
+            0x90, 0x80, 0x81, 0x23, // descriptor: X, S; I; 15-bit picture id
+            0x50, 0x01, 0x00, // frame tag: keyframe
+            0x9d, 0x01, 0x2a, // start code
+            0x80, 0x02, 0x68, 0x01, // 640, 360 (14 bits each, scale bits clear)
+        ];
+        assert_eq!(vp8_keyframe_size(&payload), Some((640, 360)));
+        assert_eq!(vp8_keyframe_size(&payload[..9]), None, "cut short");
     }
 
     #[test]

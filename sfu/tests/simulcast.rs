@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use memnet::{ClientSpec, World};
 use sfu::engine::Command;
-use sfu::{PeerEvent, RoomKind, SfuConfig};
+use sfu::{PeerEvent, RoomKind, SfuConfig, TrackView};
 use str0m::media::Rid;
 
 const RIDS: [&str; 3] = ["q", "h", "f"];
@@ -75,6 +75,10 @@ impl Call {
     }
 
     fn set_layer(&mut self, layer: Option<u8>) {
+        self.set_view(layer.map_or(TrackView::Paused, TrackView::Layer));
+    }
+
+    fn set_view(&mut self, view: TrackView) {
         let track_id = self.world.clients[self.sub]
             .events
             .iter()
@@ -84,10 +88,10 @@ impl Call {
             })
             .expect("a track");
         let peer = self.world.clients[self.sub].peer;
-        self.world.command(Command::SetLayer {
+        self.world.command(Command::SetTrackView {
             peer,
             track_id,
-            layer,
+            view,
         });
     }
 
@@ -181,4 +185,55 @@ fn the_stream_stays_one_stream_across_switches() {
         last > SIZES[2],
         "the last forwarded layer is the high one (paused after it): {sizes:?}"
     );
+}
+
+#[test]
+fn a_small_rendered_size_gets_the_low_layer_and_pause_stops_the_track() {
+    let mut call = Call::new(33, false);
+    call.film(GOP);
+    call.set_view(TrackView::Size {
+        width: 320,
+        height: 180,
+    });
+    call.film(GOP * 2);
+    let layers = call.received_layers();
+    assert_eq!(
+        layers.last(),
+        Some(&0),
+        "a 180-pixel tile gets the low layer: {layers:?}"
+    );
+    call.set_view(TrackView::Paused);
+    let before = call.received_layers().len();
+    call.film(GOP);
+    assert_eq!(call.received_layers().len(), before, "nothing while paused");
+    call.set_view(TrackView::Size {
+        width: 1280,
+        height: 720,
+    });
+    call.film(GOP * 2);
+    assert_eq!(
+        call.received_layers().last(),
+        Some(&2),
+        "back, at the high layer"
+    );
+}
+
+#[test]
+fn settings_for_an_unknown_track_are_refused() {
+    let mut call = Call::new(34, false);
+    let peer = call.world.clients[call.sub].peer;
+    call.world.command(Command::SetTrackView {
+        peer,
+        track_id: "nobody-s9".into(),
+        view: TrackView::Paused,
+    });
+    call.world.run_for(Duration::from_millis(10));
+    assert!(call.world.clients[call.sub].saw(|e| matches!(
+        e,
+        PeerEvent::Error {
+            code: sfu::ErrorCode::UnknownTrack,
+            fatal: false,
+            ..
+        }
+    )));
 }

@@ -233,3 +233,23 @@ async fn silent_session_hits_keepalive_timeout() {
     assert!(ws.closed().await);
     s.stop().await;
 }
+
+/// `track_settings` reaches the media plane: a track the session does not receive is refused with
+/// `unknown_track` (not fatal), and a malformed one with `invalid_message`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn track_settings_are_checked() {
+    let s = TestServer::start(Db::Sqlite).await.expect("server");
+    let mut a = s.ws().await;
+    a.join(&s.ticket("alice", "vc_video").await).await;
+    a.send(json!({"type": "track_settings", "track_id": "p_nobody-s1", "paused": true}))
+        .await;
+    let refused = a.recv_type("error").await;
+    assert_eq!(refused["code"], "unknown_track");
+    assert_eq!(refused["fatal"], false);
+    a.send(json!({"type": "track_settings", "track_id": "p_nobody-s1"}))
+        .await;
+    assert_eq!(a.error_code().await, "invalid_message");
+    a.send(json!({"type": "ping", "nonce": 1})).await;
+    assert_eq!(a.recv_type("pong").await["nonce"], 1, "the session goes on");
+    s.stop().await;
+}

@@ -17,7 +17,7 @@ use crate::ids::PeerId;
 use crate::peer::TrackKey;
 use crate::policy::MediaKind;
 use crate::room::Room;
-use crate::simulcast::Verdict;
+use crate::simulcast::{Verdict, vp8_keyframe_size};
 use crate::stats::WorkerStats;
 
 /// Whether forwarded packets of a kind are kept for retransmission: video packets are (str0m
@@ -99,6 +99,9 @@ impl Engine {
         };
         let simulcast = rid.is_some();
         let keyframe = simulcast && codecs::starts_keyframe(codec.spec().codec, &packet.payload);
+        if keyframe && let Some(size) = vp8_keyframe_size(&packet.payload) {
+            track.layer_sizes[usize::from(layer)] = Some(size);
+        }
         let audio_level = packet.header.ext_vals.audio_level;
         if let Some(level) = audio_level {
             let level = level.unsigned_abs().min(127);

@@ -1,20 +1,23 @@
-//! Which simulcast layer each subscriber receives of each track: set by [`Command::SetLayer`]
-//! (`super::Command`); a layer other than the one forwarded now needs its keyframe, which is
-//! asked for at once (within the layer's keyframe rate limit).
+//! Which simulcast layer each subscriber receives of each track, from how it shows the track
+//! (`Command::SetTrackView`: paused, a layer, or the rendered size); a layer other than the one
+//! forwarded now needs its keyframe, which is asked for at once (within the layer's keyframe rate
+//! limit).
 
 use std::time::Instant;
 
 use super::Engine;
+use crate::error::ErrorCode;
+use crate::events::PeerEvent;
 use crate::ids::PeerId;
+use crate::simulcast::{TrackView, layer_for};
 
 impl Engine {
-    /// Subscriber `sub` wants `layer` (0 = lowest; above the highest means the highest) of track
-    /// `track_id`, or nothing (`None`: paused).
-    pub(super) fn set_layer(
+    /// Subscriber `sub` shows track `track_id` as `view`.
+    pub(super) fn set_track_view(
         &mut self,
         sub: PeerId,
         track_id: &str,
-        layer: Option<u8>,
+        view: TrackView,
         now: Instant,
     ) {
         let Some(room) = self
@@ -24,18 +27,30 @@ impl Engine {
         else {
             return;
         };
-        let Some((key, track)) = room.tracks.iter_mut().find(|(_, t)| t.track_id == track_id)
-        else {
-            return;
-        };
-        let top = track.top_layer();
-        let Some(route) = track.routes.iter_mut().find(|r| r.sub == sub) else {
-            return;
-        };
-        let needed = route.layer.set_target(layer, top);
-        let key = key.clone();
-        if let Some(layer) = needed {
-            self.request_keyframe(&key, layer, now);
+        let found = room
+            .tracks
+            .iter_mut()
+            .find(|(_, t)| t.track_id == track_id)
+            .and_then(|(key, track)| {
+                let top = track.top_layer();
+                let layer = layer_for(view, &track.layer_sizes, top);
+                let route = track.routes.iter_mut().find(|r| r.sub == sub)?;
+                Some((key.clone(), route.layer.set_target(layer, top)))
+            });
+        match found {
+            Some((key, Some(needed))) => self.request_keyframe(&key, needed, now),
+            Some((_, None)) => {}
+            None => self.events.send_to_peer(
+                sub,
+                PeerEvent::Error {
+                    code: ErrorCode::UnknownTrack,
+                    message: format!(
+                        "track_settings: this session receives no track {:?}",
+                        track_id.chars().take(64).collect::<String>()
+                    ),
+                    fatal: false,
+                },
+            ),
         }
     }
 }

@@ -254,6 +254,7 @@ impl Engine {
             codec: None,
             keyframes: Default::default(),
             layers: Vec::new(),
+            layer_sizes: Default::default(),
             cap_sent_at: None,
             routes: Vec::new(),
         };

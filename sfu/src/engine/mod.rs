@@ -50,6 +50,7 @@ use crate::peer::{Drained, Peer, TrackKey};
 use crate::policy::{Grants, TrackDeclaration};
 use crate::room::{InTrack, Room};
 use crate::sfu::JoinRequest;
+use crate::simulcast::TrackView;
 use crate::stats::WorkerStats;
 use event::EventQueue;
 use str0m::config::DtlsCert;
@@ -93,12 +94,12 @@ pub enum Command {
         peer: PeerId,
         reason: LeaveReason,
     },
-    /// Subscriber `peer` wants simulcast `layer` of track `track_id` (0 = lowest; above the
-    /// highest means the highest; `None`: nothing, paused). It switches on that layer's keyframe.
-    SetLayer {
+    /// How subscriber `peer` shows track `track_id`, which decides the simulcast layer it
+    /// receives (it switches on that layer's keyframe). An unknown track gets `unknown_track`.
+    SetTrackView {
         peer: PeerId,
         track_id: String,
-        layer: Option<u8>,
+        view: TrackView,
     },
     /// Every peer leaves (`left`); the runtime stops after it.
     Shutdown,
@@ -289,11 +290,11 @@ impl Engine {
             }
             Command::SetGrants { peer, grants } => self.set_grants(peer, grants),
             Command::Remove { peer, reason } => self.remove_peer(peer, reason),
-            Command::SetLayer {
+            Command::SetTrackView {
                 peer,
                 track_id,
-                layer,
-            } => self.set_layer(peer, &track_id, layer, now),
+                view,
+            } => self.set_track_view(peer, &track_id, view, now),
             Command::Shutdown => {
                 let ids: Vec<PeerId> = self.peers.keys().copied().collect();
                 for id in ids {

@@ -87,6 +87,7 @@ pub fn wire_code(code: sfu::ErrorCode) -> ErrorCode {
         S::CodecNotAllowed => ErrorCode::CodecNotAllowed,
         S::CodecUnsupported => ErrorCode::CodecUnsupported,
         S::VideoPublishersFull => ErrorCode::VideoPublishersFull,
+        S::UnknownTrack => ErrorCode::UnknownTrack,
         S::DuplicateSource => ErrorCode::DuplicateSource,
         S::NegotiationFailed => ErrorCode::NegotiationFailed,
         S::NegotiationTimeout => ErrorCode::NegotiationTimeout,

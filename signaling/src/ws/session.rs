@@ -332,6 +332,16 @@ async fn relay<S, R, E>(
                         }
                         None => Ok(()), // refused by frame validation already
                     },
+                    ClientMessage::TrackSettings { track_id, width, height, paused } => {
+                        let view = match (paused, width, height) {
+                            (true, _, _) => sfu::TrackView::Paused,
+                            (false, w, h) => sfu::TrackView::Size {
+                                width: w.unwrap_or(0),
+                                height: h.unwrap_or(0),
+                            },
+                        };
+                        handle.set_track_view(track_id, view)
+                    }
                     ClientMessage::Ping { nonce } => {
                         out.send(&ServerMessage::Pong { nonce }).await;
                         Ok(())
