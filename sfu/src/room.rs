@@ -16,7 +16,7 @@ use crate::keyframes::KeyframeGate;
 use crate::peer::TrackKey;
 use crate::policy::{MediaKind, RoomPolicy, Source};
 use crate::rewrite::Rewriter;
-use crate::simulcast::{LayerSelection, MAX_LAYERS, order_layers};
+use crate::simulcast::{LAYER_IDLE, LayerSelection, MAX_LAYERS, order_layers};
 use crate::speaking::SpeakingDetector;
 use crate::video_policy::VideoPolicy;
 
@@ -64,6 +64,10 @@ pub struct InTrack {
     pub layers: Vec<Rid>,
     /// Each layer's frame size, from its last keyframe where the codec tells (VP8).
     pub layer_sizes: [Option<(u32, u32)>; MAX_LAYERS],
+    /// When each layer's last packet arrived.
+    pub layer_seen: [Option<Instant>; MAX_LAYERS],
+    /// The highest layer the publisher sends now (it may stop a layer when its bandwidth drops).
+    pub active_top: u8,
     /// When the publisher was last told the track's bitrate cap (video).
     pub cap_sent_at: Option<Instant>,
     /// Subscribers whose m-line is negotiated.
@@ -88,9 +92,26 @@ impl InTrack {
         Some((layer as u8, self.layers.len().saturating_sub(1) as u8))
     }
 
-    /// The highest layer (0 without simulcast).
+    /// The highest layer the publisher sends now (0 without simulcast).
     pub fn top_layer(&self) -> u8 {
-        self.layers.len().saturating_sub(1) as u8
+        self.active_top
+    }
+
+    /// A packet of `layer` arrived at `now`. Returns the highest layer sent within
+    /// [`LAYER_IDLE`], and whether that changed.
+    pub fn layer_active(&mut self, layer: u8, now: Instant) -> (u8, bool) {
+        if let Some(seen) = self.layer_seen.get_mut(usize::from(layer)) {
+            *seen = Some(now);
+        }
+        let top = (0..self.layers.len().min(MAX_LAYERS))
+            .rev()
+            .find(|l| {
+                self.layer_seen[*l].is_some_and(|t| now.saturating_duration_since(t) < LAYER_IDLE)
+            })
+            .map_or(layer, |l| l as u8);
+        let changed = top != self.active_top;
+        self.active_top = top;
+        (top, changed)
     }
 
     /// The rid of `layer` (`None` without simulcast).

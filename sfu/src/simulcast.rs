@@ -12,6 +12,10 @@ use str0m::media::Rid;
 /// Most layers a track may have.
 pub const MAX_LAYERS: usize = 3;
 
+/// A layer without a packet for this long is not sent any more (the publisher dropped it, short
+/// of bandwidth): subscribers that want more get the highest layer still sent.
+pub const LAYER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The rank of a rid among the usual naming schemes (`None`: no known scheme).
 fn known_rank(rid: &str) -> Option<u8> {
     match rid.to_ascii_lowercase().as_str() {

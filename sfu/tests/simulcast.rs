@@ -63,8 +63,16 @@ impl Call {
 
     /// Sends `frames` frames of every layer, 30 a second.
     fn film(&mut self, frames: u64) {
+        self.film_layers(frames, &[0, 1, 2]);
+    }
+
+    /// Sends `frames` frames of the `layers` given, 30 a second.
+    fn film_layers(&mut self, frames: u64, layers: &[usize]) {
         for _ in 0..frames {
             for (layer, rid) in RIDS.iter().enumerate() {
+                if !layers.contains(&layer) {
+                    continue;
+                }
                 let frame = layer_frame(layer, self.frame);
                 self.world
                     .send_layer_frame(self.publisher, self.frame, rid, &frame);
@@ -115,10 +123,14 @@ fn a_subscriber_gets_the_highest_layer_then_switches_down_on_a_keyframe() {
         "{} frames",
         before.len()
     );
+    // The layers start in the same instant; a subscriber takes the highest sent so far, then
+    // moves up on each higher layer's first keyframe.
+    let high: Vec<_> = before.iter().skip_while(|l| **l != 2).collect();
     assert!(
-        before.iter().all(|l| *l == 2),
-        "the highest layer: {before:?}"
+        high.iter().all(|l| **l == 2),
+        "then the highest layer: {before:?}"
     );
+    assert!(high.len() as u64 >= GOP * 2 - 1, "{before:?}");
 
     let asked = call.world.clients[call.publisher].keyframe_requests.len();
     call.set_layer(Some(0));
@@ -236,4 +248,37 @@ fn settings_for_an_unknown_track_are_refused() {
             ..
         }
     )));
+}
+
+/// A publisher short of bandwidth stops its high layer: after `LAYER_IDLE` its subscribers get
+/// the highest layer still sent, switched on a keyframe asked for at once; the high layer is
+/// taken again when it comes back.
+#[test]
+fn a_layer_the_publisher_stops_is_replaced_by_the_next_one_down() {
+    let mut call = Call::new(35, false);
+    call.film(GOP);
+    let asked = call.world.clients[call.publisher].keyframe_requests.len();
+    let before = call.received_layers().len();
+    call.film_layers(GOP * 6, &[0, 1]);
+    let during = call.received_layers()[before..].to_vec();
+    assert_eq!(during.last(), Some(&1), "the middle layer now: {during:?}");
+    let requests = &call.world.clients[call.publisher].keyframe_requests[asked..];
+    assert!(
+        requests.iter().any(|r| r.rid == Some(Rid::from("h"))),
+        "the middle layer's keyframe was asked for: {requests:?}"
+    );
+    let gap = during.iter().filter(|l| **l == 1).count();
+    // 90 frames sent: frozen at most LAYER_IDLE (30 frames) and one GOP until the middle
+    // layer's keyframe.
+    assert!(
+        gap as u64 >= GOP * 6 - 30 - GOP,
+        "frozen at most LAYER_IDLE and one GOP: {during:?}"
+    );
+    let before = call.received_layers().len();
+    call.film(GOP * 2);
+    assert_eq!(
+        call.received_layers()[before..].last(),
+        Some(&2),
+        "the high layer again"
+    );
 }

@@ -516,3 +516,96 @@ async fn glare_is_resolved_by_rolling_back() -> anyhow::Result<()> {
     server.stop().await?;
     outcome
 }
+
+/// The page's URL that auto-joins the video channel `vc_video` as `user`, with its camera
+/// (`camera`) or receiving only.
+fn video_url(server: &TestServer, user: &str, camera: bool) -> String {
+    let send = if camera { "camera=1" } else { "listen=1" };
+    format!(
+        "{}/?autojoin=1&user={user}&server=srv_harbor&channel=vc_video&{send}",
+        server.base_url
+    )
+}
+
+/// The first received video track of a page's stats with at least `frames` decoded frames.
+async fn wait_video(
+    page: &Page<'_>,
+    frames: u64,
+    width: impl Fn(u64) -> bool,
+) -> anyhow::Result<Value> {
+    let what = format!(
+        "{} to decode {frames} video frames at the wanted width",
+        page.name
+    );
+    wait_for(&what, PACKETS_LIMIT, async || {
+        let s = stats(page).await?;
+        let found = s["inboundVideo"].as_array().and_then(|tracks| {
+            tracks
+                .iter()
+                .find(|t| {
+                    t["framesDecoded"].as_u64().unwrap_or(0) >= frames
+                        && width(t["frameWidth"].as_u64().unwrap_or(0))
+                })
+                .cloned()
+        });
+        Ok(found.ok_or(s))
+    })
+    .await
+}
+
+/// A camera page publishes 3 simulcast layers of Chromium's fake 1280x720 camera; a receiving page
+/// decodes it in a tile, and when the tile is made small the server switches it to the low layer
+/// (a quarter of the width), then back up when it grows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_is_seen_and_a_small_tile_gets_the_low_layer() -> anyhow::Result<()> {
+    let Some(binary) = chromium_or_skip() else {
+        return Ok(());
+    };
+    init_tracing();
+    let server = TestServer::start().await?;
+    let browser = Chromium::launch(&binary).await?;
+    let cdp = Cdp::connect(&browser.devtools_url).await?;
+    let outcome = async {
+        let cam = Page::open(&cdp, "cam", &video_url(&server, "cam", true)).await?;
+        let viewer = Page::open(&cdp, "viewer", &video_url(&server, "viewer", false)).await?;
+        for page in [&cam, &viewer] {
+            wait_connected(page).await?;
+        }
+        let first = wait_video(&viewer, 30, |w| w > 0).await?;
+        let full = first["frameWidth"].as_u64().unwrap_or(0);
+        wait_eval(&viewer, "window.openchat.tiles.length", 1.into()).await?;
+        let track: String = viewer
+            .eval("window.openchat.tiles[0].trackId")
+            .await?
+            .as_str()
+            .map(str::to_owned)
+            .context("the tile's track id")?;
+        let size = |w: u32, h: u32| format!("window.openchat.setTileSize({track:?}, {w}, {h})");
+        viewer.eval(&size(1280, 720)).await?;
+        let large = wait_video(&viewer, 60, |w| w >= 1280).await?;
+        viewer.eval(&size(160, 90)).await?;
+        let frames = large["framesDecoded"].as_u64().unwrap_or(0);
+        let small = wait_video(&viewer, frames + 30, |w| (1..=400).contains(&w)).await?;
+        let sent = stats(&cam).await?["outboundVideo"].clone();
+        ensure!(
+            sent.as_array().is_some_and(|e| e.len() == 3),
+            "the camera sends 3 encodings: {sent}"
+        );
+        eprintln!(
+            "first {full} px wide, large tile {} px, small tile {} px",
+            large["frameWidth"], small["frameWidth"]
+        );
+        Ok(())
+    }
+    .await;
+    let outcome = with_diagnostics(
+        "a_camera_is_seen_and_a_small_tile_gets_the_low_layer",
+        outcome,
+        &cdp,
+        &browser,
+    );
+    drop(cdp);
+    drop(browser);
+    server.stop().await?;
+    outcome
+}

@@ -1,12 +1,15 @@
-// OpenChat demo web client: joins a voice channel over signaling protocol v1 (docs/protocol.md).
+// OpenChat demo web client: joins a voice or video channel over signaling protocol v1
+// (docs/protocol.md).
 //
 // Flow: access token (pasted, or minted by POST /v1/dev/token) -> join ticket -> signaling WebSocket
 // -> `join` -> `joined` -> RTCPeerConnection offer/answer with the sfu -> remote audio, each track
-// in its own <audio autoplay> element.
+// in its own <audio autoplay> element, and remote video, each track in its own tile. In a video
+// channel the camera is published as 3 simulcast encodings (q, h, f); each tile reports the size
+// it is shown at (`track_settings`), so the server forwards the layer that fits.
 //
 // Test hook: `window.openchat` ({ state, error, participants, log, stats(), join(opts), leave(),
-// setMuted(bool), renegotiate(), sdp }),
-// and auto-join with `?autojoin=1&user=NAME&server=ID&channel=ID&listen=1`.
+// setMuted(bool), setTileSize(trackId, width, height), renegotiate(), sdp }),
+// and auto-join with `?autojoin=1&user=NAME&server=ID&channel=ID&listen=1&camera=1`.
 "use strict";
 
 (() => {
@@ -15,6 +18,12 @@
   const ICE_GATHERING_TIMEOUT_MS = 3000;
   /** Lines kept in `window.openchat.log`. */
   const LOG_LINES = 200;
+  /** The camera's simulcast encodings, low to high (the server orders them by these rids). */
+  const CAMERA_ENCODINGS = [
+    { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+    { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+    { rid: "f", maxBitrate: 1_500_000 },
+  ];
 
   const $ = (id) => document.getElementById(id);
 
@@ -155,6 +164,8 @@
       this.midOwner = new Map(); // mid -> participant_id (from track_published)
       this.trackMid = new Map(); // track_id -> mid
       this.audio = new Map(); // mid -> <audio>
+      this.video = new Map(); // mid -> {tile, el, observer, trackId}
+      this.cameraStream = null;
       this.queue = Promise.resolve(); // serializes frame handling
       this.pingTimer = null;
       this.pingNonce = 0;
@@ -181,6 +192,19 @@
         if (this.closed) {
           // Left while the permission prompt was open.
           for (const track of this.localStream.getTracks()) track.stop();
+          return;
+        }
+      }
+      if (this.opts.camera) {
+        try {
+          this.cameraStream = await navigator.mediaDevices.getUserMedia({
+            video: { width: 1280, height: 720 },
+          });
+        } catch (e) {
+          throw new ClientError("camera_unavailable", `${e.name}: ${e.message}`);
+        }
+        if (this.closed) {
+          for (const track of this.cameraStream.getTracks()) track.stop();
           return;
         }
       }
@@ -306,6 +330,16 @@
       } else {
         pc.addTransceiver("audio", { direction: "recvonly" });
       }
+      if (this.cameraStream) {
+        for (const track of this.cameraStream.getVideoTracks()) {
+          const t = pc.addTransceiver(track, {
+            direction: "sendonly",
+            streams: [this.cameraStream],
+            sendEncodings: CAMERA_ENCODINGS,
+          });
+          t.openchatSource = "camera";
+        }
+      }
       pc.onicecandidate = (ev) => {
         // Candidates found before the first offer went out are in its SDP; trickle the rest.
         if (!this.firstOfferSent) return;
@@ -344,8 +378,8 @@
       if (this.closed) return;
       const tracks = pc
         .getTransceivers()
-        .filter((t) => t.mid !== null && t.sender.track && t.sender.track.kind === "audio")
-        .map((t) => ({ mid: t.mid, source: "microphone" }));
+        .filter((t) => t.mid !== null && t.sender.track)
+        .map((t) => ({ mid: t.mid, source: t.openchatSource || "microphone" }));
       this.send({ type: "offer", sdp: pc.localDescription.sdp, tracks });
       this.firstOfferSent = true;
     }
@@ -395,6 +429,13 @@
       this.midOwner.set(frame.mid, frame.participant_id);
       this.trackMid.set(frame.track_id, frame.mid);
       this.update(frame.participant_id, (p) => p.tracks.set(frame.track_id, frame.source));
+      const tile = this.video.get(frame.mid);
+      if (tile) {
+        tile.trackId = frame.track_id;
+        tile.tile.dataset.participant = frame.participant_id;
+        this.reportTileSize(frame.mid);
+        return;
+      }
       const el = this.audio.get(frame.mid);
       if (el) {
         el.dataset.participant = frame.participant_id;
@@ -406,6 +447,8 @@
       const recv = t && t.currentDirection && t.currentDirection.includes("recv");
       if (recv && t.receiver.track && t.receiver.track.kind === "audio") {
         this.attachAudio(frame.mid, t.receiver.track, frame.participant_id);
+      } else if (recv && t.receiver.track && t.receiver.track.kind === "video") {
+        this.attachVideo(frame.mid, t.receiver.track, frame.participant_id);
       }
     }
 
@@ -415,15 +458,77 @@
       if (mid !== undefined) {
         this.midOwner.delete(mid);
         this.removeAudio(mid);
+        this.removeVideo(mid);
       }
       this.update(frame.participant_id, (p) => p.tracks.delete(frame.track_id));
     }
 
     onRemoteTrack(ev) {
       const mid = ev.transceiver ? ev.transceiver.mid : null;
-      if (mid === null || ev.track.kind !== "audio") return;
+      if (mid === null) return;
       const owner = this.midOwner.get(mid) || (ev.streams[0] ? ev.streams[0].id : "");
-      this.attachAudio(mid, ev.track, owner);
+      if (ev.track.kind === "audio") this.attachAudio(mid, ev.track, owner);
+      else if (ev.track.kind === "video") this.attachVideo(mid, ev.track, owner);
+    }
+
+    /** The track id announced for m-line `mid` (`track_published`). */
+    trackIdOf(mid) {
+      for (const [trackId, m] of this.trackMid) if (m === mid) return trackId;
+      return null;
+    }
+
+    /** Shows the remote video `track` of m-line `mid` in a tile of its own. */
+    attachVideo(mid, track, owner) {
+      this.removeVideo(mid);
+      const tile = document.createElement("figure");
+      tile.className = "tile";
+      tile.dataset.mid = mid;
+      tile.dataset.participant = owner;
+      const el = document.createElement("video");
+      el.autoplay = true;
+      el.playsInline = true;
+      el.muted = true; // its sound, if any, is a separate audio track
+      el.srcObject = new MediaStream([track]);
+      const caption = document.createElement("figcaption");
+      const p = this.participants.get(owner);
+      caption.textContent = p ? p.user_id : owner;
+      tile.append(el, caption);
+      $("remote-video").append(tile);
+      const entry = { tile, el, observer: null, trackId: this.trackIdOf(mid), sent: "" };
+      // The server picks the simulcast layer that fits the size the tile is shown at.
+      entry.observer = new ResizeObserver(() => this.reportTileSize(mid));
+      entry.observer.observe(el);
+      this.video.set(mid, entry);
+      track.addEventListener("ended", () => {
+        if (this.video.get(mid) === entry) this.removeVideo(mid);
+      });
+      el.play().catch(() => {});
+      log("remote video on mid", mid, "from", owner);
+    }
+
+    /** Tells the server the size video tile `mid` is shown at (or that it is hidden). */
+    reportTileSize(mid) {
+      const entry = this.video.get(mid);
+      if (!entry || !entry.trackId) return;
+      const width = Math.round(entry.el.clientWidth * (window.devicePixelRatio || 1));
+      const height = Math.round(entry.el.clientHeight * (window.devicePixelRatio || 1));
+      const frame =
+        width > 0 && height > 0
+          ? { type: "track_settings", track_id: entry.trackId, width, height }
+          : { type: "track_settings", track_id: entry.trackId, paused: true };
+      const key = JSON.stringify(frame);
+      if (key === entry.sent) return;
+      entry.sent = key;
+      this.send(frame);
+    }
+
+    removeVideo(mid) {
+      const entry = this.video.get(mid);
+      if (!entry) return;
+      entry.observer.disconnect();
+      entry.el.srcObject = null;
+      entry.tile.remove();
+      this.video.delete(mid);
     }
 
     /** Plays the remote audio `track` of m-line `mid`, from participant `owner`. */
@@ -473,6 +578,7 @@
         if (owner === id) {
           this.midOwner.delete(mid);
           this.removeAudio(mid);
+          this.removeVideo(mid);
         }
       }
       this.render();
@@ -560,7 +666,9 @@
         this.pc.close();
       }
       if (this.localStream) for (const track of this.localStream.getTracks()) track.stop();
+      if (this.cameraStream) for (const track of this.cameraStream.getTracks()) track.stop();
       for (const mid of [...this.audio.keys()]) this.removeAudio(mid);
+      for (const mid of [...this.video.keys()]) this.removeVideo(mid);
     }
   }
 
@@ -582,6 +690,7 @@
       server: opts.server || "srv_harbor",
       channel: opts.channel || "vc_general",
       listenOnly: opts.listenOnly === true,
+      camera: opts.camera === true,
     });
     page.session = session;
     setState("joining");
@@ -626,10 +735,32 @@
       totalSamplesReceived: 0,
       outboundAudioPackets: 0,
       outboundAudioBytes: 0,
+      videoTiles: session ? session.video.size : 0,
+      /** Per received video track: {mid, framesDecoded, frameWidth, frameHeight, packetsLost}. */
+      inboundVideo: [],
+      /** Per sent camera encoding: {rid, framesEncoded, frameWidth, bytesSent}. */
+      outboundVideo: [],
     };
     if (!session || !session.pc || session.closed) return out;
     const report = await session.pc.getStats();
     report.forEach((s) => {
+      if (s.kind === "video" && s.type === "inbound-rtp") {
+        out.inboundVideo.push({
+          mid: s.mid,
+          framesDecoded: s.framesDecoded || 0,
+          frameWidth: s.frameWidth || 0,
+          frameHeight: s.frameHeight || 0,
+          packetsLost: s.packetsLost || 0,
+          keyFramesDecoded: s.keyFramesDecoded || 0,
+        });
+      } else if (s.kind === "video" && s.type === "outbound-rtp") {
+        out.outboundVideo.push({
+          rid: s.rid || null,
+          framesEncoded: s.framesEncoded || 0,
+          frameWidth: s.frameWidth || 0,
+          bytesSent: s.bytesSent || 0,
+        });
+      }
       if (s.kind !== "audio") return;
       if (s.type === "inbound-rtp") {
         out.inboundAudioTracks += 1;
@@ -655,6 +786,7 @@
       server: $("server").value.trim(),
       channel: $("channel").value.trim(),
       listenOnly: $("listen-only").checked,
+      camera: $("camera").checked,
     };
   }
 
@@ -665,6 +797,7 @@
     if (query.get("channel")) $("channel").value = query.get("channel");
     if (query.get("token")) $("token").value = query.get("token");
     $("listen-only").checked = query.get("listen") === "1";
+    $("camera").checked = query.get("camera") === "1";
     const swallow = () => {}; // join() already shows its error
     $("join-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -703,6 +836,25 @@
     leave,
     setMuted: (muted) => {
       if (page.session && page.session.muted !== muted) toggleMute();
+    },
+    /** Shows remote video track `trackId`'s tile at `width` x `height` CSS pixels (0: hidden). */
+    setTileSize: (trackId, width, height) => {
+      const s = page.session;
+      if (!s) return false;
+      const mid = s.trackMid.get(trackId);
+      const entry = mid === undefined ? null : s.video.get(mid);
+      if (!entry) return false;
+      entry.el.style.width = `${width}px`;
+      entry.el.style.height = `${height}px`;
+      entry.tile.hidden = width === 0 || height === 0;
+      s.reportTileSize(mid);
+      return true;
+    },
+    /** Remote video tiles: [{mid, trackId, participant}]. */
+    get tiles() {
+      const s = page.session;
+      if (!s) return [];
+      return [...s.video].map(([mid, v]) => ({ mid, trackId: v.trackId, participant: v.tile.dataset.participant }));
     },
     /** Current local and remote SDP (for diagnostics). */
     get sdp() {

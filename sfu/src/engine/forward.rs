@@ -92,12 +92,24 @@ impl Engine {
         };
         let nackable = nackable(track.kind);
         let declared = || declared_rids(&publisher.rtc, mid);
-        let Some((layer, top)) = track.layer_of(rid, declared) else {
+        let Some((layer, _declared_top)) = track.layer_of(rid, declared) else {
             // A layer the publisher's SDP did not declare.
             WorkerStats::add(&self.stats.packets_dropped_policy, 1);
             return;
         };
         let simulcast = rid.is_some();
+        let (top, top_changed) = if simulcast {
+            track.layer_active(layer, now)
+        } else {
+            (0, false)
+        };
+        if top_changed {
+            // Subscribers that want more than the new top switch to it on its keyframe.
+            self.keyframes_wanted.push(TrackKey {
+                publisher: from,
+                mid,
+            });
+        }
         let keyframe = simulcast && codecs::starts_keyframe(codec.spec().codec, &packet.payload);
         if keyframe && let Some(size) = vp8_keyframe_size(&packet.payload) {
             track.layer_sizes[usize::from(layer)] = Some(size);

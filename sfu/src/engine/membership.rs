@@ -255,6 +255,8 @@ impl Engine {
             keyframes: Default::default(),
             layers: Vec::new(),
             layer_sizes: Default::default(),
+            layer_seen: Default::default(),
+            active_top: 0,
             cap_sent_at: None,
             routes: Vec::new(),
         };
