@@ -32,6 +32,7 @@ mod keyframes;
 pub mod latency;
 mod metrics;
 mod peer;
+mod picture_ids;
 mod policy;
 mod rewrite;
 mod room;

@@ -14,6 +14,7 @@ use crate::events::TrackSnapshot;
 use crate::ids::PeerId;
 use crate::keyframes::KeyframeGate;
 use crate::peer::TrackKey;
+use crate::picture_ids::PictureIds;
 use crate::policy::{MediaKind, RoomPolicy, Source};
 use crate::rewrite::Rewriter;
 use crate::simulcast::{LAYER_IDLE, LayerSelection, MAX_LAYERS, order_layers};
@@ -33,6 +34,8 @@ pub struct Route {
     pub pt: PtMapping,
     /// The simulcast layer it receives (tracks without simulcast ignore it).
     pub layer: LayerSelection,
+    /// VP8 picture ids kept continuous across layer switches.
+    pub picture_ids: PictureIds,
 }
 
 impl Route {
@@ -44,6 +47,7 @@ impl Route {
             rewriter,
             pt: PtMapping::default(),
             layer: LayerSelection::new(Some(MAX_LAYERS as u8 - 1)),
+            picture_ids: PictureIds::default(),
         }
     }
 }

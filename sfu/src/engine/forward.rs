@@ -5,9 +5,9 @@
 use std::time::Instant;
 
 use str0m::Input;
-use str0m::format::PayloadParams;
+use str0m::format::{Codec, PayloadParams};
 use str0m::media::{Rid, Rids};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 
 use super::{Engine, EngineEvent, SpeakerChange, drain_and_rearm};
 use crate::codecs::{self, Mapped};
@@ -114,6 +114,9 @@ impl Engine {
         if keyframe && let Some(size) = vp8_keyframe_size(&packet.payload) {
             track.layer_sizes[usize::from(layer)] = Some(size);
         }
+        let vp8 = (simulcast && codec.spec().codec == Codec::Vp8)
+            .then(|| Vp8Descriptor::parse(&packet.payload).ok())
+            .flatten();
         let audio_level = packet.header.ext_vals.audio_level;
         if let Some(level) = audio_level {
             let level = level.unsigned_abs().min(127);
@@ -143,10 +146,16 @@ impl Engine {
                 match route.layer.on_packet(layer, top, keyframe) {
                     Verdict::Drop => continue,
                     // The new layer continues the subscriber's stream where the old one ended.
-                    Verdict::Switch => route.rewriter = route.rewriter.handover(),
+                    Verdict::Switch => {
+                        route.rewriter = route.rewriter.handover();
+                        if let Some(descriptor) = &vp8 {
+                            route.picture_ids.switch(descriptor);
+                        }
+                    }
                     Verdict::Forward => {}
                 }
             }
+            let vp8_patch = vp8.as_ref().and_then(|d| route.picture_ids.patch(d));
             let pt = match route
                 .pt
                 .map(pt_in, || codecs::outgoing_pt(&sub.rtc, route.mid, codec))
@@ -180,12 +189,15 @@ impl Engine {
             let Some(tx) = direct.stream_tx_by_mid(route.mid, None) else {
                 continue;
             };
-            tx.write_rtp(
+            let mut write =
                 RtpWrite::new(pt, seq.into(), ts, packet.timestamp, packet.payload.clone())
                     .marker(packet.header.marker)
                     .ext_vals(ext.clone())
-                    .nackable(nackable),
-            );
+                    .nackable(nackable);
+            if let Some(patch) = vp8_patch {
+                write = write.vp8_patch(patch);
+            }
+            tx.write_rtp(write);
             if sub.rtc.handle_input(Input::Timeout(now)).is_err() {
                 continue;
             }
