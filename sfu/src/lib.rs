@@ -21,6 +21,7 @@
 //! (`Arc<[u8]>`) with every subscriber; each subscriber gets its own header rewrite and SRTP encryption.
 #![forbid(unsafe_code)]
 
+mod allocation;
 mod codecs;
 mod config;
 mod dtls_failure;

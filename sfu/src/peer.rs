@@ -80,6 +80,9 @@ pub struct Peer {
     pub ssrc_mid: HashMap<Ssrc, (Mid, Option<Rid>)>,
     /// Moderation mute: nothing this peer sends is forwarded.
     pub server_muted: bool,
+    /// The bandwidth estimate toward this peer, bits per second (video rooms: str0m's
+    /// TWCC-based estimator).
+    pub bwe_estimate: Option<u64>,
 }
 
 impl Peer {
@@ -114,6 +117,7 @@ impl Peer {
             subs: HashMap::new(),
             ssrc_mid: HashMap::new(),
             server_muted: false,
+            bwe_estimate: None,
         }
     }
 

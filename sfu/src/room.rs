@@ -72,6 +72,10 @@ pub struct InTrack {
     pub layer_seen: [Option<Instant>; MAX_LAYERS],
     /// The highest layer the publisher sends now (it may stop a layer when its bandwidth drops).
     pub active_top: u8,
+    /// Bytes received per layer since the last measurement.
+    pub layer_bytes: [u64; MAX_LAYERS],
+    /// Bitrate per layer at the last measurement, bits per second.
+    pub layer_bps: [u64; MAX_LAYERS],
     /// When the publisher was last told the track's bitrate cap (video).
     pub cap_sent_at: Option<Instant>,
     /// Subscribers whose m-line is negotiated.

@@ -95,13 +95,26 @@ pub enum Verdict {
     Drop,
 }
 
+/// What the subscriber's bandwidth allows of a track (see `crate::allocation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allowance {
+    /// No estimate yet: whatever it wants.
+    Unlimited,
+    /// Up to this layer.
+    UpTo(u8),
+    /// Nothing: not even the lowest layer fits.
+    Nothing,
+}
+
 /// The layer one subscriber receives of one track.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LayerSelection {
     /// The layer forwarded now (`None` before the first keyframe).
     current: Option<u8>,
-    /// The layer wanted (`None`: paused, nothing is forwarded).
+    /// The layer its view wants (`None`: paused, nothing is forwarded).
     target: Option<u8>,
+    /// What its bandwidth allows.
+    allowance: Allowance,
 }
 
 impl LayerSelection {
@@ -110,6 +123,7 @@ impl LayerSelection {
         LayerSelection {
             current: None,
             target,
+            allowance: Allowance::Unlimited,
         }
     }
 
@@ -124,16 +138,39 @@ impl LayerSelection {
     /// effect at once).
     pub fn set_target(&mut self, target: Option<u8>, top: u8) -> Option<u8> {
         self.target = target;
-        if target.is_none() {
+        let wanted = self.wanted(top);
+        if wanted.is_none() {
             self.current = None;
         }
-        self.wanted(top)
-            .filter(|layer| Some(*layer) != self.current)
+        wanted.filter(|layer| Some(*layer) != self.current)
     }
 
-    /// The layer wanted of a track whose highest layer is `top`.
-    pub fn wanted(&self, top: u8) -> Option<u8> {
+    /// What the bandwidth allows from now on. Returns the layer whose keyframe is needed, as
+    /// [`LayerSelection::set_target`] does.
+    pub fn set_allowance(&mut self, allowance: Allowance, top: u8) -> Option<u8> {
+        self.allowance = allowance;
+        let wanted = self.wanted(top);
+        if wanted.is_none() {
+            self.current = None;
+        }
+        wanted.filter(|layer| Some(*layer) != self.current)
+    }
+
+    /// The layer its view wants of a track whose highest layer is `top`, whatever the
+    /// bandwidth.
+    pub fn viewed(&self, top: u8) -> Option<u8> {
         self.target.map(|t| t.min(top))
+    }
+
+    /// The layer wanted of a track whose highest layer is `top`: what the view wants, within
+    /// what the bandwidth allows.
+    pub fn wanted(&self, top: u8) -> Option<u8> {
+        let viewed = self.viewed(top)?;
+        match self.allowance {
+            Allowance::Unlimited => Some(viewed),
+            Allowance::UpTo(layer) => Some(viewed.min(layer)),
+            Allowance::Nothing => None,
+        }
     }
 
     /// Decides for a packet of `layer` of a track whose highest layer is `top`; `keyframe` when
@@ -272,6 +309,18 @@ mod tests {
         ];
         assert_eq!(vp8_keyframe_size(&payload), Some((640, 360)));
         assert_eq!(vp8_keyframe_size(&payload[..9]), None, "cut short");
+    }
+
+    #[test]
+    fn the_bandwidth_allowance_caps_the_view() {
+        let mut s = LayerSelection::new(Some(2));
+        assert_eq!(s.on_packet(2, 2, true), Verdict::Switch);
+        assert_eq!(s.set_allowance(Allowance::UpTo(1), 2), Some(1));
+        assert_eq!(s.on_packet(1, 2, true), Verdict::Switch);
+        assert_eq!(s.set_allowance(Allowance::Nothing, 2), None);
+        assert_eq!(s.on_packet(1, 2, true), Verdict::Drop, "nothing fits");
+        assert_eq!(s.viewed(2), Some(2), "the view stays");
+        assert_eq!(s.set_allowance(Allowance::Unlimited, 2), Some(2));
     }
 
     #[test]

@@ -77,7 +77,6 @@ impl SpeakingDetector {
     }
 
     /// Whether the source is speaking (between a `speaking: true` and a `speaking: false`).
-    #[cfg(test)]
     pub fn is_speaking(&self) -> bool {
         self.speaking
     }

@@ -37,6 +37,11 @@ struct Call {
 
 impl Call {
     fn new(seed: u64, rtp_mode: bool) -> Call {
+        Call::with_downlink(seed, rtp_mode, memnet::Link::clean())
+    }
+
+    /// A call whose subscriber receives over `down`.
+    fn with_downlink(seed: u64, rtp_mode: bool, down: memnet::Link) -> Call {
         let mut world = World::new(SfuConfig::default(), seed);
         let publisher = world.join_client(ClientSpec {
             camera: true,
@@ -45,6 +50,7 @@ impl Call {
         });
         let sub = world.join_client(ClientSpec {
             rtp_mode,
+            down,
             ..ClientSpec::new("sub", "room", RoomKind::Video)
         });
         let ok = world.run_until(Duration::from_secs(10), |w| {
@@ -222,7 +228,8 @@ fn a_small_rendered_size_gets_the_low_layer_and_pause_stops_the_track() {
         width: 1280,
         height: 720,
     });
-    call.film(GOP * 2);
+    // The estimate followed the low layer down: the estimator probes for the high one first.
+    call.film(GOP * 6);
     assert_eq!(
         call.received_layers().last(),
         Some(&2),
@@ -280,5 +287,38 @@ fn a_layer_the_publisher_stops_is_replaced_by_the_next_one_down() {
         call.received_layers()[before..].last(),
         Some(&2),
         "the high layer again"
+    );
+}
+
+/// Layer bitrates here: about 75, 147 and 243 kbit/s. A subscriber whose downlink carries 200
+/// kbit/s is moved to the middle layer by its bandwidth estimate, within a few seconds, and stays
+/// there; the same subscriber on a clean link keeps the high layer.
+#[test]
+fn a_constrained_subscriber_drops_to_the_layer_its_link_carries() {
+    let constrained = memnet::Link {
+        delay: Duration::from_millis(10),
+        bandwidth_bps: Some(200_000),
+        ..memnet::Link::default()
+    };
+    let mut call = Call::with_downlink(36, false, constrained);
+    call.film(GOP * 20);
+    let layers = call.received_layers();
+    let last_second = &layers[layers.len().saturating_sub(30)..];
+    assert!(
+        last_second.iter().all(|l| *l == 1),
+        "the middle layer after 10 s: {layers:?}"
+    );
+    let first_middle = layers.iter().rposition(|l| *l != 1).map_or(0, |i| i + 1);
+    assert!(
+        first_middle < 5 * 30,
+        "settled on the middle layer within 5 s of frames: {layers:?}"
+    );
+
+    let mut clean = Call::new(36, false);
+    clean.film(GOP * 20);
+    let layers = clean.received_layers();
+    assert!(
+        layers[layers.len() - 30..].iter().all(|l| *l == 2),
+        "a clean link keeps the high layer: {layers:?}"
     );
 }

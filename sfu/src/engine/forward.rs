@@ -98,6 +98,10 @@ impl Engine {
             return;
         };
         let simulcast = rid.is_some();
+        if let Some(bytes) = track.layer_bytes.get_mut(usize::from(layer)) {
+            // With the RTP header, as a subscriber's link carries it.
+            *bytes += packet.payload.len() as u64 + 12;
+        }
         let (top, top_changed) = if simulcast {
             track.layer_active(layer, now)
         } else {

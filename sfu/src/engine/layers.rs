@@ -37,6 +37,11 @@ impl Engine {
                 let route = track.routes.iter_mut().find(|r| r.sub == sub)?;
                 Some((key.clone(), route.layer.set_target(layer, top)))
             });
+        // The bandwidth share follows the new view at once (and the estimator probes for it).
+        let estimate = self.peers.get(&sub).and_then(|p| p.bwe_estimate);
+        if let (Some(_), Some(estimate)) = (&found, estimate) {
+            self.allocate_for(sub, estimate, now);
+        }
         match found {
             Some((key, Some(needed))) => self.request_keyframe(&key, needed, now),
             Some((_, None)) => {}

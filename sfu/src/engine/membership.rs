@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
+use str0m::bwe::Bitrate;
 use str0m::ice::IceCreds;
 use str0m::media::Mid;
 use str0m::rtp::Extension;
@@ -19,6 +20,7 @@ use crate::policy::{Grants, MediaKind, RoomKind, Source};
 use crate::rewrite::Rewriter;
 use crate::room::{InTrack, Room};
 use crate::sfu::JoinRequest;
+use crate::simulcast::MAX_LAYERS;
 use crate::speaking::SpeakingDetector;
 use crate::video_policy::VideoCodec;
 
@@ -40,6 +42,10 @@ fn voice_extensions(builder: RtcConfig) -> RtcConfig {
         .set_extension(AUDIO_LEVEL_EXT_ID, Extension::AudioLevel)
         .set_extension(MID_EXT_ID, Extension::RtpMid)
 }
+
+/// The bandwidth a video room's subscriber is assumed to have before its estimator knows better:
+/// enough for a camera's middle layer; the highest needs the estimator to find more.
+const INITIAL_ESTIMATE_KBPS: u64 = 1_000;
 
 fn random_token(len: usize) -> String {
     rand::rng()
@@ -71,7 +77,8 @@ impl Engine {
                         VideoCodec::Vp9 => builder.enable_vp9(true),
                     };
                 }
-                builder
+                // Subscribers' bandwidth decides their simulcast layers (`engine/allocate.rs`).
+                builder.enable_bwe(Some(Bitrate::kbps(INITIAL_ESTIMATE_KBPS)))
             }
             RoomKind::Voice => voice_extensions(builder),
         };
@@ -257,6 +264,8 @@ impl Engine {
             layer_sizes: Default::default(),
             layer_seen: Default::default(),
             active_top: 0,
+            layer_bytes: [0; MAX_LAYERS],
+            layer_bps: [0; MAX_LAYERS],
             cap_sent_at: None,
             routes: Vec::new(),
         };

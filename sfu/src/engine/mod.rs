@@ -16,6 +16,7 @@
 //! otherwise), str0m is drained after every input, RTP is forwarded to subscribers, and what str0m
 //! asks to send is queued for [`Engine::poll_output`], with the events.
 
+mod allocate;
 #[cfg(feature = "bench-support")]
 mod bench_room;
 mod bitrate_caps;
@@ -188,6 +189,9 @@ pub struct Engine {
     forwarded_ingress: Vec<Instant>,
     /// When housekeeping runs next.
     next_housekeeping: Instant,
+    /// When layers were last measured and allocated, and when next.
+    last_allocation: Instant,
+    next_allocation: Instant,
 }
 
 impl Engine {
@@ -218,6 +222,8 @@ impl Engine {
             events: EventQueue::default(),
             forwarded_ingress: Vec::with_capacity(64),
             next_housekeeping: now + HOUSEKEEPING,
+            last_allocation: now,
+            next_allocation: now + allocate::ALLOCATION_INTERVAL,
         }
     }
 
@@ -356,6 +362,13 @@ impl Engine {
         self.flush_speakers();
         self.send_held_keyframe_requests(now);
         self.send_bitrate_caps(now);
+        if now >= self.next_allocation {
+            let elapsed = now.saturating_duration_since(self.last_allocation);
+            self.measure_layers(elapsed);
+            self.allocate_layers(now);
+            self.last_allocation = now;
+            self.next_allocation = now + allocate::ALLOCATION_INTERVAL;
+        }
         WorkerStats::set(&self.stats.peers, self.peers.len() as u64);
         WorkerStats::set(&self.stats.rooms, self.rooms.len() as u64);
         // Stale timer entries of removed or re-armed peers would otherwise pile up under load.

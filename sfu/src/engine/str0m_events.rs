@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use str0m::bwe::BweKind;
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input};
 
@@ -78,6 +79,11 @@ impl Engine {
         match event {
             Event::RtpPacket(packet) => self.forward(id, packet, now),
             Event::KeyframeRequest(request) => self.on_keyframe_request(id, request.mid, now),
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.bwe_estimate = Some(estimate.as_u64());
+                }
+            }
             Event::Connected => {
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.connected = true;

@@ -1,0 +1,112 @@
+//! Simulcast layers from each subscriber's bandwidth estimate (`crate::allocation`): twice a
+//! second, every video-room subscriber's estimate is shared out over the video tracks it
+//! receives (screenshare first, then speakers' cameras, then other cameras), each simulcast
+//! route is allowed up to the layer it got, and the subscriber's estimator is told what the
+//! wanted layers would cost, so it probes for that much.
+
+use std::time::{Duration, Instant};
+
+use str0m::bwe::Bitrate;
+
+use super::Engine;
+use crate::allocation::{Demand, allocate, costs};
+use crate::ids::PeerId;
+use crate::peer::TrackKey;
+use crate::policy::{MediaKind, Source};
+use crate::simulcast::{Allowance, MAX_LAYERS};
+
+/// How often layers are measured and allocated.
+pub(super) const ALLOCATION_INTERVAL: Duration = Duration::from_millis(500);
+
+impl Engine {
+    /// Measures each layer's bitrate over the last interval.
+    pub(super) fn measure_layers(&mut self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64().max(0.001);
+        for room in self.rooms.values_mut() {
+            for track in room.tracks.values_mut() {
+                for layer in 0..MAX_LAYERS {
+                    let bytes = std::mem::take(&mut track.layer_bytes[layer]);
+                    track.layer_bps[layer] = (bytes as f64 * 8.0 / secs) as u64;
+                }
+            }
+        }
+    }
+
+    /// Shares every estimating subscriber's bandwidth out over its video tracks.
+    pub(super) fn allocate_layers(&mut self, now: Instant) {
+        let subscribers: Vec<(PeerId, u64)> = self
+            .peers
+            .values()
+            .filter_map(|p| p.bwe_estimate.map(|e| (p.id, e)))
+            .collect();
+        for (sub, estimate) in subscribers {
+            self.allocate_for(sub, estimate, now);
+        }
+    }
+
+    /// Shares subscriber `sub`'s `estimate` out over the video tracks it receives.
+    pub(super) fn allocate_for(&mut self, sub: PeerId, estimate: u64, now: Instant) {
+        let Some(room) = self
+            .peers
+            .get(&sub)
+            .and_then(|p| self.rooms.get_mut(&p.room))
+        else {
+            return;
+        };
+        let speaking: Vec<PeerId> = room
+            .tracks
+            .iter()
+            .filter(|(_, t)| t.source == Source::Microphone && t.speaking.is_speaking())
+            .map(|(k, _)| k.publisher)
+            .collect();
+        let mut keys: Vec<TrackKey> = Vec::new();
+        let mut demands: Vec<Demand> = Vec::new();
+        for (key, track) in &room.tracks {
+            if track.kind != MediaKind::Video {
+                continue;
+            }
+            let Some(route) = track.routes.iter().find(|r| r.sub == sub) else {
+                continue;
+            };
+            let priority = match track.source {
+                Source::Screenshare => 0,
+                _ if speaking.contains(&key.publisher) => 1,
+                _ => 2,
+            };
+            keys.push(key.clone());
+            demands.push(Demand {
+                priority,
+                wanted: route.layer.viewed(track.top_layer()),
+                layer_bps: track.layer_bps,
+            });
+        }
+        let granted = allocate(estimate, &demands);
+        let (wanted_bps, used_bps) = costs(&demands, &granted);
+        let mut keyframes = Vec::new();
+        for (key, grant) in keys.iter().zip(&granted) {
+            let Some(track) = room.tracks.get_mut(key) else {
+                continue;
+            };
+            if track.layers.is_empty() {
+                continue; // one layer: forwarded as it is
+            }
+            let top = track.top_layer();
+            let Some(route) = track.routes.iter_mut().find(|r| r.sub == sub) else {
+                continue;
+            };
+            let allowance = grant.map_or(Allowance::Nothing, Allowance::UpTo);
+            if let Some(layer) = route.layer.set_allowance(allowance, top) {
+                keyframes.push((key.clone(), layer));
+            }
+        }
+        for (key, layer) in keyframes {
+            self.request_keyframe(&key, layer, now);
+        }
+        if let Some(peer) = self.peers.get_mut(&sub) {
+            peer.rtc.bwe().set_bitrate(
+                Bitrate::bps(used_bps),
+                Bitrate::bps(wanted_bps.max(used_bps)),
+            );
+        }
+    }
+}
