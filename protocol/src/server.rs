@@ -201,6 +201,19 @@ pub enum ServerMessage {
         /// The new grants.
         grants: Grants,
     },
+    /// Dynacast: which of this session's own video tracks the room watches. `paused`: nobody
+    /// receives the track on m-line `mid`, stop sending it; otherwise send the simulcast
+    /// encodings `rids` (the others are not received by anyone) or, without simulcast, the track.
+    PublishLayers {
+        /// The session's own m-line of the track.
+        mid: String,
+        /// Nobody receives it.
+        #[serde(default)]
+        paused: bool,
+        /// The simulcast encodings to send (empty without simulcast).
+        #[serde(default)]
+        rids: Vec<String>,
+    },
     /// An error; after a fatal one the server closes the socket.
     Error {
         /// Stable machine-readable code.
@@ -234,7 +247,7 @@ pub enum ServerMessage {
 
 impl ServerMessage {
     /// The `type` of every frame the server sends.
-    pub const TYPES: [&'static str; 14] = [
+    pub const TYPES: [&'static str; 15] = [
         "joined",
         "answer",
         "offer",
@@ -246,6 +259,7 @@ impl ServerMessage {
         "muted",
         "server_muted",
         "grants_changed",
+        "publish_layers",
         "error",
         "pong",
         "going_away",

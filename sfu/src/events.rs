@@ -139,6 +139,16 @@ pub enum PeerEvent {
         /// The new grants.
         grants: Grants,
     },
+    /// Dynacast: which layers of this peer's own video track on `mid` anyone receives
+    /// (`paused`: nobody; else the simulcast `rids` to send, empty without simulcast).
+    PublishLayers {
+        /// The peer's own m-line of the track.
+        mid: String,
+        /// Nobody receives the track.
+        paused: bool,
+        /// The encodings to keep sending.
+        rids: Vec<String>,
+    },
     /// A protocol error for this peer.
     Error {
         /// Stable code.

@@ -9,6 +9,7 @@ use str0m::media::{Mid, Pt, Rid};
 
 use crate::codecs::PtMapping;
 
+use crate::engine::Dynacast;
 use crate::engine::SpeakerChange;
 use crate::events::TrackSnapshot;
 use crate::ids::PeerId;
@@ -76,6 +77,8 @@ pub struct InTrack {
     pub layer_bytes: [u64; MAX_LAYERS],
     /// Bitrate per layer at the last measurement, bits per second.
     pub layer_bps: [u64; MAX_LAYERS],
+    /// What its publisher was told to send (dynacast).
+    pub dynacast: Dynacast,
     /// When the publisher was last told the track's bitrate cap (video).
     pub cap_sent_at: Option<Instant>,
     /// Subscribers whose m-line is negotiated.

@@ -156,6 +156,11 @@ impl LayerSelection {
         wanted.filter(|layer| Some(*layer) != self.current)
     }
 
+    /// Whether its view is paused (nothing of the track is forwarded, simulcast or not).
+    pub fn is_paused(&self) -> bool {
+        self.target.is_none()
+    }
+
     /// The layer its view wants of a track whose highest layer is `top`, whatever the
     /// bandwidth.
     pub fn viewed(&self, top: u8) -> Option<u8> {

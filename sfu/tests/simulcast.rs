@@ -322,3 +322,46 @@ fn a_constrained_subscriber_drops_to_the_layer_its_link_carries() {
         "a clean link keeps the high layer: {layers:?}"
     );
 }
+
+/// The publisher's last dynacast word: `None` before any; `Some((paused, rids))`.
+fn told(call: &Call) -> Option<(bool, Vec<String>)> {
+    call.world.clients[call.publisher]
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            PeerEvent::PublishLayers { paused, rids, .. } => Some((*paused, rids.clone())),
+            _ => None,
+        })
+}
+
+/// Dynacast: layers nobody receives are paused at the publisher (after 2 s), and come back at
+/// once when a subscriber wants them.
+#[test]
+fn the_publisher_sends_only_what_someone_receives() {
+    let mut call = Call::new(37, false);
+    call.film(GOP * 2);
+    assert_eq!(told(&call), None, "everything is received: nothing to say");
+    call.set_view(TrackView::Size {
+        width: 320,
+        height: 180,
+    });
+    call.film(GOP);
+    assert_eq!(told(&call), None, "fewer layers only after 2 s");
+    call.film(GOP * 4);
+    assert_eq!(told(&call), Some((false, vec!["q".to_string()])));
+    call.set_view(TrackView::Layer(2));
+    call.film(GOP);
+    let all: Vec<String> = RIDS.iter().map(|r| r.to_string()).collect();
+    assert_eq!(told(&call), Some((false, all.clone())), "more: at once");
+    call.set_view(TrackView::Paused);
+    call.film(GOP * 6);
+    assert_eq!(
+        told(&call),
+        Some((true, Vec::new())),
+        "nobody watches: paused"
+    );
+    call.set_view(TrackView::Layer(2));
+    call.film(GOP);
+    assert_eq!(told(&call), Some((false, all)));
+}

@@ -586,11 +586,12 @@ async fn a_camera_is_seen_and_a_small_tile_gets_the_low_layer() -> anyhow::Resul
         viewer.eval(&size(160, 90)).await?;
         let frames = large["framesDecoded"].as_u64().unwrap_or(0);
         let small = wait_video(&viewer, frames + 30, |w| (1..=400).contains(&w)).await?;
-        let sent = stats(&cam).await?["outboundVideo"].clone();
-        ensure!(
-            sent.as_array().is_some_and(|e| e.len() == 3),
-            "the camera sends 3 encodings: {sent}"
-        );
+        // Dynacast: after 2 s of only the low layer being received, the camera sends only it.
+        let active = "window.openchat.stats().then(s => s.outboundVideo.filter(e => e.active).map(e => e.rid).sort().join(','))";
+        wait_eval(&cam, active, "q".into()).await?;
+        viewer.eval(&size(1280, 720)).await?;
+        wait_eval(&cam, active, "f,h,q".into()).await?;
+        wait_video(&viewer, frames + 90, |w| w >= 1280).await?;
         eprintln!(
             "first {full} px wide, large tile {} px, small tile {} px",
             large["frameWidth"], small["frameWidth"]

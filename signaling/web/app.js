@@ -293,6 +293,8 @@
           return this.update(frame.participant_id, (p) => (p.serverMuted = frame.muted === true));
         case "grants_changed":
           return this.onGrantsChanged(frame.grants || {});
+        case "publish_layers":
+          return this.onPublishLayers(frame);
         case "error":
           return this.onError(frame);
         case "pong":
@@ -602,6 +604,20 @@
       this.render();
     }
 
+    // Dynacast: send only the camera encodings someone receives (none when nobody does).
+    async onPublishLayers(frame) {
+      const t = this.pc ? this.pc.getTransceivers().find((x) => x.mid === frame.mid) : null;
+      if (!t || !t.sender.track) return;
+      const rids = Array.isArray(frame.rids) ? frame.rids : [];
+      const params = t.sender.getParameters();
+      if (!params.encodings || params.encodings.length === 0) return;
+      for (const enc of params.encodings) {
+        enc.active = frame.paused !== true && (rids.length === 0 || rids.includes(enc.rid));
+      }
+      await t.sender.setParameters(params);
+      log("publishing", frame.paused === true ? "nothing (nobody watches)" : rids.join(",") || "all");
+    }
+
     setMuted(muted) {
       if (!this.localStream) return;
       this.muted = muted;
@@ -738,7 +754,7 @@
       videoTiles: session ? session.video.size : 0,
       /** Per received video track: {mid, framesDecoded, frameWidth, frameHeight, packetsLost}. */
       inboundVideo: [],
-      /** Per sent camera encoding: {rid, framesEncoded, frameWidth, bytesSent}. */
+      /** Per sent camera encoding: {rid, active, framesEncoded, frameWidth, bytesSent}. */
       outboundVideo: [],
     };
     if (!session || !session.pc || session.closed) return out;
@@ -756,6 +772,7 @@
       } else if (s.kind === "video" && s.type === "outbound-rtp") {
         out.outboundVideo.push({
           rid: s.rid || null,
+          active: s.active !== false,
           framesEncoded: s.framesEncoded || 0,
           frameWidth: s.frameWidth || 0,
           bytesSent: s.bytesSent || 0,

@@ -284,6 +284,10 @@ impl Session {
             ServerMessage::GrantsChanged { grants } => {
                 tracing::warn!(?grants, "this session's grants changed");
             }
+            ServerMessage::PublishLayers { mid, paused, rids } => {
+                // rtc-joiner publishes audio only: nothing to pause.
+                tracing::debug!(%mid, paused, ?rids, "dynacast");
+            }
             ServerMessage::Error {
                 code,
                 message,

@@ -76,7 +76,11 @@ impl Engine {
             keys.push(key.clone());
             demands.push(Demand {
                 priority,
-                wanted: route.layer.viewed(track.top_layer()),
+                // Against the layers offered, not only those sent now: a layer dynacast paused
+                // must be able to come back.
+                wanted: route
+                    .layer
+                    .viewed(track.layers.len().saturating_sub(1) as u8),
                 layer_bps: track.layer_bps,
             });
         }

@@ -146,6 +146,9 @@ impl Engine {
             if !sub.connected {
                 continue;
             }
+            if !simulcast && route.layer.is_paused() {
+                continue;
+            }
             if simulcast {
                 match route.layer.on_packet(layer, top, keyframe) {
                     Verdict::Drop => continue,

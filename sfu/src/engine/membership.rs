@@ -266,6 +266,7 @@ impl Engine {
             active_top: 0,
             layer_bytes: [0; MAX_LAYERS],
             layer_bps: [0; MAX_LAYERS],
+            dynacast: Default::default(),
             cap_sent_at: None,
             routes: Vec::new(),
         };

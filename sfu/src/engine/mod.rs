@@ -20,6 +20,7 @@ mod allocate;
 #[cfg(feature = "bench-support")]
 mod bench_room;
 mod bitrate_caps;
+mod dynacast;
 mod event;
 mod fault;
 mod forward;
@@ -34,6 +35,7 @@ mod str0m_events;
 pub use bench_room::{Arrival, ListenerExchange};
 #[cfg(feature = "bench-support")]
 pub use bench_room::{BenchRoom, Datagram};
+pub(crate) use dynacast::Dynacast;
 pub use event::{EngineEvent, SpeakerChange};
 pub(crate) use fault::Fault;
 
@@ -366,6 +368,7 @@ impl Engine {
             let elapsed = now.saturating_duration_since(self.last_allocation);
             self.measure_layers(elapsed);
             self.allocate_layers(now);
+            self.update_dynacast(now);
             self.last_allocation = now;
             self.next_allocation = now + allocate::ALLOCATION_INTERVAL;
         }

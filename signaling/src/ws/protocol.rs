@@ -198,6 +198,11 @@ pub fn from_peer_event(event: &sfu::PeerEvent) -> Option<ServerMessage> {
         E::GrantsChanged { grants } => ServerMessage::GrantsChanged {
             grants: wire_grants(*grants),
         },
+        E::PublishLayers { mid, paused, rids } => ServerMessage::PublishLayers {
+            mid: mid.clone(),
+            paused: *paused,
+            rids: rids.clone(),
+        },
         E::Error {
             code,
             message,
