@@ -25,6 +25,8 @@ async fn public_endpoints(s: &TestServer) {
     let caps: serde_json::Value = serde_json::from_str(&caps).expect("json");
     assert_eq!(caps["protocol_version"], 1);
     assert_eq!(caps["rtc"]["audio_codecs"][0], "opus");
+    assert_eq!(caps["rtc"]["video_codecs"], json!(["vp8", "h264", "vp9"]));
+    assert_eq!(caps["rtc"]["room_kinds"], json!(["voice", "video"]));
     let (status, metrics) = s.get("/metrics").await;
     assert_eq!(status, 200);
     for name in [

@@ -18,9 +18,17 @@ pub async fn capabilities(State(state): State<AppState>) -> Json<Capabilities> {
         rtc: RtcCapabilities {
             enabled: true,
             audio_codecs: vec!["opus".into()],
-            video_codecs: Vec::new(),
-            room_kinds: vec![ChannelKind::Voice],
-            sources: vec!["microphone".into()],
+            video_codecs: state
+                .config
+                .media
+                .video_codecs
+                .split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .collect(),
+            room_kinds: vec![ChannelKind::Voice, ChannelKind::Video],
+            sources: ["microphone", "camera", "screenshare", "screenshare_audio"]
+                .map(String::from)
+                .to_vec(),
             ice_lite: true,
             max_participants_per_room: state.config.rtc.max_participants_per_room,
         },
