@@ -610,3 +610,49 @@ async fn a_camera_is_seen_and_a_small_tile_gets_the_low_layer() -> anyhow::Resul
     server.stop().await?;
     outcome
 }
+
+/// A page shares its screen (Chromium's fake 800x600 screen, with its fake sound) beside its
+/// camera: the viewer gets a second tile and decodes the screen; when sharing stops the tile goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_screen_is_seen_beside_the_camera() -> anyhow::Result<()> {
+    let Some(binary) = chromium_or_skip() else {
+        return Ok(());
+    };
+    init_tracing();
+    let server = TestServer::start().await?;
+    let browser = Chromium::launch(&binary).await?;
+    let cdp = Cdp::connect(&browser.devtools_url).await?;
+    let outcome = async {
+        let cam = Page::open(&cdp, "cam", &video_url(&server, "cam", true)).await?;
+        let viewer = Page::open(&cdp, "viewer", &video_url(&server, "viewer", false)).await?;
+        for page in [&cam, &viewer] {
+            wait_connected(page).await?;
+        }
+        wait_eval(&viewer, "window.openchat.tiles.length", 1.into()).await?;
+        let audio = "window.openchat.stats().then(s => s.audioElements)";
+        let before = viewer.eval(audio).await?.as_u64().unwrap_or(0);
+        cam.eval("window.openchat.shareScreen(true)").await?;
+        wait_eval(&viewer, "window.openchat.tiles.length", 2.into()).await?;
+        let screen = wait_video(&viewer, 30, |w| w == 800).await?;
+        // The screen's sound is one more remote audio track.
+        wait_eval(&viewer, audio, (before + 1).into()).await?;
+        cam.eval("window.openchat.shareScreen(false)").await?;
+        wait_eval(&viewer, "window.openchat.tiles.length", 1.into()).await?;
+        eprintln!(
+            "screen {} px wide, {} frames",
+            screen["frameWidth"], screen["framesDecoded"]
+        );
+        Ok(())
+    }
+    .await;
+    let outcome = with_diagnostics(
+        "a_shared_screen_is_seen_beside_the_camera",
+        outcome,
+        &cdp,
+        &browser,
+    );
+    drop(cdp);
+    drop(browser);
+    server.stop().await?;
+    outcome
+}

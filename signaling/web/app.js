@@ -8,7 +8,7 @@
 // it is shown at (`track_settings`), so the server forwards the layer that fits.
 //
 // Test hook: `window.openchat` ({ state, error, participants, log, stats(), join(opts), leave(),
-// setMuted(bool), setTileSize(trackId, width, height), renegotiate(), sdp }),
+// setMuted(bool), shareScreen(bool), setTileSize(trackId, width, height), renegotiate(), sdp }),
 // and auto-join with `?autojoin=1&user=NAME&server=ID&channel=ID&listen=1&camera=1`.
 "use strict";
 
@@ -63,6 +63,7 @@
     $("join").disabled = active;
     $("leave").disabled = !active;
     $("mute").disabled = !active || !page.session || !page.session.localStream;
+    $("share").disabled = next !== "connected" && !(page.session && page.session.screen);
   }
 
   function showError(code, message) {
@@ -166,6 +167,7 @@
       this.audio = new Map(); // mid -> <audio>
       this.video = new Map(); // mid -> {tile, el, observer, trackId}
       this.cameraStream = null;
+      this.screen = null; // {stream, transceivers} while sharing the screen
       this.queue = Promise.resolve(); // serializes frame handling
       this.pingTimer = null;
       this.pingNonce = 0;
@@ -380,7 +382,7 @@
       if (this.closed) return;
       const tracks = pc
         .getTransceivers()
-        .filter((t) => t.mid !== null && t.sender.track)
+        .filter((t) => t.mid !== null && t.sender.track && t.direction !== "inactive")
         .map((t) => ({ mid: t.mid, source: t.openchatSource || "microphone" }));
       this.send({ type: "offer", sdp: pc.localDescription.sdp, tracks });
       this.firstOfferSent = true;
@@ -618,6 +620,43 @@
       log("publishing", frame.paused === true ? "nothing (nobody watches)" : rids.join(",") || "all");
     }
 
+    /** Shares the screen (with its sound where the browser offers it), or stops sharing. */
+    async shareScreen(on) {
+      if (!this.pc || this.closed || (on === (this.screen !== null))) return;
+      if (on) {
+        let stream;
+        try {
+          stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: true });
+        } catch (e) {
+          throw new ClientError("screen_unavailable", `${e.name}: ${e.message}`);
+        }
+        const transceivers = [];
+        for (const track of stream.getTracks()) {
+          const t = this.pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+          t.openchatSource = track.kind === "video" ? "screenshare" : "screenshare_audio";
+          transceivers.push(t);
+          // The browser's own "stop sharing" ends the track.
+          track.addEventListener("ended", () => this.enqueue(() => this.shareScreen(false)));
+        }
+        this.screen = { stream, transceivers };
+        log("sharing the screen");
+      } else {
+        const { stream, transceivers } = this.screen;
+        this.screen = null;
+        for (const t of transceivers) {
+          t.openchatSource = undefined;
+          await t.sender.replaceTrack(null);
+          t.direction = "inactive";
+        }
+        for (const track of stream.getTracks()) track.stop();
+        log("stopped sharing the screen");
+      }
+      $("share").textContent = this.screen ? "Stop sharing" : "Share screen";
+      $("share").setAttribute("aria-pressed", String(this.screen !== null));
+      if (this.pc.signalingState === "stable") await this.sendOffer();
+      else this.reofferNeeded = true;
+    }
+
     setMuted(muted) {
       if (!this.localStream) return;
       this.muted = muted;
@@ -683,6 +722,7 @@
       }
       if (this.localStream) for (const track of this.localStream.getTracks()) track.stop();
       if (this.cameraStream) for (const track of this.cameraStream.getTracks()) track.stop();
+      if (this.screen) for (const track of this.screen.stream.getTracks()) track.stop();
       for (const mid of [...this.audio.keys()]) this.removeAudio(mid);
       for (const mid of [...this.video.keys()]) this.removeVideo(mid);
     }
@@ -822,6 +862,10 @@
     });
     $("leave").addEventListener("click", leave);
     $("mute").addEventListener("click", toggleMute);
+    $("share").addEventListener("click", () => {
+      const s = page.session;
+      if (s) s.enqueue(() => s.shareScreen(s.screen === null));
+    });
     window.addEventListener("pagehide", () => page.session && page.session.leave());
     if (query.get("autojoin") === "1") join(formOptions()).catch(swallow);
   }
@@ -853,6 +897,13 @@
     leave,
     setMuted: (muted) => {
       if (page.session && page.session.muted !== muted) toggleMute();
+    },
+    /** Shares the screen (`true`) or stops (`false`); resolves when the offer is sent. */
+    shareScreen: (on) => {
+      const s = page.session;
+      if (!s || s.closed) return Promise.resolve(false);
+      s.enqueue(() => s.shareScreen(on === true));
+      return s.queue.then(() => true);
     },
     /** Shows remote video track `trackId`'s tile at `width` x `height` CSS pixels (0: hidden). */
     setTileSize: (trackId, width, height) => {
