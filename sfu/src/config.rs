@@ -37,6 +37,8 @@ pub struct MediaSettings {
     pub max_camera_kbps: u64,
     /// Bitrate cap of a screenshare track, kbit/s.
     pub max_screenshare_kbps: u64,
+    /// Simulcast layers forwarded per video track (1-3, the lowest of those offered).
+    pub max_simulcast_layers: u8,
 }
 
 impl Default for MediaSettings {
@@ -55,6 +57,7 @@ impl Default for MediaSettings {
             max_video_publishers: sfu.video.max_video_publishers,
             max_camera_kbps: sfu.video.max_camera_bitrate_bps / 1000,
             max_screenshare_kbps: sfu.video.max_screenshare_bitrate_bps / 1000,
+            max_simulcast_layers: sfu.video.max_simulcast_layers,
         }
     }
 }
@@ -75,6 +78,7 @@ impl MediaSettings {
                 max_video_publishers: self.max_video_publishers,
                 max_camera_bitrate_bps: self.max_camera_kbps.saturating_mul(1000),
                 max_screenshare_bitrate_bps: self.max_screenshare_kbps.saturating_mul(1000),
+                max_simulcast_layers: self.max_simulcast_layers,
             },
             ..SfuConfig::default()
         }
@@ -192,6 +196,9 @@ impl SfuConfig {
         }
         if !bitrates.contains(&self.video.max_screenshare_bitrate_bps) {
             return bad("max_screenshare_kbps", "must be 50..=100000");
+        }
+        if !(1..=3).contains(&self.video.max_simulcast_layers) {
+            return bad("max_simulcast_layers", "must be 1..=3");
         }
         Ok(())
     }

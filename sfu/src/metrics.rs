@@ -21,7 +21,7 @@ struct Scalar {
     read: fn(&StatsSnapshot) -> u64,
 }
 
-const SCALARS: [Scalar; 17] = [
+const SCALARS: [Scalar; 19] = [
     counter(
         "openchat_sfu_packets_in_total",
         "RTP packets received from publishers",
@@ -96,6 +96,16 @@ const SCALARS: [Scalar; 17] = [
         "openchat_sfu_keyframe_requests_sent_total",
         "Keyframe requests (PLI) sent to publishers, at most one per track per interval",
         |s| s.keyframe_requests_sent,
+    ),
+    counter(
+        "openchat_sfu_layer_switches_total",
+        "Simulcast layer switches of subscribers' streams, each on a keyframe",
+        |s| s.layer_switches,
+    ),
+    counter(
+        "openchat_sfu_dynacast_updates_total",
+        "Words to publishers on which of their layers anyone receives (publish_layers)",
+        |s| s.dynacast_updates,
     ),
 ];
 

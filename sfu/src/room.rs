@@ -65,8 +65,11 @@ pub struct InTrack {
     pub codec: Option<(Pt, Option<PayloadParams>)>,
     /// Keyframe requests toward the publisher (video), per simulcast layer.
     pub keyframes: [KeyframeGate; MAX_LAYERS],
-    /// Its simulcast layers, low to high (empty: not simulcast), known from its first packet.
+    /// Its simulcast layers, low to high (empty: not simulcast), known from its first packet;
+    /// at most the room's `max_simulcast_layers`, the lowest of those offered.
     pub layers: Vec<Rid>,
+    /// How many layers the publisher offered.
+    pub offered_layers: usize,
     /// Each layer's frame size, from its last keyframe where the codec tells (VP8).
     pub layer_sizes: [Option<(u32, u32)>; MAX_LAYERS],
     /// When each layer's last packet arrived.
@@ -92,12 +95,16 @@ impl InTrack {
         &mut self,
         rid: Option<Rid>,
         declared: impl FnOnce() -> Vec<Rid>,
+        max_layers: usize,
     ) -> Option<(u8, u8)> {
         let Some(rid) = rid else {
             return Some((0, 0));
         };
         if self.layers.is_empty() {
-            self.layers = order_layers(&declared());
+            // The room's limit keeps the lowest layers; the others are not forwarded.
+            let offered = order_layers(&declared());
+            self.offered_layers = offered.len();
+            self.layers = offered.into_iter().take(max_layers.max(1)).collect();
         }
         let layer = self.layers.iter().position(|r| *r == rid)?;
         Some((layer as u8, self.layers.len().saturating_sub(1) as u8))

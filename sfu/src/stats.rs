@@ -30,6 +30,8 @@ pub struct WorkerStats {
     pub(crate) packets_dropped_codec: AtomicU64,
     pub(crate) keyframe_requests_received: AtomicU64,
     pub(crate) keyframe_requests_sent: AtomicU64,
+    pub(crate) layer_switches: AtomicU64,
+    pub(crate) dynacast_updates: AtomicU64,
 }
 
 const DTLS_REASONS: usize = DtlsFailureReason::ALL.len();
@@ -96,6 +98,10 @@ pub struct StatsSnapshot {
     /// Keyframe requests (PLI) sent to publishers, at most one per track per
     /// `keyframe_request_interval`.
     pub keyframe_requests_sent: u64,
+    /// Simulcast layer switches of subscribers' streams (each on a keyframe).
+    pub layer_switches: u64,
+    /// `publish_layers` words to publishers (dynacast).
+    pub dynacast_updates: u64,
 }
 
 impl StatsSnapshot {
@@ -144,6 +150,8 @@ impl SfuStats {
             s.packets_dropped_codec += g(&w.packets_dropped_codec);
             s.keyframe_requests_received += g(&w.keyframe_requests_received);
             s.keyframe_requests_sent += g(&w.keyframe_requests_sent);
+            s.layer_switches += g(&w.layer_switches);
+            s.dynacast_updates += g(&w.dynacast_updates);
             w.forward_latency.add_to(&mut s.forward_latency);
         }
         s

@@ -53,6 +53,9 @@ pub struct VideoPolicy {
     pub max_camera_bitrate_bps: u64,
     /// Bitrate a screenshare track may use, bits per second.
     pub max_screenshare_bitrate_bps: u64,
+    /// Simulcast layers forwarded per track (1-3): the lowest of those offered; the publisher is
+    /// told (dynacast) to stop the others.
+    pub max_simulcast_layers: u8,
 }
 
 impl Default for VideoPolicy {
@@ -62,6 +65,7 @@ impl Default for VideoPolicy {
             max_video_publishers: 16,
             max_camera_bitrate_bps: 2_500_000,
             max_screenshare_bitrate_bps: 4_000_000,
+            max_simulcast_layers: 3,
         }
     }
 }

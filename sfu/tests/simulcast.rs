@@ -42,7 +42,11 @@ impl Call {
 
     /// A call whose subscriber receives over `down`.
     fn with_downlink(seed: u64, rtp_mode: bool, down: memnet::Link) -> Call {
-        let mut world = World::new(SfuConfig::default(), seed);
+        Call::build(seed, rtp_mode, down, SfuConfig::default())
+    }
+
+    fn build(seed: u64, rtp_mode: bool, down: memnet::Link, config: SfuConfig) -> Call {
+        let mut world = World::new(config, seed);
         let publisher = world.join_client(ClientSpec {
             camera: true,
             simulcast: RIDS.to_vec(),
@@ -364,4 +368,30 @@ fn the_publisher_sends_only_what_someone_receives() {
     call.set_view(TrackView::Layer(2));
     call.film(GOP);
     assert_eq!(told(&call), Some((false, all)));
+}
+
+/// A room that forwards at most two layers: the subscriber gets the middle one at best, and the
+/// publisher is told to stop its high layer.
+#[test]
+fn layers_above_the_rooms_limit_are_not_forwarded() {
+    let config = SfuConfig {
+        video: sfu::VideoPolicy {
+            max_simulcast_layers: 2,
+            ..sfu::VideoPolicy::default()
+        },
+        ..SfuConfig::default()
+    };
+    let mut call = Call::build(38, false, memnet::Link::clean(), config);
+    call.film(GOP * 6);
+    let layers = call.received_layers();
+    assert!(
+        !layers.contains(&2),
+        "the high layer is never forwarded: {layers:?}"
+    );
+    assert_eq!(layers.last(), Some(&1));
+    assert_eq!(
+        told(&call),
+        Some((false, vec!["q".to_string(), "h".to_string()])),
+        "the publisher is told to stop the high layer"
+    );
 }

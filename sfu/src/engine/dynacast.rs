@@ -11,6 +11,7 @@ use super::Engine;
 use crate::events::PeerEvent;
 use crate::peer::TrackKey;
 use crate::policy::MediaKind;
+use crate::stats::WorkerStats;
 
 /// How long fewer layers must be enough before the publisher is told to send fewer.
 pub(super) const DYNACAST_DELAY: Duration = Duration::from_secs(2);
@@ -59,12 +60,17 @@ impl Engine {
                 if track.kind != MediaKind::Video {
                     continue;
                 }
-                let full = track.layers.len().saturating_sub(1) as u8;
+                let allowed = track.layers.len().saturating_sub(1) as u8;
                 let needed = track
                     .routes
                     .iter()
-                    .filter_map(|r| r.layer.wanted(full))
+                    .filter_map(|r| r.layer.wanted(allowed))
                     .max();
+                // Layers above the room's limit were offered and are sent until told otherwise.
+                let full = track
+                    .offered_layers
+                    .max(track.layers.len())
+                    .saturating_sub(1) as u8;
                 if let Some(top) = track.dynacast.decide(needed, full, now) {
                     let rids = match top {
                         Some(top) if !track.layers.is_empty() => track.layers
@@ -79,6 +85,7 @@ impl Engine {
             }
         }
         for (key, top, rids) in tell {
+            WorkerStats::add(&self.stats.dynacast_updates, 1);
             let TrackKey { publisher, mid } = key.clone();
             self.events.send_to_peer(
                 publisher,

@@ -92,8 +92,9 @@ impl Engine {
         };
         let nackable = nackable(track.kind);
         let declared = || declared_rids(&publisher.rtc, mid);
-        let Some((layer, _declared_top)) = track.layer_of(rid, declared) else {
-            // A layer the publisher's SDP did not declare.
+        let max_layers = usize::from(self.config.video.max_simulcast_layers);
+        let Some((layer, _declared_top)) = track.layer_of(rid, declared, max_layers) else {
+            // A layer the publisher's SDP did not declare, or above the room's limit.
             WorkerStats::add(&self.stats.packets_dropped_policy, 1);
             return;
         };
@@ -154,6 +155,7 @@ impl Engine {
                     Verdict::Drop => continue,
                     // The new layer continues the subscriber's stream where the old one ended.
                     Verdict::Switch => {
+                        WorkerStats::add(&self.stats.layer_switches, 1);
                         route.rewriter = route.rewriter.handover();
                         if let Some(descriptor) = &vp8 {
                             route.picture_ids.switch(descriptor);

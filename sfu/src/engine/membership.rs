@@ -261,6 +261,7 @@ impl Engine {
             codec: None,
             keyframes: Default::default(),
             layers: Vec::new(),
+            offered_layers: 0,
             layer_sizes: Default::default(),
             layer_seen: Default::default(),
             active_top: 0,

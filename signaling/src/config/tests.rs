@@ -216,6 +216,11 @@ fn the_media_section_is_the_sfus_and_its_rules_name_the_key() {
             "media.max_screenshare_kbps: must be 50..=100000",
         ),
         (
+            "media.max_simulcast_layers",
+            "4",
+            "media.max_simulcast_layers: must be 1..=3",
+        ),
+        (
             "media.bind_ip",
             "0.0.0.0",
             "media.advertised_ip: required when bind_ip is 0.0.0.0 or ::",
@@ -298,6 +303,7 @@ fn keys_are_read_off_the_sections() {
         ("media.max_video_publishers", "Int"),
         ("media.max_camera_kbps", "Int"),
         ("media.max_screenshare_kbps", "Int"),
+        ("media.max_simulcast_layers", "Int"),
         ("log.level", "Str"),
         ("log.format", "Str"),
         ("limits.user_rps", "Float"),
