@@ -15,6 +15,12 @@
 //! - [`Sfu`] (`sfu.rs`): starts the workers, places rooms on them and hands out [`PeerHandle`]s.
 //! - `config.rs`: [`MediaSettings`], the `[media]` config section openchatd embeds, and
 //!   [`SfuConfig`]; `metrics.rs`: the counters as a Prometheus [`StatsCollector`].
+//! - Video, as pure logic beside the engine files that apply it: `codecs.rs` (payload types
+//!   across sessions), `keyframes.rs` (keyframe request rate limit), `simulcast.rs` (layers and
+//!   each subscriber's layer choice), `allocation.rs` (a subscriber's bandwidth shared out over
+//!   its tracks), `picture_ids.rs` (VP8 ids across switches), `video_policy.rs` (what video
+//!   rooms allow); in `engine/`: `keyframes.rs`, `layers.rs`, `allocate.rs`, `dynacast.rs`,
+//!   `bitrate_caps.rs`.
 //!
 //! Threading: each worker thread owns one UDP socket and every peer of the rooms placed on it, so the
 //! per-packet path takes no locks. A packet is decrypted once and its payload is shared by reference
