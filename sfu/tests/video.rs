@@ -257,3 +257,45 @@ fn a_subscriber_without_the_codec_is_told_and_gets_nothing() {
     assert_eq!(told, 1, "told once");
     assert!(world.stats().packets_dropped_codec >= 15);
 }
+
+/// A client that takes no video at all (an audio-only stack) in a video room: it rejects the
+/// camera's m-line in its answer, stays in the room, and still hears the microphone.
+#[test]
+fn an_audio_only_client_in_a_video_room_keeps_its_audio() {
+    let mut world = World::new(SfuConfig::default(), 16);
+    let publisher = world.join_client(ClientSpec {
+        camera: true,
+        microphone: true,
+        ..ClientSpec::new("cam", "room", RoomKind::Video)
+    });
+    let audio_only = world.join_client(ClientSpec {
+        config: RtcConfig::new().clear_codecs().enable_opus(true, false),
+        ..ClientSpec::new("phone", "room", RoomKind::Video)
+    });
+    let ok = world.run_until(Duration::from_secs(10), |w| {
+        w.clients.iter().all(|c| c.connected)
+            && w.clients[audio_only]
+                .events
+                .iter()
+                .filter(|e| matches!(e, PeerEvent::TrackPublished { .. }))
+                .count()
+                == 2
+    });
+    assert!(ok, "both connect; the phone is told of both tracks");
+    world.run_for(Duration::from_millis(500));
+    for n in 0..50 {
+        world.send_frame(publisher, n, &[0x42; 60]);
+        world.send_video_frame(publisher, n, &vp8_frame(n, 500, n == 0));
+        world.run_for(Duration::from_millis(20));
+    }
+    world.run_for(Duration::from_millis(200));
+    let c = &world.clients[audio_only];
+    assert_eq!(c.fatal(), None, "not ended: {:?}", c.events);
+    let heard = c
+        .media
+        .iter()
+        .filter(|m| m.params.spec().codec == Codec::Opus)
+        .count();
+    assert!(heard >= 45, "heard {heard} of 50 audio frames");
+    assert!(c.media.iter().all(|m| m.params.spec().codec == Codec::Opus));
+}
