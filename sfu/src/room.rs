@@ -80,6 +80,11 @@ pub struct InTrack {
     pub layer_bytes: [u64; MAX_LAYERS],
     /// Bitrate per layer at the last measurement, bits per second.
     pub layer_bps: [u64; MAX_LAYERS],
+    /// Each layer's bitrate, smoothed over the measurements taken while it was sent (a paused
+    /// layer keeps its cost; a keyframe burst does not make it look expensive).
+    pub layer_cost: [u64; MAX_LAYERS],
+    /// The highest layer within the source's bitrate cap (all layers up to it together).
+    pub cap_top: u8,
     /// What its publisher was told to send (dynacast).
     pub dynacast: Dynacast,
     /// When the publisher was last told the track's bitrate cap (video).
@@ -110,9 +115,45 @@ impl InTrack {
         Some((layer as u8, self.layers.len().saturating_sub(1) as u8))
     }
 
-    /// The highest layer the publisher sends now (0 without simulcast).
+    /// The highest layer forwarded now: sent by the publisher and within the bitrate cap (0
+    /// without simulcast).
     pub fn top_layer(&self) -> u8 {
-        self.active_top
+        self.active_top.min(self.cap_top)
+    }
+
+    /// The highest layer that may be forwarded at all: offered, allowed, within the cap.
+    pub fn allowed_top(&self) -> u8 {
+        (self.layers.len().saturating_sub(1) as u8).min(self.cap_top)
+    }
+
+    /// Takes the layers' new bitrates, and recomputes the highest layer whose layers together
+    /// fit `cap_bps` (the lowest always does).
+    pub fn measured(&mut self, bps: [u64; MAX_LAYERS], cap_bps: u64) {
+        self.layer_bps = bps;
+        for (cost, now) in self.layer_cost.iter_mut().zip(bps) {
+            // Exponential smoothing over about four measurements (2 s).
+            if now > 0 {
+                *cost = if *cost == 0 {
+                    now
+                } else {
+                    (*cost * 3 + now) / 4
+                };
+            }
+        }
+        if self.layers.is_empty() {
+            return;
+        }
+        let mut total = 0;
+        let mut top = 0;
+        for (layer, cost) in self.layer_cost.iter().enumerate().take(self.layers.len()) {
+            total += cost;
+            // 10% over the cap is still within it: encoders overshoot their targets a little.
+            if layer > 0 && total > cap_bps + cap_bps / 10 {
+                break;
+            }
+            top = layer as u8;
+        }
+        self.cap_top = top;
     }
 
     /// A packet of `layer` arrived at `now`. Returns the highest layer sent within
@@ -127,9 +168,9 @@ impl InTrack {
                 self.layer_seen[*l].is_some_and(|t| now.saturating_duration_since(t) < LAYER_IDLE)
             })
             .map_or(layer, |l| l as u8);
-        let changed = top != self.active_top;
+        let changed = top.min(self.cap_top) != self.active_top.min(self.cap_top);
         self.active_top = top;
-        (top, changed)
+        (top.min(self.cap_top), changed)
     }
 
     /// The rid of `layer` (`None` without simulcast).

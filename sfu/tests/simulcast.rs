@@ -395,3 +395,31 @@ fn layers_above_the_rooms_limit_are_not_forwarded() {
         "the publisher is told to stop the high layer"
     );
 }
+
+/// A camera over the room's bitrate cap: its layers together are about 465 kbit/s, the cap is
+/// 300 kbit/s, so its high layer is not forwarded (the lower two fit) and it is told to stop it,
+/// beside the REMB that tells it the cap.
+#[test]
+fn a_camera_over_the_bitrate_cap_has_its_excess_layer_dropped() {
+    let config = SfuConfig {
+        video: sfu::VideoPolicy {
+            max_camera_bitrate_bps: 300_000,
+            ..sfu::VideoPolicy::default()
+        },
+        ..SfuConfig::default()
+    };
+    let mut call = Call::build(39, false, memnet::Link::clean(), config);
+    call.film(GOP * 8);
+    let layers = call.received_layers();
+    assert_eq!(layers.last(), Some(&1), "the middle layer: {layers:?}");
+    let tail = &layers[layers.len() - 2 * GOP as usize..];
+    assert!(
+        tail.iter().all(|l| *l == 1),
+        "the high layer stays dropped: {layers:?}"
+    );
+    assert_eq!(
+        told(&call),
+        Some((false, vec!["q".to_string(), "h".to_string()]))
+    );
+    assert!(!call.world.clients[call.publisher].remb.is_empty());
+}

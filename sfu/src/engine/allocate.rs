@@ -19,15 +19,23 @@ use crate::simulcast::{Allowance, MAX_LAYERS};
 pub(super) const ALLOCATION_INTERVAL: Duration = Duration::from_millis(500);
 
 impl Engine {
-    /// Measures each layer's bitrate over the last interval.
+    /// Measures each layer's bitrate over the last interval, and which layers fit the source's
+    /// bitrate cap (a publisher over it has its excess layers not forwarded).
     pub(super) fn measure_layers(&mut self, elapsed: Duration) {
         let secs = elapsed.as_secs_f64().max(0.001);
+        let video = &self.config.video;
         for room in self.rooms.values_mut() {
             for track in room.tracks.values_mut() {
-                for layer in 0..MAX_LAYERS {
+                let mut bps = [0; MAX_LAYERS];
+                for (layer, rate) in bps.iter_mut().enumerate() {
                     let bytes = std::mem::take(&mut track.layer_bytes[layer]);
-                    track.layer_bps[layer] = (bytes as f64 * 8.0 / secs) as u64;
+                    *rate = (bytes as f64 * 8.0 / secs) as u64;
                 }
+                let cap = match track.source {
+                    Source::Screenshare => video.max_screenshare_bitrate_bps,
+                    _ => video.max_camera_bitrate_bps,
+                };
+                track.measured(bps, cap);
             }
         }
     }
@@ -76,12 +84,10 @@ impl Engine {
             keys.push(key.clone());
             demands.push(Demand {
                 priority,
-                // Against the layers offered, not only those sent now: a layer dynacast paused
+                // Against the layers allowed, not only those sent now: a layer dynacast paused
                 // must be able to come back.
-                wanted: route
-                    .layer
-                    .viewed(track.layers.len().saturating_sub(1) as u8),
-                layer_bps: track.layer_bps,
+                wanted: route.layer.viewed(track.allowed_top()),
+                layer_bps: track.layer_cost,
             });
         }
         let granted = allocate(estimate, &demands);

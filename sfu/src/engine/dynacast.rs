@@ -60,7 +60,7 @@ impl Engine {
                 if track.kind != MediaKind::Video {
                     continue;
                 }
-                let allowed = track.layers.len().saturating_sub(1) as u8;
+                let allowed = track.allowed_top();
                 let needed = track
                     .routes
                     .iter()

@@ -267,6 +267,8 @@ impl Engine {
             active_top: 0,
             layer_bytes: [0; MAX_LAYERS],
             layer_bps: [0; MAX_LAYERS],
+            layer_cost: [0; MAX_LAYERS],
+            cap_top: MAX_LAYERS as u8 - 1,
             dynacast: Default::default(),
             cap_sent_at: None,
             routes: Vec::new(),
