@@ -182,9 +182,46 @@ fn a_camera_without_its_grant_or_in_a_voice_room_is_refused() {
 
     let mut world = World::new(SfuConfig::default(), 26);
     let in_voice = world.join_client(camera("voicecam", RoomKind::Voice));
+    let screen_in_voice = world.join_client(ClientSpec {
+        screenshare: true,
+        ..ClientSpec::new("voicescreen", "room", RoomKind::Voice)
+    });
     settle(&mut world);
     assert_eq!(
         refusals(&world, in_voice),
         vec![ErrorCode::MediaSourceNotAllowed]
+    );
+    assert_eq!(
+        refusals(&world, screen_in_voice),
+        vec![ErrorCode::MediaSourceNotAllowed]
+    );
+}
+
+/// A screenshare gets the screenshare cap, not the camera's.
+#[test]
+fn a_screenshare_is_told_the_screenshare_cap() {
+    let mut world = World::new(
+        config(VideoPolicy {
+            max_camera_bitrate_bps: 300_000,
+            max_screenshare_bitrate_bps: 1_000_000,
+            ..VideoPolicy::default()
+        }),
+        27,
+    );
+    let screen = world.join_client(ClientSpec {
+        screenshare: true,
+        ..ClientSpec::new("screen", "room", RoomKind::Video)
+    });
+    let viewer = world.join_client(ClientSpec::new("viewer", "room", RoomKind::Video));
+    settle(&mut world);
+    assert!(world.clients[viewer].saw(|e| matches!(
+        e,
+        PeerEvent::TrackPublished { track, .. } if track.source == sfu::Source::Screenshare
+    )));
+    let caps: Vec<u64> = world.clients[screen].remb.iter().map(|(_, b)| *b).collect();
+    assert!(!caps.is_empty(), "told its cap");
+    assert!(
+        caps.iter().all(|bps| (990_000..=1_000_000).contains(bps)),
+        "{caps:?}"
     );
 }

@@ -96,6 +96,8 @@ pub struct ClientSpec {
     pub microphone: bool,
     /// Publishes a camera track (video rooms).
     pub camera: bool,
+    /// Publishes a screenshare track (video rooms).
+    pub screenshare: bool,
     pub up: Link,
     pub down: Link,
     /// str0m's RTP mode (received packets kept whole in [`MemClient::rtp`]).
@@ -117,6 +119,7 @@ impl ClientSpec {
             kind,
             microphone: false,
             camera: false,
+            screenshare: false,
             up: Link::clean(),
             down: Link::clean(),
             rtp_mode: false,
@@ -294,6 +297,7 @@ impl World {
             grants: spec.grants.unwrap_or(Grants {
                 microphone: spec.microphone,
                 camera: spec.camera,
+                screenshare: spec.screenshare,
                 ..Grants::default()
             }),
         };
@@ -319,6 +323,9 @@ impl World {
         let camera_mid = spec
             .camera
             .then(|| api.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast));
+        let screen_mid = spec
+            .screenshare
+            .then(|| api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
         let (offer, pending) = api.apply().expect("an offer");
         let mut tracks = Vec::new();
         if spec.microphone {
@@ -331,6 +338,12 @@ impl World {
             tracks.push(TrackDeclaration {
                 mid: camera.to_string(),
                 source: sfu::Source::Camera,
+            });
+        }
+        if let Some(screen) = screen_mid {
+            tracks.push(TrackDeclaration {
+                mid: screen.to_string(),
+                source: sfu::Source::Screenshare,
             });
         }
         self.clients.push(MemClient {
