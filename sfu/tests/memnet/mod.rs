@@ -467,22 +467,15 @@ impl World {
     /// the first codec negotiated for it. str0m packetizes it: a frame over the MTU is several
     /// packets.
     pub fn send_video_frame(&mut self, i: usize, n: u64, frame: &[u8]) {
-        let now = self.now;
-        let c = &mut self.clients[i];
-        let Some(mid) = c.camera_mid else { return };
-        let Some(writer) = c.rtc.writer(mid) else {
-            return;
-        };
-        let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else {
-            return;
-        };
-        let mt = MediaTime::new(n * 3000, str0m::media::Frequency::NINETY_KHZ);
-        let _ = writer.write(pt, now, mt, frame.to_vec());
-        self.drain_client(i);
+        self.write_camera(i, n, None, frame);
     }
 
     /// Has client `i` send video frame `n` of simulcast layer `rid` on its camera track.
     pub fn send_layer_frame(&mut self, i: usize, n: u64, rid: &str, frame: &[u8]) {
+        self.write_camera(i, n, Some(Rid::from(rid)), frame);
+    }
+
+    fn write_camera(&mut self, i: usize, n: u64, rid: Option<Rid>, frame: &[u8]) {
         let now = self.now;
         let c = &mut self.clients[i];
         let Some(mid) = c.camera_mid else { return };
@@ -492,10 +485,12 @@ impl World {
         let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else {
             return;
         };
+        let writer = match rid {
+            Some(rid) => writer.rid(rid),
+            None => writer,
+        };
         let mt = MediaTime::new(n * 3000, str0m::media::Frequency::NINETY_KHZ);
-        let _ = writer
-            .rid(Rid::from(rid))
-            .write(pt, now, mt, frame.to_vec());
+        let _ = writer.write(pt, now, mt, frame.to_vec());
         self.drain_client(i);
     }
 
