@@ -177,17 +177,32 @@ fn with_diagnostics<T>(
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_browsers_hear_each_other() -> anyhow::Result<()> {
+/// Runs `body` against an in-process `openchatd` and a fresh headless Chromium (skipped without
+/// Chromium outside CI), adds the pages' console and Chromium's stderr to a failure, and tears
+/// both down.
+async fn in_browser(
+    test: &str,
+    body: impl AsyncFnOnce(&TestServer, &Cdp) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let Some(binary) = chromium_or_skip() else {
         return Ok(());
     };
     init_tracing();
-    let work = tempfile::tempdir()?;
     let server = TestServer::start().await?;
     let browser = Chromium::launch(&binary).await?;
     let cdp = Cdp::connect(&browser.devtools_url).await?;
-    let outcome = async {
+    let outcome = body(&server, &cdp).await;
+    let outcome = with_diagnostics(test, outcome, &cdp, &browser);
+    drop(cdp);
+    drop(browser);
+    server.stop().await?;
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_hear_each_other() -> anyhow::Result<()> {
+    in_browser("two_browsers_hear_each_other", async |server, cdp| {
+        let work = tempfile::tempdir()?;
         let a = Page::open(&cdp, "a", &join_url(&server, "a")).await?;
         let b = Page::open(&cdp, "b", &join_url(&server, "b")).await?;
         for page in [&a, &b] {
@@ -217,108 +232,82 @@ async fn two_browsers_hear_each_other() -> anyhow::Result<()> {
         wait_eval(&a, count, 2.into()).await?;
         wait_packets(&b, "inboundAudioPackets").await?;
         Ok(())
-    }
-    .await;
-    let outcome = with_diagnostics("two_browsers_hear_each_other", outcome, &cdp, &browser);
-    drop(cdp);
-    drop(browser);
-    server.stop().await?;
-    outcome
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_and_rtc_joiner_hear_each_other() -> anyhow::Result<()> {
-    let Some(binary) = chromium_or_skip() else {
-        return Ok(());
-    };
-    init_tracing();
-    let joiner_bin = joiner::locate()?;
-    let work = tempfile::tempdir()?;
-    let received = work.path().join("received");
-    std::fs::create_dir_all(&received)?;
-    let server = TestServer::start().await?;
-    let browser = Chromium::launch(&binary).await?;
-    let cdp = Cdp::connect(&browser.devtools_url).await?;
-    let outcome = async {
-        let page = Page::open(&cdp, "browser", &join_url(&server, "browser")).await?;
-        wait_connected(&page).await?;
-        let args: Vec<String> = [
-            "--backend-url",
-            &server.base_url,
-            "--channel-id",
-            "vc_general",
-            "--user",
-            "joiner",
-            "--tone-hz",
-            "440",
-            "--duration",
-            "12",
-            "--write-received-dir",
-            &received.display().to_string(),
-        ]
-        .map(String::from)
-        .to_vec();
-        let mut joiner = joiner::Joiner::spawn(&joiner_bin, &args, work.path())?;
-        let heard = async {
-            let inbound = wait_packets(&page, "inboundAudioPackets").await?;
-            let outbound = wait_packets(&page, "outboundAudioPackets").await?;
-            eprintln!("page: {inbound} audio packets in, {outbound} out");
-            let users = page
-                .eval("window.openchat.participants.map(p => p.user_id).sort().join(',')")
-                .await?;
-            ensure!(
-                users == "browser,joiner",
-                "participants seen by the page: {users}"
-            );
-            screenshot(&page, work.path()).await
-        }
-        .await;
-        if let Err(e) = heard {
-            return Err(e.context(format!("rtc-joiner output:\n{}", joiner.output())));
-        }
-        joiner.wait(Duration::from_secs(60)).await?;
-        let wav = received.join("browser.wav");
-        let summary = checks::wav_summary(&wav)
-            .with_context(|| format!("rtc-joiner output:\n{}", joiner.output()))?;
-        ensure!(
-            summary.seconds >= 2.0,
-            "browser.wav holds {summary:?}, want at least 2 s"
-        );
-        ensure!(summary.rms > 0.001, "browser.wav is silent: {summary:?}");
-        eprintln!("rtc-joiner received from the page: {summary:?}");
-        wait_for(
-            "the page to see the joiner leave",
-            CONNECT_LIMIT,
-            async || {
-                let n = page.eval("window.openchat.participants.length").await?;
-                Ok(if n == 1 { Ok(()) } else { Err(n) })
-            },
-        )
-        .await
-    }
-    .await;
-    let outcome = with_diagnostics(
+    in_browser(
         "browser_and_rtc_joiner_hear_each_other",
-        outcome,
-        &cdp,
-        &browser,
-    );
-    drop(cdp);
-    drop(browser);
-    server.stop().await?;
-    outcome
+        async |server, cdp| {
+            let joiner_bin = joiner::locate()?;
+            let work = tempfile::tempdir()?;
+            let received = work.path().join("received");
+            std::fs::create_dir_all(&received)?;
+            let page = Page::open(&cdp, "browser", &join_url(&server, "browser")).await?;
+            wait_connected(&page).await?;
+            let args: Vec<String> = [
+                "--backend-url",
+                &server.base_url,
+                "--channel-id",
+                "vc_general",
+                "--user",
+                "joiner",
+                "--tone-hz",
+                "440",
+                "--duration",
+                "12",
+                "--write-received-dir",
+                &received.display().to_string(),
+            ]
+            .map(String::from)
+            .to_vec();
+            let mut joiner = joiner::Joiner::spawn(&joiner_bin, &args, work.path())?;
+            let heard = async {
+                let inbound = wait_packets(&page, "inboundAudioPackets").await?;
+                let outbound = wait_packets(&page, "outboundAudioPackets").await?;
+                eprintln!("page: {inbound} audio packets in, {outbound} out");
+                let users = page
+                    .eval("window.openchat.participants.map(p => p.user_id).sort().join(',')")
+                    .await?;
+                ensure!(
+                    users == "browser,joiner",
+                    "participants seen by the page: {users}"
+                );
+                screenshot(&page, work.path()).await
+            }
+            .await;
+            if let Err(e) = heard {
+                return Err(e.context(format!("rtc-joiner output:\n{}", joiner.output())));
+            }
+            joiner.wait(Duration::from_secs(60)).await?;
+            let wav = received.join("browser.wav");
+            let summary = checks::wav_summary(&wav)
+                .with_context(|| format!("rtc-joiner output:\n{}", joiner.output()))?;
+            ensure!(
+                summary.seconds >= 2.0,
+                "browser.wav holds {summary:?}, want at least 2 s"
+            );
+            ensure!(summary.rms > 0.001, "browser.wav is silent: {summary:?}");
+            eprintln!("rtc-joiner received from the page: {summary:?}");
+            wait_for(
+                "the page to see the joiner leave",
+                CONNECT_LIMIT,
+                async || {
+                    let n = page.eval("window.openchat.participants.length").await?;
+                    Ok(if n == 1 { Ok(()) } else { Err(n) })
+                },
+            )
+            .await
+        },
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listener_hears_speaker_and_sees_mute() -> anyhow::Result<()> {
-    let Some(binary) = chromium_or_skip() else {
-        return Ok(());
-    };
-    init_tracing();
-    let server = TestServer::start().await?;
-    let browser = Chromium::launch(&binary).await?;
-    let cdp = Cdp::connect(&browser.devtools_url).await?;
-    let outcome = async {
+    in_browser("listener_hears_speaker_and_sees_mute", async |server, cdp| {
         let speaker = Page::open(&cdp, "speaker", &join_url(&server, "speaker")).await?;
         let listen_url = format!("{}&listen=1", join_url(&server, "listener"));
         let listener = Page::open(&cdp, "listener", &listen_url).await?;
@@ -335,18 +324,8 @@ async fn listener_hears_speaker_and_sees_mute() -> anyhow::Result<()> {
         wait_eval(&listener, muted, 1.into()).await?;
         speaker.eval("window.openchat.setMuted(false)").await?;
         wait_eval(&listener, muted, 0.into()).await
-    }
-    .await;
-    let outcome = with_diagnostics(
-        "listener_hears_speaker_and_sees_mute",
-        outcome,
-        &cdp,
-        &browser,
-    );
-    drop(cdp);
-    drop(browser);
-    server.stop().await?;
-    outcome
+    })
+    .await
 }
 
 /// A speaker leaves and another joins: the server gives the listener's idle m-line to the new
@@ -354,24 +333,17 @@ async fn listener_hears_speaker_and_sees_mute() -> anyhow::Result<()> {
 /// on that line's receiver.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_freed_line_plays_the_next_speaker() -> anyhow::Result<()> {
-    let Some(binary) = chromium_or_skip() else {
-        return Ok(());
-    };
-    init_tracing();
-    let server = TestServer::start().await?;
-    let browser = Chromium::launch(&binary).await?;
-    let cdp = Cdp::connect(&browser.devtools_url).await?;
-    // [mid, participant] of the page's remote audio elements on server m-lines (`s<n>`; a
-    // listen-only page also has one for its own recvonly line, on which nothing is sent).
-    const LINES: &str = "JSON.stringify([...document.querySelectorAll('#remote-audio audio')]\
-                         .filter(a => a.dataset.mid.startsWith('s'))\
-                         .map(a => [a.dataset.mid, a.dataset.participant]))";
-    let participant_of = |user: &'static str| {
-        format!(
-            "(window.openchat.participants.find(p => p.user_id === '{user}') || {{}}).participant_id"
-        )
-    };
-    let outcome = async {
+    in_browser("a_freed_line_plays_the_next_speaker", async |server, cdp| {
+        // [mid, participant] of the page's remote audio elements on server m-lines (`s<n>`; a
+        // listen-only page also has one for its own recvonly line, on which nothing is sent).
+        const LINES: &str = "JSON.stringify([...document.querySelectorAll('#remote-audio audio')]\
+                             .filter(a => a.dataset.mid.startsWith('s'))\
+                             .map(a => [a.dataset.mid, a.dataset.participant]))";
+        let participant_of = |user: &'static str| {
+            format!(
+                "(window.openchat.participants.find(p => p.user_id === '{user}') || {{}}).participant_id"
+            )
+        };
         let listen_url = format!("{}&listen=1", join_url(&server, "listener"));
         let listener = Page::open(&cdp, "listener", &listen_url).await?;
         wait_connected(&listener).await?;
@@ -414,30 +386,13 @@ async fn a_freed_line_plays_the_next_speaker() -> anyhow::Result<()> {
             "the listener was sent an offer for the reused line ({offers_before} -> {offers_after})"
         );
         Ok(())
-    }
-    .await;
-    let outcome = with_diagnostics(
-        "a_freed_line_plays_the_next_speaker",
-        outcome,
-        &cdp,
-        &browser,
-    );
-    drop(cdp);
-    drop(browser);
-    server.stop().await?;
-    outcome
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_errors_are_shown() -> anyhow::Result<()> {
-    let Some(binary) = chromium_or_skip() else {
-        return Ok(());
-    };
-    init_tracing();
-    let server = TestServer::start().await?;
-    let browser = Chromium::launch(&binary).await?;
-    let cdp = Cdp::connect(&browser.devtools_url).await?;
-    let outcome = async {
+    in_browser("join_errors_are_shown", async |server, cdp| {
         for (channel, code) in [
             ("vc_missing", "channel_not_found"),
             ("tc_lobby", "not_an_rtc_channel"),
@@ -456,25 +411,13 @@ async fn join_errors_are_shown() -> anyhow::Result<()> {
             ensure!(text.starts_with(code), "{channel}: the page shows {text:?}");
         }
         Ok(())
-    }
-    .await;
-    let outcome = with_diagnostics("join_errors_are_shown", outcome, &cdp, &browser);
-    drop(cdp);
-    drop(browser);
-    server.stop().await?;
-    outcome
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn glare_is_resolved_by_rolling_back() -> anyhow::Result<()> {
-    let Some(binary) = chromium_or_skip() else {
-        return Ok(());
-    };
-    init_tracing();
-    let server = TestServer::start().await?;
-    let browser = Chromium::launch(&binary).await?;
-    let cdp = Cdp::connect(&browser.devtools_url).await?;
-    let outcome = async {
+    in_browser("glare_is_resolved_by_rolling_back", async |server, cdp| {
         let a = Page::blank(&cdp, "a").await?;
         a.add_init_script(include_str!("browser/hold_offers.js"))
             .await?;
@@ -508,13 +451,8 @@ async fn glare_is_resolved_by_rolling_back() -> anyhow::Result<()> {
             "a sent {offers} offers, want 3 (join, refused, after glare)"
         );
         Ok(())
-    }
-    .await;
-    let outcome = with_diagnostics("glare_is_resolved_by_rolling_back", outcome, &cdp, &browser);
-    drop(cdp);
-    drop(browser);
-    server.stop().await?;
-    outcome
+    })
+    .await
 }
 
 /// The page's URL that auto-joins the video channel `vc_video` as `user`, with its camera
@@ -558,14 +496,7 @@ async fn wait_video(
 /// (a quarter of the width), then back up when it grows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_camera_is_seen_and_a_small_tile_gets_the_low_layer() -> anyhow::Result<()> {
-    let Some(binary) = chromium_or_skip() else {
-        return Ok(());
-    };
-    init_tracing();
-    let server = TestServer::start().await?;
-    let browser = Chromium::launch(&binary).await?;
-    let cdp = Cdp::connect(&browser.devtools_url).await?;
-    let outcome = async {
+    in_browser("a_camera_is_seen_and_a_small_tile_gets_the_low_layer", async |server, cdp| {
         let cam = Page::open(&cdp, "cam", &video_url(&server, "cam", true)).await?;
         let viewer = Page::open(&cdp, "viewer", &video_url(&server, "viewer", false)).await?;
         for page in [&cam, &viewer] {
@@ -597,62 +528,38 @@ async fn a_camera_is_seen_and_a_small_tile_gets_the_low_layer() -> anyhow::Resul
             large["frameWidth"], small["frameWidth"]
         );
         Ok(())
-    }
-    .await;
-    let outcome = with_diagnostics(
-        "a_camera_is_seen_and_a_small_tile_gets_the_low_layer",
-        outcome,
-        &cdp,
-        &browser,
-    );
-    drop(cdp);
-    drop(browser);
-    server.stop().await?;
-    outcome
+    })
+    .await
 }
 
 /// A page shares its screen (Chromium's fake 800x600 screen, with its fake sound) beside its
 /// camera: the viewer gets a second tile and decodes the screen; when sharing stops the tile goes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_screen_is_seen_beside_the_camera() -> anyhow::Result<()> {
-    let Some(binary) = chromium_or_skip() else {
-        return Ok(());
-    };
-    init_tracing();
-    let server = TestServer::start().await?;
-    let browser = Chromium::launch(&binary).await?;
-    let cdp = Cdp::connect(&browser.devtools_url).await?;
-    let outcome = async {
-        let cam = Page::open(&cdp, "cam", &video_url(&server, "cam", true)).await?;
-        let viewer = Page::open(&cdp, "viewer", &video_url(&server, "viewer", false)).await?;
-        for page in [&cam, &viewer] {
-            wait_connected(page).await?;
-        }
-        wait_eval(&viewer, "window.openchat.tiles.length", 1.into()).await?;
-        let audio = "window.openchat.stats().then(s => s.audioElements)";
-        let before = viewer.eval(audio).await?.as_u64().unwrap_or(0);
-        cam.eval("window.openchat.shareScreen(true)").await?;
-        wait_eval(&viewer, "window.openchat.tiles.length", 2.into()).await?;
-        let screen = wait_video(&viewer, 30, |w| w == 800).await?;
-        // The screen's sound is one more remote audio track.
-        wait_eval(&viewer, audio, (before + 1).into()).await?;
-        cam.eval("window.openchat.shareScreen(false)").await?;
-        wait_eval(&viewer, "window.openchat.tiles.length", 1.into()).await?;
-        eprintln!(
-            "screen {} px wide, {} frames",
-            screen["frameWidth"], screen["framesDecoded"]
-        );
-        Ok(())
-    }
-    .await;
-    let outcome = with_diagnostics(
+    in_browser(
         "a_shared_screen_is_seen_beside_the_camera",
-        outcome,
-        &cdp,
-        &browser,
-    );
-    drop(cdp);
-    drop(browser);
-    server.stop().await?;
-    outcome
+        async |server, cdp| {
+            let cam = Page::open(&cdp, "cam", &video_url(&server, "cam", true)).await?;
+            let viewer = Page::open(&cdp, "viewer", &video_url(&server, "viewer", false)).await?;
+            for page in [&cam, &viewer] {
+                wait_connected(page).await?;
+            }
+            wait_eval(&viewer, "window.openchat.tiles.length", 1.into()).await?;
+            let audio = "window.openchat.stats().then(s => s.audioElements)";
+            let before = viewer.eval(audio).await?.as_u64().unwrap_or(0);
+            cam.eval("window.openchat.shareScreen(true)").await?;
+            wait_eval(&viewer, "window.openchat.tiles.length", 2.into()).await?;
+            let screen = wait_video(&viewer, 30, |w| w == 800).await?;
+            // The screen's sound is one more remote audio track.
+            wait_eval(&viewer, audio, (before + 1).into()).await?;
+            cam.eval("window.openchat.shareScreen(false)").await?;
+            wait_eval(&viewer, "window.openchat.tiles.length", 1.into()).await?;
+            eprintln!(
+                "screen {} px wide, {} frames",
+                screen["frameWidth"], screen["framesDecoded"]
+            );
+            Ok(())
+        },
+    )
+    .await
 }
