@@ -203,8 +203,8 @@ async fn in_browser(
 async fn two_browsers_hear_each_other() -> anyhow::Result<()> {
     in_browser("two_browsers_hear_each_other", async |server, cdp| {
         let work = tempfile::tempdir()?;
-        let a = Page::open(&cdp, "a", &join_url(&server, "a")).await?;
-        let b = Page::open(&cdp, "b", &join_url(&server, "b")).await?;
+        let a = Page::open(cdp, "a", &join_url(server, "a")).await?;
+        let b = Page::open(cdp, "b", &join_url(server, "b")).await?;
         for page in [&a, &b] {
             wait_connected(page).await?;
         }
@@ -245,7 +245,7 @@ async fn browser_and_rtc_joiner_hear_each_other() -> anyhow::Result<()> {
             let work = tempfile::tempdir()?;
             let received = work.path().join("received");
             std::fs::create_dir_all(&received)?;
-            let page = Page::open(&cdp, "browser", &join_url(&server, "browser")).await?;
+            let page = Page::open(cdp, "browser", &join_url(server, "browser")).await?;
             wait_connected(&page).await?;
             let args: Vec<String> = [
                 "--backend-url",
@@ -308,9 +308,9 @@ async fn browser_and_rtc_joiner_hear_each_other() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listener_hears_speaker_and_sees_mute() -> anyhow::Result<()> {
     in_browser("listener_hears_speaker_and_sees_mute", async |server, cdp| {
-        let speaker = Page::open(&cdp, "speaker", &join_url(&server, "speaker")).await?;
-        let listen_url = format!("{}&listen=1", join_url(&server, "listener"));
-        let listener = Page::open(&cdp, "listener", &listen_url).await?;
+        let speaker = Page::open(cdp, "speaker", &join_url(server, "speaker")).await?;
+        let listen_url = format!("{}&listen=1", join_url(server, "listener"));
+        let listener = Page::open(cdp, "listener", &listen_url).await?;
         for page in [&speaker, &listener] {
             wait_connected(page).await?;
         }
@@ -344,10 +344,10 @@ async fn a_freed_line_plays_the_next_speaker() -> anyhow::Result<()> {
                 "(window.openchat.participants.find(p => p.user_id === '{user}') || {{}}).participant_id"
             )
         };
-        let listen_url = format!("{}&listen=1", join_url(&server, "listener"));
-        let listener = Page::open(&cdp, "listener", &listen_url).await?;
+        let listen_url = format!("{}&listen=1", join_url(server, "listener"));
+        let listener = Page::open(cdp, "listener", &listen_url).await?;
         wait_connected(&listener).await?;
-        let first = Page::open(&cdp, "first", &join_url(&server, "first")).await?;
+        let first = Page::open(cdp, "first", &join_url(server, "first")).await?;
         wait_connected(&first).await?;
         wait_packets(&listener, "inboundAudioPackets").await?;
         let lines: Vec<(String, String)> =
@@ -362,7 +362,7 @@ async fn a_freed_line_plays_the_next_speaker() -> anyhow::Result<()> {
             .as_u64()
             .unwrap_or(0);
         let offers_before = listener.eval(offers).await?;
-        let second = Page::open(&cdp, "second", &join_url(&server, "second")).await?;
+        let second = Page::open(cdp, "second", &join_url(server, "second")).await?;
         wait_connected(&second).await?;
         let second_id = listener.eval(&participant_of("second")).await?;
         let want =
@@ -401,7 +401,7 @@ async fn join_errors_are_shown() -> anyhow::Result<()> {
                 "{}/?autojoin=1&user=erin&server=srv_harbor&channel={channel}",
                 server.base_url
             );
-            let page = Page::open(&cdp, channel, &url).await?;
+            let page = Page::open(cdp, channel, &url).await?;
             wait_eval(&page, "window.openchat.state", "failed".into()).await?;
             let shown = page
                 .eval("[window.openchat.error.code, document.getElementById('error').textContent]")
@@ -418,14 +418,14 @@ async fn join_errors_are_shown() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn glare_is_resolved_by_rolling_back() -> anyhow::Result<()> {
     in_browser("glare_is_resolved_by_rolling_back", async |server, cdp| {
-        let a = Page::blank(&cdp, "a").await?;
+        let a = Page::blank(cdp, "a").await?;
         a.add_init_script(include_str!("browser/hold_offers.js"))
             .await?;
-        a.navigate(&join_url(&server, "a")).await?;
+        a.navigate(&join_url(server, "a")).await?;
         wait_connected(&a).await?;
         // b's track makes the server offer to a; a does not see that offer yet ...
         a.eval("window.__holdOffers = true").await?;
-        let b = Page::open(&cdp, "b", &join_url(&server, "b")).await?;
+        let b = Page::open(cdp, "b", &join_url(server, "b")).await?;
         wait_connected(&b).await?;
         wait_eval(&a, "window.__heldOffers()", 1.into()).await?;
         // ... and offers itself: the server refuses with `negotiation_glare`.
@@ -497,8 +497,8 @@ async fn wait_video(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_camera_is_seen_and_a_small_tile_gets_the_low_layer() -> anyhow::Result<()> {
     in_browser("a_camera_is_seen_and_a_small_tile_gets_the_low_layer", async |server, cdp| {
-        let cam = Page::open(&cdp, "cam", &video_url(&server, "cam", true)).await?;
-        let viewer = Page::open(&cdp, "viewer", &video_url(&server, "viewer", false)).await?;
+        let cam = Page::open(cdp, "cam", &video_url(server, "cam", true)).await?;
+        let viewer = Page::open(cdp, "viewer", &video_url(server, "viewer", false)).await?;
         for page in [&cam, &viewer] {
             wait_connected(page).await?;
         }
@@ -539,8 +539,8 @@ async fn a_shared_screen_is_seen_beside_the_camera() -> anyhow::Result<()> {
     in_browser(
         "a_shared_screen_is_seen_beside_the_camera",
         async |server, cdp| {
-            let cam = Page::open(&cdp, "cam", &video_url(&server, "cam", true)).await?;
-            let viewer = Page::open(&cdp, "viewer", &video_url(&server, "viewer", false)).await?;
+            let cam = Page::open(cdp, "cam", &video_url(server, "cam", true)).await?;
+            let viewer = Page::open(cdp, "viewer", &video_url(server, "viewer", false)).await?;
             for page in [&cam, &viewer] {
                 wait_connected(page).await?;
             }
