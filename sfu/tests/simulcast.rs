@@ -45,6 +45,15 @@ impl Call {
         Call::build(seed, rtp_mode, down, SfuConfig::default())
     }
 
+    /// A call in a room with `video` as its video policy.
+    fn with_video_policy(seed: u64, video: sfu::VideoPolicy) -> Call {
+        let config = SfuConfig {
+            video,
+            ..SfuConfig::default()
+        };
+        Call::build(seed, false, memnet::Link::clean(), config)
+    }
+
     fn build(seed: u64, rtp_mode: bool, down: memnet::Link, config: SfuConfig) -> Call {
         let mut world = World::new(config, seed);
         let publisher = world.join_client(ClientSpec {
@@ -374,14 +383,13 @@ fn the_publisher_sends_only_what_someone_receives() {
 /// publisher is told to stop its high layer.
 #[test]
 fn layers_above_the_rooms_limit_are_not_forwarded() {
-    let config = SfuConfig {
-        video: sfu::VideoPolicy {
+    let mut call = Call::with_video_policy(
+        38,
+        sfu::VideoPolicy {
             max_simulcast_layers: 2,
             ..sfu::VideoPolicy::default()
         },
-        ..SfuConfig::default()
-    };
-    let mut call = Call::build(38, false, memnet::Link::clean(), config);
+    );
     call.film(GOP * 6);
     let layers = call.received_layers();
     assert!(
@@ -401,14 +409,13 @@ fn layers_above_the_rooms_limit_are_not_forwarded() {
 /// beside the REMB that tells it the cap.
 #[test]
 fn a_camera_over_the_bitrate_cap_has_its_excess_layer_dropped() {
-    let config = SfuConfig {
-        video: sfu::VideoPolicy {
+    let mut call = Call::with_video_policy(
+        39,
+        sfu::VideoPolicy {
             max_camera_bitrate_bps: 300_000,
             ..sfu::VideoPolicy::default()
         },
-        ..SfuConfig::default()
-    };
-    let mut call = Call::build(39, false, memnet::Link::clean(), config);
+    );
     call.film(GOP * 8);
     let layers = call.received_layers();
     assert_eq!(layers.last(), Some(&1), "the middle layer: {layers:?}");
