@@ -435,11 +435,7 @@ impl World {
     pub fn send_frame_at_level(&mut self, i: usize, n: u64, payload: &[u8], level: Option<i8>) {
         let now = self.now;
         let c = &mut self.clients[i];
-        let Some(mid) = c.send_mid else { return };
-        let Some(writer) = c.rtc.writer(mid) else {
-            return;
-        };
-        let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else {
+        let Some((writer, pt)) = c.send_mid.and_then(|mid| writer_of(&mut c.rtc, mid)) else {
             return;
         };
         let mt = str0m::media::MediaTime::new(n * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ);
@@ -478,11 +474,7 @@ impl World {
     fn write_camera(&mut self, i: usize, n: u64, rid: Option<Rid>, frame: &[u8]) {
         let now = self.now;
         let c = &mut self.clients[i];
-        let Some(mid) = c.camera_mid else { return };
-        let Some(writer) = c.rtc.writer(mid) else {
-            return;
-        };
-        let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else {
+        let Some((writer, pt)) = c.camera_mid.and_then(|mid| writer_of(&mut c.rtc, mid)) else {
             return;
         };
         let writer = match rid {
@@ -682,6 +674,13 @@ impl World {
             }
         }
     }
+}
+
+/// The writer of `rtc`'s m-line `mid` and the first payload type negotiated on it.
+fn writer_of(rtc: &mut Rtc, mid: Mid) -> Option<(str0m::media::Writer<'_>, str0m::media::Pt)> {
+    let writer = rtc.writer(mid)?;
+    let pt = writer.payload_params().next()?.pt();
+    Some((writer, pt))
 }
 
 /// A publisher and a listener in `room`, connected, the listener told of the track.
