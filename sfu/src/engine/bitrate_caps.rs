@@ -33,15 +33,10 @@ impl Engine {
             }
         }
         for (key, cap) in due {
-            if self.send_cap(&key, cap, now) {
-                let track = self
-                    .peers
-                    .get(&key.publisher)
-                    .and_then(|p| self.rooms.get_mut(&p.room))
-                    .and_then(|room| room.tracks.get_mut(&key));
-                if let Some(track) = track {
-                    track.cap_sent_at = Some(now);
-                }
+            if self.send_cap(&key, cap, now)
+                && let Some(track) = self.track_mut(&key)
+            {
+                track.cap_sent_at = Some(now);
             }
         }
     }
