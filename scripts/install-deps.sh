@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing OpenChat needs, idempotently: system packages (cmake for the
 # opus crate, chromium for the browser tests, pkg-config, g++ for libFuzzer, GStreamer webrtcbin,
-# PyGObject and Firefox ESR for the interop tests), the Python tools of the test suite in one venv
-# `.venv/` (aiortc for the interop tests, schemathesis for scripts/schemathesis.sh), checks the Rust
+# PyGObject and Firefox ESR for the interop tests, ffmpeg for the video tests), the Python tools
+# of the test suite in one venv `.venv/` (aiortc for the interop tests, schemathesis for scripts/schemathesis.sh), checks the Rust
 # toolchain, and installs cargo-fuzz (optional: scripts/fuzz.sh falls back to plain cargo).
 # Safe to run on every `make run` / `make test`: it does nothing when everything is present.
 set -euo pipefail
@@ -21,7 +21,10 @@ want_pkgs=(cmake pkg-config chromium ca-certificates curl g++
   gir1.2-gst-plugins-bad-1.0 gir1.2-nice-0.1 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-nice
   # signaling/tests/interop.rs: Firefox ESR, driven headless over WebDriver BiDi.
-  firefox-esr)
+  firefox-esr
+  # signaling/tests/video_e2e.rs: test clips are encoded, and received files checked, with
+  # ffmpeg/ffprobe (tests only: rtc-joiner sends files as they are).
+  ffmpeg)
 for p in "${want_pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     need_pkgs+=("$p")

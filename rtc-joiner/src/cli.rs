@@ -90,6 +90,61 @@ pub struct Cli {
     /// `rsa-2048` (what GStreamer's webrtcbin uses).
     #[arg(long, value_enum, default_value_t = DtlsCertificate::EcdsaP256)]
     pub dtls_certificate: DtlsCertificate,
+
+    /// Publish a camera from this encoded file (IVF: VP8, VP9, AV1; or Annex-B H.264), looped.
+    /// Repeat it (up to 3 times, lowest resolution first) to publish simulcast encodings
+    /// `q`, `h`, `f`: one file per encoding, same codec and frame rate. Needs a video room.
+    #[arg(long = "video", value_name = "FILE")]
+    pub video: Vec<PathBuf>,
+
+    /// Publish a screenshare from this encoded file (as --video, one encoding).
+    #[arg(long = "screen", value_name = "FILE")]
+    pub screen: Option<PathBuf>,
+
+    /// Frame rate of H.264 files, which carry no timing (IVF files carry their own).
+    #[arg(long, default_value = "30", value_parser = clap::value_parser!(u32).range(1..=240))]
+    pub video_fps: u32,
+
+    /// How received video is shown, told to the server per remote video track
+    /// (`track_settings`) so it forwards the simulcast layer that fits: `WIDTHxHEIGHT` or
+    /// `paused`. Default: nothing is told (the server sends what the bandwidth allows).
+    #[arg(long, value_parser = parse_render_size)]
+    pub render_size: Option<RenderSize>,
+}
+
+/// The most simulcast encodings a track has (`q`, `h`, `f`).
+pub const MAX_VIDEO_LAYERS: usize = 3;
+
+/// What the joiner tells the server about how it shows remote video (`--render-size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum RenderSize {
+    /// Shown at this size, in pixels.
+    Size {
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+    },
+    /// Not shown: nothing of the track is wanted.
+    Paused,
+}
+
+/// Video the joiner publishes (`--video`, `--screen`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VideoInput {
+    /// Camera files, one per simulcast encoding, lowest first (empty: no camera).
+    pub camera: Vec<PathBuf>,
+    /// Screenshare file.
+    pub screen: Option<PathBuf>,
+    /// Frame rate of H.264 files.
+    pub h264_fps: u32,
+}
+
+impl VideoInput {
+    /// Whether any video is published.
+    pub fn publishes(&self) -> bool {
+        !self.camera.is_empty() || self.screen.is_some()
+    }
 }
 
 /// `--dtls-certificate` values.
@@ -183,6 +238,10 @@ pub struct JoinerConfig {
     pub connect_timeout: Duration,
     /// The DTLS certificate's key.
     pub dtls_certificate: DtlsCertificate,
+    /// Video to publish.
+    pub video: VideoInput,
+    /// How remote video is shown.
+    pub render_size: Option<RenderSize>,
 }
 
 impl Cli {
@@ -269,6 +328,24 @@ impl Cli {
             None => vec![default_bind(&self.backend_url)],
         };
 
+        if self.video.len() > MAX_VIDEO_LAYERS {
+            return Err(cmd.error(
+                ErrorKind::TooManyValues,
+                format!("--video takes at most {MAX_VIDEO_LAYERS} files (simulcast q, h, f)"),
+            ));
+        }
+        let video = VideoInput {
+            camera: self.video,
+            screen: self.screen,
+            h264_fps: self.video_fps,
+        };
+        // Read once here so a bad file is a usage error (the joiner reads them again to send).
+        if video.publishes()
+            && let Err(err) = crate::video::load_tracks(&video)
+        {
+            return Err(cmd.error(ErrorKind::InvalidValue, err.to_string()));
+        }
+
         Ok(JoinerConfig {
             backend_url: self.backend_url,
             server_id: self.server_id,
@@ -281,8 +358,28 @@ impl Cli {
             udp_addrs,
             connect_timeout: self.connect_timeout,
             dtls_certificate: self.dtls_certificate,
+            video,
+            render_size: self.render_size,
         })
     }
+}
+
+/// Parses `--render-size`: `WIDTHxHEIGHT` or `paused`.
+pub fn parse_render_size(value: &str) -> Result<RenderSize, String> {
+    if value == "paused" {
+        return Ok(RenderSize::Paused);
+    }
+    let (w, h) = value
+        .split_once('x')
+        .ok_or_else(|| "expected WIDTHxHEIGHT (e.g. 320x180) or `paused`".to_owned())?;
+    let side = |v: &str| match v.parse::<u32>() {
+        Ok(n) if (1..=16_384).contains(&n) => Ok(n),
+        _ => Err(format!("{v:?} is not a size from 1 to 16384 pixels")),
+    };
+    Ok(RenderSize::Size {
+        width: side(w)?,
+        height: side(h)?,
+    })
 }
 
 fn parse_backend_url(value: &str) -> Result<Url, String> {

@@ -1,4 +1,5 @@
-//! `rtc-joiner`: joins OpenChat RTC rooms like a real client and streams test audio.
+//! `rtc-joiner`: joins OpenChat RTC rooms like a real client, streams test audio and video from
+//! files, and records what it receives.
 //!
 //! **Room rule:** this crate is a *pure client of the documented public protocol*
 //! (`docs/protocol.md`: HTTP join tickets and the signaling WebSocket, version 1).
@@ -15,6 +16,8 @@
 //! rtc-joiner --backend-url http://127.0.0.1:8080 --channel-id vc_general --user bob --tone-hz 440
 //! rtc-joiner --channel-id vc_general --user carol --file talk.mp3 --loop --duration 60
 //! rtc-joiner --channel-id vc_general --token "$JWT" --write-received-dir rec/ --json
+//! rtc-joiner --channel-id vc_video --user dan --video q.ivf --video h.ivf --video f.ivf \
+//!     --screen screen.h264 --render-size 320x180 --write-received-dir rec/
 //! ```
 //!
 //! Flow: `POST /v1/dev/token` (with `--user`) -> `POST /v1/rtc/channels/{id}/join-ticket`
@@ -34,6 +37,8 @@
 //! - [`signaling_client`]: protocol message types, the HTTP API and the WebSocket session.
 //! - [`peer`]: the webrtc-rs peer connection and the paced Opus sender.
 //! - [`receiver`]: per-remote-track statistics (loss, jitter) and WAV recording.
+//! - [`video`]: video from files (IVF, Annex-B H.264) with simulcast, and received video
+//!   counted and written to files.
 //! - [`summary`]: the end-of-run report (text or JSON).
 //! - [`joiner`]: the [`Joiner`] that ties everything together.
 //! - [`load`]: load mode (`rtc-joiner load`): many joiners, one measured run.
@@ -49,6 +54,7 @@ pub mod peer;
 pub mod receiver;
 pub mod signaling_client;
 pub mod summary;
+pub mod video;
 
 pub use audio_source::dominant_frequency;
 pub use cli::{Cli, JoinerConfig};

@@ -2,6 +2,7 @@
 
 use crate::peer::SenderReport;
 use crate::receiver::ReceiverReport;
+use crate::video::{VideoReceiverReport, VideoSenderReport};
 use serde::Serialize;
 use std::fmt;
 
@@ -27,6 +28,10 @@ pub struct Summary {
     pub sent: Option<SenderReport>,
     /// One entry per remote track received.
     pub received: Vec<ReceiverReport>,
+    /// One entry per video track published (`--video`, `--screen`).
+    pub video_sent: Vec<VideoSenderReport>,
+    /// One entry per remote video track received (per publisher heard on its m-line).
+    pub video_received: Vec<VideoReceiverReport>,
     /// Non-fatal `error` frames the server sent, as `code: message`.
     pub server_errors: Vec<String>,
     /// Every SDP sent or received, in order (sizes only).
@@ -147,6 +152,43 @@ impl fmt::Display for Summary {
             }
             writeln!(f)?;
         }
+        for v in &self.video_sent {
+            for layer in &v.layers {
+                writeln!(
+                    f,
+                    "sent {} {}: {} frames ({} keyframes), {} packets, {:.0} kbit/s, {} held",
+                    v.source,
+                    layer.rid.as_deref().unwrap_or("-"),
+                    layer.frames_sent,
+                    layer.keyframes_sent,
+                    layer.packets_sent,
+                    layer.kbps,
+                    layer.frames_held
+                )?;
+            }
+        }
+        for v in &self.video_received {
+            let who = v.info.user_id.as_deref().unwrap_or(&v.info.participant_id);
+            let size = v
+                .resolutions
+                .last()
+                .map_or("?".to_owned(), |r| format!("{}x{}", r.width, r.height));
+            write!(
+                f,
+                "received video from {who} ({}): {} frames ({} keyframes), last {size}, \
+                 {} lost, {} freezes, {} PLIs",
+                v.source.as_deref().unwrap_or("?"),
+                v.frames,
+                v.keyframes,
+                v.packets_lost,
+                v.freezes,
+                v.keyframe_requests
+            )?;
+            if let Some(path) = &v.file_path {
+                write!(f, ", file {}", path.display())?;
+            }
+            writeln!(f)?;
+        }
         for err in &self.server_errors {
             writeln!(f, "server error: {err}")?;
         }
@@ -193,6 +235,24 @@ mod tests {
                 jitter_ms: 0.5,
                 ..ReceiverReport::default()
             }],
+            video_sent: vec![],
+            video_received: vec![VideoReceiverReport {
+                info: RemoteTrackInfo {
+                    participant_id: "p_3".into(),
+                    user_id: Some("dan".into()),
+                    mid: Some("2".into()),
+                    track_id: "c".into(),
+                },
+                source: Some("camera".into()),
+                frames: 90,
+                keyframes: 3,
+                resolutions: vec![crate::video::receiver::ResolutionChange {
+                    at_ms: 0,
+                    width: 320,
+                    height: 180,
+                }],
+                ..VideoReceiverReport::default()
+            }],
             server_errors: vec![],
             sdps: vec![],
             largest_sdp: SdpSize {
@@ -204,6 +264,11 @@ mod tests {
         assert!(text.contains("largest SDP: 2100 bytes, 3 m= sections"));
         assert!(text.contains("sent: 150 packets"));
         assert!(text.contains("received from alice: 148 packets, 2 lost (1.33%)"));
+        assert!(
+            text.contains(
+                "received video from dan (camera): 90 frames (3 keyframes), last 320x180"
+            )
+        );
         let json: serde_json::Value = serde_json::from_str(&summary.to_json()).expect("json");
         assert_eq!(json["sent"]["packets_sent"], 150);
         assert_eq!(json["received"][0]["user_id"], "alice");

@@ -132,3 +132,31 @@ async fn fatal_signaling_error_prints_the_server_code() {
         serde_json::from_slice(&output.stdout).expect("json error on stdout");
     assert_eq!(json["error"]["code"], "ticket_expired");
 }
+
+#[test]
+fn video_files_are_checked_before_joining() {
+    let dir = tempfile::tempdir().expect("dir");
+    let not_video = dir.path().join("notes.ivf");
+    std::fs::write(&not_video, b"hello").expect("write");
+    let not_video = not_video.to_str().expect("utf8");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--video", "/nonexistent/q.ivf"], "cannot read video file"),
+        (&["--video", not_video], "neither IVF"),
+        (
+            &[
+                "--video", not_video, "--video", not_video, "--video", not_video, "--video",
+                not_video,
+            ],
+            "at most 3",
+        ),
+        (&["--render-size", "wide"], "WIDTHxHEIGHT"),
+    ];
+    for (flags, expected) in cases {
+        let mut args = vec!["--channel-id", "vc_video", "--user", "a"];
+        args.extend_from_slice(flags);
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}");
+        let err = stderr(&output);
+        assert!(err.contains(expected), "{flags:?}: {err}");
+    }
+}

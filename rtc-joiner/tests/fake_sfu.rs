@@ -270,6 +270,8 @@ async fn publishes_receives_and_records_through_a_webrtc_peer() {
         udp_addrs: vec!["127.0.0.1:0".into()],
         connect_timeout: Duration::from_secs(15),
         dtls_certificate: DtlsCertificate::EcdsaP256,
+        video: Default::default(),
+        render_size: None,
     };
     let summary = tokio::time::timeout(
         Duration::from_secs(30),

@@ -14,6 +14,7 @@ use crate::ids::{ParticipantInfo, PeerId, RoomId};
 use crate::policy::{Grants, Source};
 use crate::sdp::answer::OfferedFormat;
 use crate::sections::Sections;
+use crate::simulcast::TrackView;
 
 /// A published track in a room: its publisher and the publisher-side mid.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -83,6 +84,9 @@ pub struct Peer {
     /// The bandwidth estimate toward this peer, bits per second (video rooms: str0m's
     /// TWCC-based estimator).
     pub bwe_estimate: Option<u64>,
+    /// Views the client set (`track_settings`) for tracks still being negotiated toward it:
+    /// clients learn a track from the server's offer and may size its tile before they answer.
+    pub early_views: HashMap<TrackKey, TrackView>,
 }
 
 impl Peer {
@@ -118,6 +122,7 @@ impl Peer {
             ssrc_mid: HashMap::new(),
             server_muted: false,
             bwe_estimate: None,
+            early_views: HashMap::new(),
         }
     }
 

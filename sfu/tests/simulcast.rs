@@ -270,6 +270,61 @@ fn settings_for_an_unknown_track_are_refused() {
     )));
 }
 
+/// A client learns a track from the server's offer and may size its tile before it answers:
+/// the view is kept for the route the answer opens, not refused as an unknown track.
+#[test]
+fn settings_sent_before_the_answer_are_kept() {
+    let mut world = World::new(SfuConfig::default(), 35);
+    let sub = world.join_client(ClientSpec::new("sub", "room", RoomKind::Video));
+    assert!(world.run_until(Duration::from_secs(10), |w| w.clients[sub].connected));
+    world.clients[sub].answer_offers = false;
+    let publisher = world.join_client(ClientSpec {
+        camera: true,
+        simulcast: RIDS.to_vec(),
+        ..ClientSpec::new("cam", "room", RoomKind::Video)
+    });
+    let offered = world.run_until(Duration::from_secs(10), |w| {
+        w.clients[publisher].connected && !w.clients[sub].offers.is_empty()
+    });
+    assert!(offered, "the server offers the camera");
+    let mut call = Call {
+        world,
+        publisher,
+        sub,
+        frame: 0,
+    };
+    call.set_view(TrackView::Size {
+        width: 320,
+        height: 180,
+    });
+    call.world.run_for(Duration::from_millis(10));
+    let offer = call.world.clients[sub].offers[0].clone();
+    let offer = str0m::change::SdpOffer::from_sdp_string(&offer).expect("offer parses");
+    let answer = call.world.clients[sub]
+        .rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .expect("answered");
+    call.world.clients[sub].answer_offers = true;
+    let peer = call.world.clients[sub].peer;
+    call.world.command(Command::Answer {
+        peer,
+        sdp: answer.to_sdp_string(),
+    });
+    call.film(GOP * 3);
+    assert!(
+        !call.world.clients[sub].saw(|e| matches!(e, PeerEvent::Error { .. })),
+        "no error: {:?}",
+        call.world.clients[sub].events
+    );
+    let layers = call.received_layers();
+    assert!(!layers.is_empty(), "the camera is received");
+    assert!(
+        layers.iter().all(|l| *l == 0),
+        "only the low layer, as the tile asked before the answer: {layers:?}"
+    );
+}
+
 /// A publisher short of bandwidth stops its high layer: after `LAYER_IDLE` its subscribers get
 /// the highest layer still sent, switched on a keyframe asked for at once; the high layer is
 /// taken again when it comes back.

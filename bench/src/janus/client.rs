@@ -48,6 +48,7 @@ impl LoadClient for JanusClient {
             let room = slot.room as u64 + 1;
             let peer_options = PeerOptions {
                 publish: slot.publishes,
+                video: Vec::new(),
                 udp_addrs: vec!["127.0.0.1:0".into()],
                 gather_timeout: Duration::from_secs(5),
                 // The same pacing as `rtc-joiner load` (browser-like).

@@ -10,12 +10,14 @@ pub use roster::Roster;
 
 use crate::JoinerError;
 use crate::audio_source::{PcmClip, PcmSource, ToneGenerator, decode_file};
-use crate::cli::{Auth, JoinerConfig, MediaInput};
+use crate::cli::{Auth, JoinerConfig, MediaInput, VideoInput};
 use crate::load::JoinProbe;
 use crate::peer::{PeerOptions, PeerSession, run_sender};
 use crate::signaling_client::{ApiClient, ClientMessage};
 use crate::summary::Summary;
+use crate::video::{LayerPlan, run_video_sender};
 use session::Session;
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -74,6 +76,7 @@ impl Joiner {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<Summary, JoinerError> {
         let started = Instant::now();
         let source = self.prepare_source().await?;
+        let video = load_video(&self.config.video).await?;
         if let Some(dir) = &self.config.write_received_dir {
             tokio::fs::create_dir_all(dir).await?;
         }
@@ -130,6 +133,7 @@ impl Joiner {
 
         let peer_setup = PeerSession::new(PeerOptions {
             publish: source.is_some(),
+            video: video.iter().map(|(publish, _)| *publish).collect(),
             udp_addrs: self.config.udp_addrs.clone(),
             gather_timeout: GATHER_TIMEOUT,
             ice_check_interval: self.ice_check_interval,
@@ -159,6 +163,20 @@ impl Joiner {
             _ => None,
         };
 
+        let mut video_senders = Vec::new();
+        let mut video_plans = HashMap::new();
+        for (local, (_, clips)) in peer.local_video().iter().zip(video) {
+            let (plan_tx, plan_rx) = watch::channel(LayerPlan::default());
+            video_plans.insert(local.track_id.clone(), plan_tx);
+            video_senders.push(tokio::spawn(run_video_sender(
+                local.clone(),
+                clips,
+                plan_rx,
+                peer.connection_state(),
+                stop_tx.subscribe(),
+            )));
+        }
+
         let mut session = Session {
             signaling,
             peer,
@@ -178,6 +196,14 @@ impl Joiner {
             media_connected: false,
             signaling_open: true,
             probe: self.probe.clone(),
+            video_senders,
+            video_plans,
+            local_video_mids: HashMap::new(),
+            remote_video_sources: HashMap::new(),
+            video_receivers: Vec::new(),
+            video_owners: HashMap::new(),
+            video_sent: Vec::new(),
+            video_received: Vec::new(),
         };
 
         let outcome = match session.send_offer().await {
@@ -197,6 +223,8 @@ impl Joiner {
             media_connected: session.media_connected,
             sent,
             received,
+            video_sent: std::mem::take(&mut session.video_sent),
+            video_received: std::mem::take(&mut session.video_received),
             server_errors: session.server_errors,
             sdps: session.sdps,
             largest_sdp: session.largest_sdp,
@@ -236,6 +264,25 @@ impl Joiner {
     }
 }
 
+/// Reads the video files off the async threads.
+async fn load_video(input: &VideoInput) -> Result<Vec<crate::video::TrackFiles>, JoinerError> {
+    let input = input.clone();
+    let tracks = tokio::task::spawn_blocking(move || crate::video::load_tracks(&input))
+        .await
+        .map_err(|err| JoinerError::Io(std::io::Error::other(err)))??;
+    for (publish, clips) in &tracks {
+        tracing::info!(
+            source = publish.source.as_str(),
+            codec = ?publish.codec,
+            layers = publish.layers,
+            sizes = ?clips.iter().map(|c| (c.width, c.height)).collect::<Vec<_>>(),
+            frames = clips[0].frames.len(),
+            "read video"
+        );
+    }
+    Ok(tracks)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +305,8 @@ mod tests {
             udp_addrs: vec!["127.0.0.1:0".into()],
             connect_timeout: Duration::from_secs(1),
             dtls_certificate: crate::cli::DtlsCertificate::EcdsaP256,
+            video: Default::default(),
+            render_size: None,
         };
         let future = Joiner::new(config).run(std::future::pending());
         assert_send(&future);

@@ -63,13 +63,27 @@ impl Roster {
     /// A unique, safe WAV file stem for a track: its user id, else its participant id;
     /// suffixed when a second track would reuse a name.
     pub fn wav_stem(&mut self, info: &RemoteTrackInfo) -> String {
-        let base = info
+        self.file_stem(info, None)
+    }
+
+    /// A unique, safe file stem for a received video track: as [`Roster::wav_stem`], with its
+    /// source (`alice-camera`).
+    pub fn video_stem(&mut self, info: &RemoteTrackInfo, source: &str) -> String {
+        self.file_stem(info, Some(source))
+    }
+
+    fn file_stem(&mut self, info: &RemoteTrackInfo, suffix: Option<&str>) -> String {
+        let named = info
             .user_id
             .as_deref()
             .filter(|u| !u.is_empty())
             .or(Some(info.participant_id.as_str()).filter(|p| !p.is_empty()))
             .unwrap_or(info.track_id.as_str());
-        let mut stem = sanitize_file_stem(base);
+        let base = match suffix {
+            Some(suffix) => format!("{named}-{suffix}"),
+            None => named.to_owned(),
+        };
+        let mut stem = sanitize_file_stem(&base);
         if self.used_wav_stems.contains(&stem) && !info.participant_id.is_empty() {
             stem = sanitize_file_stem(&format!("{base}-{}", info.participant_id));
         }

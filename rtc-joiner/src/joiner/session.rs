@@ -2,13 +2,16 @@
 
 use super::Roster;
 use crate::JoinerError;
-use crate::cli::JoinerConfig;
+use crate::cli::{JoinerConfig, RenderSize};
 use crate::peer::{PeerEvent, PeerSession, SenderReport};
 use crate::receiver::{MidOwner, ReceiverReport, RemoteTrackInfo, run_receiver};
-use crate::signaling_client::messages::{MediaSource, OfferedTrack};
+use crate::signaling_client::messages::{MediaSource, OfferedTrack, TrackKind};
 use crate::signaling_client::session::WsStream;
 use crate::signaling_client::{ClientMessage, Joined, ServerMessage, SignalingSession};
 use crate::summary::{SdpSeen, SdpSize};
+use crate::video::{
+    LayerPlan, VideoOwner, VideoReceiverReport, VideoSenderReport, run_video_receiver,
+};
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
@@ -69,13 +72,26 @@ pub(super) struct Session {
     pub(super) signaling_open: bool,
     /// Load-mode measurement hooks.
     pub(super) probe: Option<crate::load::JoinProbe>,
+    /// The video senders, and the dynacast plan each follows, by local track id.
+    pub(super) video_senders: Vec<JoinHandle<Result<VideoSenderReport, JoinerError>>>,
+    pub(super) video_plans: HashMap<String, watch::Sender<LayerPlan>>,
+    /// Local video track id by the mid it is sent on (from our last offer).
+    pub(super) local_video_mids: HashMap<String, String>,
+    /// The source of each remote video m-line, from `track_published`.
+    pub(super) remote_video_sources: HashMap<String, MediaSource>,
+    /// Video receivers and who each receiving video m-line carries.
+    pub(super) video_receivers: Vec<JoinHandle<Vec<VideoReceiverReport>>>,
+    pub(super) video_owners: HashMap<String, watch::Sender<VideoOwner>>,
+    /// Filled by [`Session::shutdown`].
+    pub(super) video_sent: Vec<VideoSenderReport>,
+    pub(super) video_received: Vec<VideoReceiverReport>,
 }
 
 impl Session {
     /// Sends our offer, listing the microphone m-line when publishing.
     pub(super) async fn send_offer(&mut self) -> Result<(), JoinerError> {
         let sdp = self.peer.create_offer().await?;
-        let tracks = match self.peer.local_publish_mid().await {
+        let mut tracks = match self.peer.local_publish_mid().await {
             Some(mid) => vec![OfferedTrack {
                 mid,
                 source: MediaSource::Microphone,
@@ -87,6 +103,24 @@ impl Session {
             }
             None => Vec::new(),
         };
+        for video in self.peer.local_video() {
+            let mid = self
+                .peer
+                .local_mid_of(&video.track_id)
+                .await
+                .ok_or_else(|| {
+                    JoinerError::Protocol(format!(
+                        "the local offer has no {} m-line",
+                        video.source.as_str()
+                    ))
+                })?;
+            self.local_video_mids
+                .insert(mid.clone(), video.track_id.clone());
+            tracks.push(OfferedTrack {
+                mid,
+                source: video.source,
+            });
+        }
         self.sdp_seen("sent", "offer", &sdp);
         self.signaling
             .send(&ClientMessage::Offer { sdp, tracks })
@@ -95,6 +129,7 @@ impl Session {
 
     /// Records an SDP sent or received, for the summary.
     fn sdp_seen(&mut self, direction: &'static str, kind: &'static str, sdp: &str) {
+        tracing::debug!(direction, kind, sdp, "SDP");
         self.largest_sdp.observe(sdp);
         self.sdps
             .push(SdpSeen::new(direction, kind, sdp, self.tracks_published));
@@ -162,7 +197,7 @@ impl Session {
                         self.signaling_open = false;
                         return Err(err);
                     }
-                    Some(Ok(message)) => self.on_server_message(message).await?,
+                    Some(Ok(message)) => self.on_server_message(config, message).await?,
                 },
                 Some(event) = self.peer_events.recv() => match event {
                     PeerEvent::Track(track) => self.on_remote_track(track).await,
@@ -203,7 +238,11 @@ impl Session {
         }
     }
 
-    async fn on_server_message(&mut self, message: ServerMessage) -> Result<(), JoinerError> {
+    async fn on_server_message(
+        &mut self,
+        config: &JoinerConfig,
+        message: ServerMessage,
+    ) -> Result<(), JoinerError> {
         match message {
             ServerMessage::Answer { sdp } => {
                 self.sdp_seen("received", "answer", &sdp);
@@ -249,6 +288,10 @@ impl Session {
             } => {
                 tracing::info!(%participant_id, %track_id, ?source, ?kind, %mid, "track published");
                 self.tracks_published += 1;
+                if kind == TrackKind::Video {
+                    self.remote_video_sources.insert(mid.clone(), source);
+                    self.tell_render_size(config, &track_id).await?;
+                }
                 self.roster
                     .track_published(mid.clone(), participant_id.clone());
                 self.hand_over_mid(&mid, participant_id, track_id);
@@ -285,8 +328,17 @@ impl Session {
                 tracing::warn!(?grants, "this session's grants changed");
             }
             ServerMessage::PublishLayers { mid, paused, rids } => {
-                // rtc-joiner publishes audio only: nothing to pause.
-                tracing::debug!(%mid, paused, ?rids, "dynacast");
+                tracing::info!(%mid, paused, ?rids, "dynacast");
+                let plan = self
+                    .local_video_mids
+                    .get(&mid)
+                    .and_then(|track_id| self.video_plans.get(track_id));
+                match plan {
+                    Some(plan) => {
+                        plan.send_replace(LayerPlan { paused, rids });
+                    }
+                    None => tracing::warn!(%mid, "publish_layers for an m-line we do not send"),
+                }
             }
             ServerMessage::Error {
                 code,
@@ -326,6 +378,25 @@ impl Session {
 
     /// A receiving m-line changes hands: the server gave the idle section to another track.
     fn hand_over_mid(&mut self, mid: &str, participant_id: String, track_id: String) {
+        if let Some(owner) = self.video_owners.get(mid) {
+            let unchanged = {
+                let current = &owner.borrow().info;
+                current.participant_id == participant_id && current.track_id == track_id
+            };
+            if !unchanged {
+                let info = RemoteTrackInfo {
+                    user_id: self.roster.user_id(&participant_id).map(str::to_owned),
+                    participant_id,
+                    mid: Some(mid.to_owned()),
+                    track_id,
+                };
+                let next = self.video_owner(info);
+                if let Some(owner) = self.video_owners.get(mid) {
+                    owner.send_replace(next);
+                }
+            }
+            return;
+        }
         let Some(owner) = self.mid_owners.get(mid) else {
             return; // a new m-line: its receiver starts with `on_remote_track`
         };
@@ -354,6 +425,52 @@ impl Session {
         }
     }
 
+    /// Tells the server how a remote video track is shown (`--render-size`).
+    async fn tell_render_size(
+        &mut self,
+        config: &JoinerConfig,
+        track_id: &str,
+    ) -> Result<(), JoinerError> {
+        let Some(render) = config.render_size else {
+            return Ok(());
+        };
+        let (width, height, paused) = match render {
+            RenderSize::Size { width, height } => (Some(width), Some(height), false),
+            RenderSize::Paused => (None, None, true),
+        };
+        self.signaling
+            .send(&ClientMessage::TrackSettings {
+                track_id: track_id.to_owned(),
+                width,
+                height,
+                paused,
+            })
+            .await
+    }
+
+    /// Who a remote video m-line carries, and the file its frames go to.
+    fn video_owner(&mut self, info: RemoteTrackInfo) -> VideoOwner {
+        let source = info
+            .mid
+            .as_ref()
+            .and_then(|mid| self.remote_video_sources.get(mid))
+            .map(|s| s.as_str().to_owned());
+        let path_stem = match &self.wav_dir {
+            Some(dir) => {
+                let stem = self
+                    .roster
+                    .video_stem(&info, source.as_deref().unwrap_or("video"));
+                Some(dir.join(stem))
+            }
+            None => None,
+        };
+        VideoOwner {
+            info,
+            source,
+            path_stem,
+        }
+    }
+
     async fn on_remote_track(
         &mut self,
         track: std::sync::Arc<dyn webrtc::media_stream::track_remote::TrackRemote>,
@@ -362,6 +479,25 @@ impl Session {
         let track_id = track.track_id().await;
         let remote_sdp = self.peer.remote_sdp().await.unwrap_or_default();
         let info = self.roster.identify(&stream_id, &track_id, &remote_sdp);
+        if track.kind().await == rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video {
+            tracing::info!(
+                participant_id = %info.participant_id,
+                user_id = ?info.user_id,
+                mid = ?info.mid,
+                "receiving remote video"
+            );
+            let mid = info.mid.clone();
+            let (owner_tx, owner_rx) = watch::channel(self.video_owner(info));
+            if let Some(mid) = mid {
+                self.video_owners.insert(mid, owner_tx);
+            }
+            self.video_receivers.push(tokio::spawn(run_video_receiver(
+                track,
+                owner_rx,
+                self.stop_tx.subscribe(),
+            )));
+            return;
+        }
         let wav_path = self.wav_path_for(&info);
         tracing::info!(
             participant_id = %info.participant_id,
@@ -414,7 +550,20 @@ impl Session {
             },
             None => self.sent.take(),
         };
+        for handle in std::mem::take(&mut self.video_senders) {
+            if let Some(report) = finish_task(handle, "video sender").await {
+                match report {
+                    Ok(report) => self.video_sent.push(report),
+                    Err(err) => tracing::warn!(%err, "a video sender failed"),
+                }
+            }
+        }
         self.peer.close().await;
+        for handle in std::mem::take(&mut self.video_receivers) {
+            if let Some(reports) = finish_task(handle, "video receiver").await {
+                self.video_received.extend(reports);
+            }
+        }
 
         let mut received = Vec::new();
         for mut handle in self.receivers.drain(..) {
@@ -440,5 +589,21 @@ impl Session {
             self.signaling_open = false;
         }
         (sent, received)
+    }
+}
+
+/// Waits up to the shutdown grace for a task, aborting it after that.
+async fn finish_task<T>(mut handle: JoinHandle<T>, what: &str) -> Option<T> {
+    match tokio::time::timeout(SHUTDOWN_GRACE, &mut handle).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "a {what} task failed");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("a {what} did not stop in time");
+            handle.abort();
+            None
+        }
     }
 }

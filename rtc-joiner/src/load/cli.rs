@@ -7,7 +7,9 @@ use super::setup::{Rooms, create_rooms};
 use super::summary::LoadSummary;
 use crate::JoinerError;
 use crate::audio_source::{FileType, decode_file};
-use crate::cli::{Auth, DtlsCertificate, JoinerConfig, MediaInput, MediaMode};
+use crate::cli::{
+    Auth, DtlsCertificate, JoinerConfig, MediaInput, MediaMode, RenderSize, VideoInput,
+};
 use crate::signaling_client::ApiClient;
 use clap::Parser;
 use reqwest::Url;
@@ -97,6 +99,16 @@ pub struct LoadCli {
     /// Log filter.
     #[arg(long, default_value = "error")]
     pub log_level: String,
+    /// Publishers also publish a camera from these encoded files (as `rtc-joiner --video`:
+    /// repeat for simulcast, lowest first). Needs `--engine webrtc-rs` and a video channel.
+    #[arg(long = "video", value_name = "FILE")]
+    pub video: Vec<PathBuf>,
+    /// Frame rate of H.264 `--video` files.
+    #[arg(long, default_value = "30", value_parser = clap::value_parser!(u32).range(1..=240))]
+    pub video_fps: u32,
+    /// How every joiner shows received video (`WIDTHxHEIGHT` or `paused`), told to the server.
+    #[arg(long, value_parser = crate::cli::parse_render_size)]
+    pub render_size: Option<RenderSize>,
 }
 
 fn secs(value: f64, flag: &str) -> Result<Duration, JoinerError> {
@@ -116,6 +128,22 @@ impl LoadCli {
             return Err(JoinerError::Config(
                 "--publishers cannot exceed --joiners".into(),
             ));
+        }
+        if !self.video.is_empty() && self.engine != Engine::WebrtcRs {
+            return Err(JoinerError::Config(
+                "--video needs --engine webrtc-rs (the light str0m engine sends audio only)".into(),
+            ));
+        }
+        if !self.video.is_empty() && self.rooms > 1 {
+            return Err(JoinerError::Config(
+                "--video runs in one room: give a video channel with --channel-id".into(),
+            ));
+        }
+        if self.video.len() > crate::cli::MAX_VIDEO_LAYERS {
+            return Err(JoinerError::Config(format!(
+                "--video takes at most {} files (simulcast q, h, f)",
+                crate::cli::MAX_VIDEO_LAYERS
+            )));
         }
         if !(self.ramp.is_finite() && self.ramp > 0.0) {
             return Err(JoinerError::Config("--ramp must be positive".into()));
@@ -200,12 +228,27 @@ impl LoadCli {
             udp_addrs: vec!["127.0.0.1:0".to_owned()],
             connect_timeout,
             dtls_certificate: DtlsCertificate::EcdsaP256,
+            video: Default::default(),
+            render_size: self.render_size,
         };
+        let video = VideoInput {
+            camera: self.video.clone(),
+            screen: None,
+            h264_fps: self.video_fps,
+        };
+        if video.publishes() {
+            // A bad file fails the run before anyone joins.
+            let check = video.clone();
+            tokio::task::spawn_blocking(move || crate::video::load_tracks(&check))
+                .await
+                .map_err(|err| JoinerError::Io(std::io::Error::other(err)))??;
+        }
         let client = OpenChatClient {
             template,
             rooms,
             run_id,
             publish: Publish::Clip(clip),
+            video,
             ice_check_interval: Duration::from_millis(self.ice_check_interval_ms.max(1)),
         };
         Ok(run_load(&plan, Arc::new(client)).await)

@@ -8,6 +8,7 @@ use super::procfs::{self, ProcSample};
 use super::progress::{Progress, spawn_progress};
 use super::server_metrics::ServerMetrics;
 use super::summary::{JoinCounts, LoadSummary, PacketCounts, ServerUsage, Window};
+use super::video_summary::VideoLoad;
 use crate::{JoinerError, Summary};
 use reqwest::Url;
 use std::future::Future;
@@ -237,10 +238,12 @@ fn summarize(
         ..JoinCounts::default()
     };
     let (mut lost, mut received, mut jitters) = (0u64, 0u64, Vec::new());
+    let mut video = VideoLoad::default();
     let finished = outcomes.len() as u64;
     for outcome in outcomes {
         match outcome {
             Ok(summary) => {
+                video.add(&summary);
                 for r in summary.received {
                     lost += r.packets_lost;
                     received += r.packets_received;
@@ -291,6 +294,7 @@ fn summarize(
             jitter_max_ms: jitters.iter().copied().fold(0.0, f64::max),
         },
         window,
+        video: (!video.is_empty()).then_some(video),
     }
 }
 

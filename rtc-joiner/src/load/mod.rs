@@ -31,6 +31,7 @@ pub mod progress;
 pub mod server_metrics;
 pub mod setup;
 pub mod summary;
+pub mod video_summary;
 
 pub use cli::LoadCli;
 pub use engine::{JoinFuture, LoadClient, LoadPlan, Slot, run_load};

@@ -21,6 +21,8 @@ pub struct OpenChatClient {
     pub publish: Publish,
     /// ICE check pacing of every joiner.
     pub ice_check_interval: std::time::Duration,
+    /// Video publishers send (their camera), besides audio.
+    pub video: crate::cli::VideoInput,
 }
 
 /// Publishers' audio.
@@ -73,6 +75,7 @@ impl LoadClient for OpenChatClient {
                 Joiner::new(config)
             }
             (Publish::Clip(clip), true) => {
+                config.video = self.video.clone();
                 config.media = MediaInput::File {
                     path: "clip".into(),
                     file_type: crate::audio_source::FileType::Wav,

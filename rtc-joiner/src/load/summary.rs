@@ -1,6 +1,7 @@
 //! The load run's report: human-readable text and JSON.
 
 use super::percentile::LatencyMs;
+use super::video_summary::VideoLoad;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -113,6 +114,8 @@ pub struct LoadSummary {
     pub packets: PacketCounts,
     /// The measurement window.
     pub window: Window,
+    /// Video sent and received over the run, when there was any (`--video`).
+    pub video: Option<VideoLoad>,
 }
 
 impl LoadSummary {
@@ -188,6 +191,9 @@ impl fmt::Display for LoadSummary {
                 s.rss_after_bytes as f64 / 1_048_576.0,
                 s.rss_per_participant_bytes / 1024.0
             )?;
+        }
+        if let Some(video) = &self.video {
+            write!(f, "{video}")?;
         }
         if let Some(l) = &w.server_forward_latency_ms {
             writeln!(

@@ -1,8 +1,10 @@
 //! The joiner's WebRTC side, built on webrtc-rs 0.21.
 //!
-//! One [`PeerSession`] per joiner: an Opus-only media engine, one audio transceiver
-//! (`sendrecv` with a local track when publishing, `recvonly` when listening), and
-//! non-trickle ICE (the offer is sent once gathering is complete; the server is ICE-lite).
+//! One [`PeerSession`] per joiner: a media engine with Opus and the video codecs of
+//! [`video_codecs`], one audio transceiver (`sendrecv` with a local track when publishing,
+//! `recvonly` when listening), a video track per published video source (with its simulcast
+//! encodings), and non-trickle ICE (the offer is sent once gathering is complete; the server
+//! is ICE-lite).
 
 mod handler;
 pub mod sdp;
@@ -13,12 +15,18 @@ pub use sender::{SenderReport, run_sender};
 
 use crate::JoinerError;
 use crate::cli::DtlsCertificate;
+use crate::video::{LocalLayer, LocalVideo, SIMULCAST_RIDS, VideoCodec};
 use handler::EventForwarder;
 use rtc::crypto::SignatureScheme;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::certificate::{CertificateParams, RTCCertificate};
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_simulcast_extension_headers, register_default_interceptors,
+};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_AV1, MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MIME_TYPE_VP9, MediaEngine,
+};
+use rtc::rtp_transceiver::rtp_sender::RTCPFeedback;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RTCRtpHeaderExtensionCapability, RtpCodecKind,
@@ -28,6 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, RTCConfigurationBuilder, RTCIceGatheringState,
@@ -42,11 +51,24 @@ const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 /// The `msid` stream id of the published track (the server identifies us by session anyway).
 const LOCAL_STREAM_ID: &str = "rtc-joiner";
 
+/// A video track to publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoPublish {
+    /// `camera` or `screenshare`.
+    pub source: openchat_protocol::MediaSource,
+    /// The codec of its files.
+    pub codec: VideoCodec,
+    /// Simulcast encodings (1: none; up to 3, rids `q`, `h`, `f`).
+    pub layers: usize,
+}
+
 /// How a [`PeerSession`] is set up.
 #[derive(Debug, Clone)]
 pub struct PeerOptions {
     /// Publish a microphone track (`sendrecv`), or only listen (`recvonly`).
     pub publish: bool,
+    /// Video tracks to publish.
+    pub video: Vec<VideoPublish>,
     /// Local UDP addresses to bind (`ip:port`; a wildcard binds every non-loopback interface).
     pub udp_addrs: Vec<String>,
     /// How long to wait for ICE gathering before sending the offer anyway.
@@ -128,6 +150,7 @@ impl LocalAudio {
 pub struct PeerSession {
     pc: Arc<dyn PeerConnection>,
     local_audio: Option<LocalAudio>,
+    local_video: Vec<LocalVideo>,
     connection: watch::Receiver<RTCPeerConnectionState>,
     gathering: watch::Receiver<RTCIceGatheringState>,
     gather_timeout: Duration,
@@ -141,6 +164,53 @@ fn opus_codec() -> RTCRtpCodec {
         sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
         rtcp_feedback: vec![],
     }
+}
+
+/// RTCP feedback offered for video: NACK, PLI, FIR, REMB and transport-wide CC.
+fn video_feedback() -> Vec<RTCPFeedback> {
+    [
+        ("nack", ""),
+        ("nack", "pli"),
+        ("ccm", "fir"),
+        ("goog-remb", ""),
+        ("transport-cc", ""),
+    ]
+    .into_iter()
+    .map(|(typ, parameter)| RTCPFeedback {
+        typ: typ.to_owned(),
+        parameter: parameter.to_owned(),
+    })
+    .collect()
+}
+
+/// The video codec the joiner sends `codec` files as, and accepts from the server.
+pub fn video_codec(codec: VideoCodec) -> RTCRtpCodec {
+    let (mime, fmtp) = match codec {
+        VideoCodec::Vp8 => (MIME_TYPE_VP8, ""),
+        VideoCodec::Vp9 => (MIME_TYPE_VP9, "profile-id=0"),
+        VideoCodec::Av1 => (MIME_TYPE_AV1, ""),
+        VideoCodec::H264 => (
+            MIME_TYPE_H264,
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+        ),
+    };
+    RTCRtpCodec {
+        mime_type: mime.to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: fmtp.to_owned(),
+        rtcp_feedback: video_feedback(),
+    }
+}
+
+/// The video codecs offered, with their payload types, in order of preference.
+pub fn video_codecs() -> [(VideoCodec, PayloadType); 4] {
+    [
+        (VideoCodec::Vp8, 96),
+        (VideoCodec::H264, 102),
+        (VideoCodec::Vp9, 98),
+        (VideoCodec::Av1, 45),
+    ]
 }
 
 impl PeerSession {
@@ -165,6 +235,16 @@ impl PeerSession {
             RtpCodecKind::Audio,
             None,
         )?;
+        for (codec, payload_type) in video_codecs() {
+            media_engine.register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: video_codec(codec),
+                    payload_type,
+                },
+                RtpCodecKind::Video,
+            )?;
+        }
+        configure_simulcast_extension_headers(&mut media_engine)?;
         let registry =
             register_default_interceptors(rtc::interceptor::Registry::new(), &mut media_engine)?;
 
@@ -238,10 +318,16 @@ impl PeerSession {
             None
         };
 
+        let mut local_video = Vec::new();
+        for publish in &options.video {
+            local_video.push(add_video_track(&pc, *publish).await?);
+        }
+
         Ok((
             Self {
                 pc,
                 local_audio,
+                local_video,
                 connection,
                 gathering,
                 gather_timeout: options.gather_timeout,
@@ -253,6 +339,11 @@ impl PeerSession {
     /// The published track, if any.
     pub fn local_audio(&self) -> Option<&LocalAudio> {
         self.local_audio.as_ref()
+    }
+
+    /// The published video tracks.
+    pub fn local_video(&self) -> &[LocalVideo] {
+        &self.local_video
     }
 
     /// Watches the connection state.
@@ -304,14 +395,15 @@ impl PeerSession {
     /// The mid of our published microphone m-line in the current local description.
     pub async fn local_publish_mid(&self) -> Option<String> {
         let audio = self.local_audio.as_ref()?;
+        self.local_mid_of(&audio.track_id).await
+    }
+
+    /// The mid of the local m-line sending track `track_id`, in the current local description.
+    pub async fn local_mid_of(&self, track_id: &str) -> Option<String> {
         let sdp = self.pc.local_description().await?.sdp;
         sdp::media_sections(&sdp)
             .into_iter()
-            .find(|s| {
-                s.msid
-                    .as_ref()
-                    .is_some_and(|(_, track)| *track == audio.track_id)
-            })
+            .find(|s| s.msid.as_ref().is_some_and(|(_, track)| track == track_id))
             .and_then(|s| s.mid)
     }
 
@@ -340,4 +432,52 @@ impl PeerSession {
             .map(|d| d.sdp)
             .ok_or_else(|| JoinerError::Protocol("no local description after offer".into()))
     }
+}
+
+/// Adds a local video track of `publish.layers` encodings (rids `q`, `h`, `f` when more than
+/// one), each with its own SSRC.
+async fn add_video_track(
+    pc: &Arc<dyn PeerConnection>,
+    publish: VideoPublish,
+) -> Result<LocalVideo, JoinerError> {
+    let layers: Vec<LocalLayer> = (0..publish.layers.clamp(1, SIMULCAST_RIDS.len()))
+        .map(|i| LocalLayer {
+            rid: (publish.layers > 1).then(|| SIMULCAST_RIDS[i].to_owned()),
+            ssrc: rand::random::<u32>(),
+        })
+        .collect();
+    let encodings = layers
+        .iter()
+        .map(|layer| RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                rid: layer.rid.clone().unwrap_or_default(),
+                ssrc: Some(layer.ssrc),
+                ..Default::default()
+            },
+            // No codec: webrtc-rs would make it the m-line's only one, and it negotiates video
+            // codecs from the session's first video m-line alone (an H.264 screenshare after a
+            // VP8 camera could not be sent). Every m-line offers every codec of
+            // `video_codecs()`; the sender picks its file's codec from the answer.
+            ..Default::default()
+        })
+        .collect();
+    let source = publish.source.as_str();
+    let track_id = format!("{source}-{:08x}", rand::random::<u32>());
+    let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        LOCAL_STREAM_ID.to_owned(),
+        track_id.clone(),
+        source.to_owned(),
+        RtpCodecKind::Video,
+        encodings,
+    )));
+    pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+        .await?;
+    Ok(LocalVideo {
+        track,
+        track_id,
+        source: publish.source,
+        layers,
+        codec: publish.codec,
+        pc: Arc::clone(pc),
+    })
 }

@@ -9,6 +9,7 @@ use super::Engine;
 use crate::error::ErrorCode;
 use crate::events::PeerEvent;
 use crate::ids::PeerId;
+use crate::peer::SubState;
 use crate::simulcast::{TrackView, layer_for};
 
 impl Engine {
@@ -20,13 +21,25 @@ impl Engine {
         view: TrackView,
         now: Instant,
     ) {
-        let Some(room) = self
-            .peers
-            .get(&sub)
-            .and_then(|peer| self.rooms.get_mut(&peer.room))
-        else {
+        let Some(peer) = self.peers.get_mut(&sub) else {
             return;
         };
+        let Some(room) = self.rooms.get_mut(&peer.room) else {
+            return;
+        };
+        // A track offered to this subscriber and not answered yet: its view is kept for the route
+        // the answer opens.
+        let negotiating = room.tracks.iter().find_map(|(key, t)| {
+            let offered = matches!(
+                peer.subs.get(key),
+                Some(SubState::ToOpen | SubState::Negotiating(_))
+            );
+            (t.track_id == track_id && offered).then(|| key.clone())
+        });
+        if let Some(key) = negotiating {
+            peer.early_views.insert(key, view);
+            return;
+        }
         let found = room
             .tracks
             .iter_mut()

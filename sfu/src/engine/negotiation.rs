@@ -20,6 +20,7 @@ use crate::rewrite::Rewriter;
 use crate::room::Route;
 use crate::sdp::answer::{SectionCensus, finish_rejected_sections, offered_formats};
 use crate::sdp::filter::{OfferRules, filter_offer};
+use crate::simulcast::layer_for;
 use crate::video_policy::VideoPolicy;
 
 /// Client offers refused for glare in a row (without one of its offers being accepted) after
@@ -278,13 +279,21 @@ impl Engine {
             if let SubState::Negotiating(mid) = *state {
                 *state = SubState::Open(mid);
                 if let Some(track) = room.tracks.get_mut(key) {
-                    track
-                        .routes
-                        .push(Route::new(id, mid, Rewriter::new(track.kind)));
+                    let mut route = Route::new(id, mid, Rewriter::new(track.kind));
+                    if let Some(view) = peer.early_views.remove(key) {
+                        let top = track.top_layer();
+                        route
+                            .layer
+                            .set_target(layer_for(view, &track.layer_sizes, top), top);
+                    }
+                    track.routes.push(route);
                     self.keyframes_wanted.push(key.clone());
                 }
             }
         }
+        // Views of tracks that went away before they were answered.
+        let subs = &peer.subs;
+        peer.early_views.retain(|key, _| subs.contains_key(key));
         complete_exchange(peer, sdp);
         if peer.hold_offers_until.is_some() {
             // Glare: the client answers first, then offers; hold from the answer on.

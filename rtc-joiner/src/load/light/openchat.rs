@@ -112,6 +112,8 @@ impl JoinRun {
             media_connected: session.connected,
             sent: report.sent,
             received: report.received,
+            video_sent: Vec::new(),
+            video_received: Vec::new(),
             server_errors: session.server_errors,
             sdps: Vec::new(),
             largest_sdp: Default::default(),
