@@ -4,7 +4,7 @@ use crate::results::Row;
 use crate::scenario::Scenario;
 use anyhow::{Context, bail};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -22,15 +22,22 @@ pub struct Timing {
 }
 
 /// Runs the load process for `scenario` against `backend` (server `pid`) and waits for it.
+/// Video scenarios send `clips` (lowest first) from every publisher, in the video room.
 pub async fn run_openchat(
     rtc_joiner: &Path,
     backend: &str,
     pid: u32,
     scenario: &Scenario,
     timing: Timing,
+    clips: &[PathBuf],
 ) -> anyhow::Result<Value> {
     let mut cmd = tokio::process::Command::new(rtc_joiner);
     cmd.arg("load").args(["--backend-url", backend]);
+    if scenario.video {
+        cmd.args(["--channel-id", "vc_video"])
+            .args(crate::clips::video_flags(clips))
+            .args(["--render-size", crate::clips::RENDER_SIZE]);
+    }
     run_load_process(cmd, pid, scenario, timing).await
 }
 
@@ -40,9 +47,15 @@ pub async fn run_janus(
     pid: u32,
     scenario: &Scenario,
     timing: Timing,
+    clips: &[PathBuf],
 ) -> anyhow::Result<Value> {
     let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
     cmd.arg("janus-load").args(["--api", api]);
+    if scenario.video {
+        // The middle simulcast layer, as the openchatd subscribers' render size asks.
+        cmd.args(crate::clips::video_flags(clips))
+            .args(["--substream", "1"]);
+    }
     run_load_process(cmd, pid, scenario, timing).await
 }
 
@@ -60,7 +73,15 @@ async fn run_load_process(
         .args(["--duration", &timing.window.to_string()])
         .args(["--settle", &timing.settle.to_string()])
         .args(["--server-pid", &pid.to_string()])
-        .args(["--engine", &engine_flag(timing.engine)])
+        .args([
+            "--engine",
+            // Only the webrtc-rs client engine sends and receives video.
+            &engine_flag(if scenario.video {
+                rtc_joiner::load::cli::Engine::WebrtcRs
+            } else {
+                timing.engine
+            }),
+        ])
         .arg("--json")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -109,7 +130,9 @@ pub fn row(run: u32, target: &str, scenario: &Scenario, summary: &Value) -> Row 
         listeners: scenario.listeners(),
         window_s: f(summary, &["window", "seconds"]),
         forwarded_packets: server("forwarded_packets"),
-        received_packets: f(summary, &["window", "packets_received"]),
+        // Audio and video alike (the CPU per received packet divides by both).
+        received_packets: f(summary, &["window", "packets_received"])
+            .map(|audio| audio + f(summary, &["window", "video_packets_received"]).unwrap_or(0.0)),
         server_cpu_percent: server("cpu_percent"),
         server_us_per_fwd_packet: server("cpu_us_per_forwarded_packet"),
         server_us_per_rx_packet: server("cpu_us_per_received_packet"),

@@ -9,6 +9,7 @@
 //!
 //! Everything runs on loopback and every phase is bounded.
 
+mod clips;
 mod janus;
 mod load;
 mod machine;
@@ -17,6 +18,7 @@ mod plot;
 mod ratios;
 mod results;
 mod scenario;
+mod video_results;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -113,6 +115,13 @@ struct JanusLoadArgs {
     /// Hub threads of the str0m engine.
     #[arg(long, default_value_t = 1)]
     media_threads: usize,
+    /// Publishers also send a camera from these files (simulcast, lowest first; webrtc-rs
+    /// engine).
+    #[arg(long = "video")]
+    video: Vec<PathBuf>,
+    /// The simulcast layer subscribers ask Janus for (0 lowest).
+    #[arg(long, default_value_t = 1)]
+    substream: u8,
 }
 
 fn workspace_dir() -> PathBuf {
@@ -154,8 +163,26 @@ async fn janus_load(args: JanusLoadArgs) -> anyhow::Result<()> {
     };
     let hub = janus::api::Hub::create(&args.api).await?;
     let clip = rtc_joiner::load::openchat::load_tone(440.0);
-    let client: std::sync::Arc<dyn rtc_joiner::load::LoadClient> = match args.engine {
-        Engine::WebrtcRs => std::sync::Arc::new(janus::client::JanusClient { hub, clip }),
+    let video = if args.video.is_empty() {
+        None
+    } else {
+        let input = rtc_joiner::cli::VideoInput {
+            camera: args.video.clone(),
+            screen: None,
+            h264_fps: 30,
+        };
+        Some(janus::client::JanusVideo {
+            tracks: rtc_joiner::video::load_tracks(&input)?,
+            substream: args.substream,
+        })
+    };
+    let engine = if video.is_some() {
+        Engine::WebrtcRs
+    } else {
+        args.engine
+    };
+    let client: std::sync::Arc<dyn rtc_joiner::load::LoadClient> = match engine {
+        Engine::WebrtcRs => std::sync::Arc::new(janus::client::JanusClient { hub, clip, video }),
         Engine::Str0m => std::sync::Arc::new(janus::client::LightJanusClient {
             hub,
             hubs: rtc_joiner::load::light::HubPool::start(
@@ -179,7 +206,7 @@ async fn run_compare(args: &RunArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!scenarios.is_empty(), "no fan-out scenario selected");
     std::fs::create_dir_all(&args.results)?;
     machine::write(&args.results)?;
-    let csv = args.results.join("compare.csv");
+    let clips = video_clips(&scenarios)?;
     let timing = load::Timing {
         ramp: args.ramp,
         window: args.window,
@@ -196,16 +223,17 @@ async fn run_compare(args: &RunArgs) -> anyhow::Result<()> {
                 server.pid(),
                 s,
                 timing,
+                &clips,
             )
             .await?;
             drop(server);
-            results::append(&csv, &[load::row(run, "openchatd", s, &summary)])?;
+            record(&args.results, run, "openchatd", s, &summary)?;
             for flavor in [janus::server::Flavor::Default, janus::server::Flavor::Tuned] {
                 eprintln!("== run {run}: {} {}", flavor.target(), s.name);
                 let janus = janus::server::Janus::start(flavor, s.rooms).await?;
-                let summary = load::run_janus(&janus.api, janus.pid(), s, timing).await?;
+                let summary = load::run_janus(&janus.api, janus.pid(), s, timing, &clips).await?;
                 drop(janus);
-                results::append(&csv, &[load::row(run, flavor.target(), s, &summary)])?;
+                record(&args.results, run, flavor.target(), s, &summary)?;
             }
         }
     }
@@ -218,6 +246,7 @@ async fn run_openchatd(args: &RunArgs, workers: u32) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.results)?;
     machine::write(&args.results)?;
     let csv = args.results.join("openchatd.csv");
+    let clips = video_clips(&scenarios)?;
     let server_bin = args.bin_dir.join("openchatd");
     let joiner_bin = args.bin_dir.join("rtc-joiner");
     let timing = load::Timing {
@@ -230,16 +259,59 @@ async fn run_openchatd(args: &RunArgs, workers: u32) -> anyhow::Result<()> {
         for s in &scenarios {
             eprintln!("== run {run}: openchatd {}", s.name);
             let server = openchatd::Openchatd::start(&server_bin, workers).await?;
-            let summary = load::run_openchat(&joiner_bin, &server.url(), server.pid(), s, timing)
-                .await
-                .with_context(|| format!("scenario {}", s.name))?;
+            let summary =
+                load::run_openchat(&joiner_bin, &server.url(), server.pid(), s, timing, &clips)
+                    .await
+                    .with_context(|| format!("scenario {}", s.name))?;
             drop(server);
             let row = load::row(run, "openchatd", s, &summary);
             eprintln!("   {}", row.to_csv());
             results::append(&csv, &[row])?;
+            if s.video {
+                record_video(&args.results, run, "openchatd", s, &summary)?;
+            }
         }
     }
     plot_results(&args.results)
+}
+
+/// The video clips, when a selected scenario sends video.
+fn video_clips(scenarios: &[scenario::Scenario]) -> anyhow::Result<Vec<PathBuf>> {
+    if scenarios.iter().any(|s| s.video) {
+        clips::ensure_clips(&workspace_dir().join("target/bench-clips"))
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// A comparison run's rows: `compare.csv`, and `video.csv` for a video scenario.
+fn record(
+    results: &std::path::Path,
+    run: u32,
+    target: &str,
+    s: &scenario::Scenario,
+    summary: &serde_json::Value,
+) -> anyhow::Result<()> {
+    results::append(
+        &results.join("compare.csv"),
+        &[load::row(run, target, s, summary)],
+    )?;
+    if s.video {
+        record_video(results, run, target, s, summary)?;
+    }
+    Ok(())
+}
+
+fn record_video(
+    results: &std::path::Path,
+    run: u32,
+    target: &str,
+    s: &scenario::Scenario,
+    summary: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let line = video_results::line(run, target, s.name, summary, clips::RENDER_SIZE);
+    eprintln!("   video: {line}");
+    video_results::append(&results.join("video.csv"), &line)
 }
 
 fn plot_results(dir: &std::path::Path) -> anyhow::Result<()> {

@@ -11,6 +11,9 @@ pub struct Scenario {
     pub publishers: u32,
     /// Rooms.
     pub rooms: u32,
+    /// Publishers also send a three-layer VP8 camera (simulcast), and subscribers show it at
+    /// 640x360 (the middle layer). Runs on the webrtc-rs client engine.
+    pub video: bool,
 }
 
 impl Scenario {
@@ -36,11 +39,20 @@ pub const fn fanout(name: &'static str, listeners: u32) -> Scenario {
         joiners: listeners + 1,
         publishers: 1,
         rooms: 1,
+        video: false,
+    }
+}
+
+/// Video fan-out: 1 camera (simulcast) and microphone -> N subscribers.
+pub const fn video_fanout(name: &'static str, listeners: u32) -> Scenario {
+    Scenario {
+        video: true,
+        ..fanout(name, listeners)
     }
 }
 
 /// Every scenario, in run order.
-pub const ALL: [Scenario; 6] = [
+pub const ALL: [Scenario; 10] = [
     fanout("fanout-10", 10),
     fanout("fanout-100", 100),
     fanout("fanout-500", 500),
@@ -51,6 +63,7 @@ pub const ALL: [Scenario; 6] = [
         joiners: 10,
         publishers: 10,
         rooms: 1,
+        video: false,
     },
     // 50 rooms of 5 participants, one talker per room.
     Scenario {
@@ -58,17 +71,31 @@ pub const ALL: [Scenario; 6] = [
         joiners: 250,
         publishers: 50,
         rooms: 50,
+        video: false,
+    },
+    video_fanout("video-fanout-10", 10),
+    video_fanout("video-fanout-100", 100),
+    video_fanout("video-fanout-300", 300),
+    // One video meeting: 5 cameras (and microphones) watched by 20 more.
+    Scenario {
+        name: "video-meeting-5x20",
+        joiners: 25,
+        publishers: 5,
+        rooms: 1,
+        video: true,
     },
 ];
 
-/// Scenarios by name (`fanout` selects every fan-out; `all` everything).
+/// Scenarios by name (`fanout` selects every audio fan-out, `video-fanout` every video one;
+/// `all` everything).
 pub fn select(names: &[String]) -> Vec<Scenario> {
     let mut out = Vec::new();
     for name in names {
         for s in ALL {
             let hit = name == "all"
                 || name == s.name
-                || (name == "fanout" && s.name.starts_with("fanout-"));
+                || (name == "fanout" && s.name.starts_with("fanout-"))
+                || (name == "video-fanout" && s.name.starts_with("video-fanout-"));
             if hit && !out.contains(&s) {
                 out.push(s);
             }
@@ -90,5 +117,6 @@ mod tests {
         let picked = select(&["fanout".into(), "fanout-10".into(), "rooms-50x5".into()]);
         assert_eq!(picked.len(), 5);
         assert_eq!(select(&["all".into()]).len(), ALL.len());
+        assert_eq!(select(&["video-fanout".into()]).len(), 3);
     }
 }

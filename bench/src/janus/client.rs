@@ -11,6 +11,7 @@ use rtc_joiner::load::light::{HubPool, LightPeer, PeerNotice};
 use rtc_joiner::load::{JoinFuture, JoinProbe, LoadClient, Slot};
 use rtc_joiner::peer::{PeerEvent, PeerOptions, PeerSession, run_sender};
 use rtc_joiner::receiver::{MidOwner, RemoteTrackInfo, run_receiver};
+use rtc_joiner::video::{LayerPlan, TrackFiles, VideoOwner, run_video_receiver, run_video_sender};
 use rtc_joiner::{JoinerError, Summary};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -26,6 +27,17 @@ pub struct JanusClient {
     pub hub: std::sync::Arc<Hub>,
     /// What publishers send.
     pub clip: PcmClip,
+    /// Video scenarios: the camera publishers send as well, and the layer subscribers take.
+    pub video: Option<JanusVideo>,
+}
+
+/// The video of a video scenario.
+#[derive(Clone)]
+pub struct JanusVideo {
+    /// The camera track and its files (one per simulcast encoding).
+    pub tracks: Vec<TrackFiles>,
+    /// The simulcast layer subscribers ask for (`configure` `substream`; 0 is the lowest).
+    pub substream: u8,
 }
 
 fn err(e: anyhow::Error) -> JoinerError {
@@ -41,6 +53,7 @@ impl LoadClient for JanusClient {
     fn join(&self, slot: Slot, probe: JoinProbe, stop: watch::Receiver<bool>) -> JoinFuture {
         let hub = self.hub.clone();
         let clip = self.clip.clone();
+        let video = self.video.clone();
         Box::pin(async move {
             let started = Instant::now();
             probe.ticket_requested(started);
@@ -48,7 +61,10 @@ impl LoadClient for JanusClient {
             let room = slot.room as u64 + 1;
             let peer_options = PeerOptions {
                 publish: slot.publishes,
-                video: Vec::new(),
+                video: match (&video, slot.publishes) {
+                    (Some(v), true) => v.tracks.iter().map(|(publish, _)| *publish).collect(),
+                    _ => Vec::new(),
+                },
                 udp_addrs: vec!["127.0.0.1:0".into()],
                 gather_timeout: Duration::from_secs(5),
                 // The same pacing as `rtc-joiner load` (browser-like).
@@ -56,15 +72,31 @@ impl LoadClient for JanusClient {
                 dtls_certificate: DtlsCertificate::EcdsaP256,
             };
             let (peer, mut peer_events) = PeerSession::new(peer_options).await?;
+            let substream = video.as_ref().map(|v| v.substream);
             let result = if slot.publishes {
                 publish_to(&mut handle, room, &peer).await
             } else {
-                subscribe(&mut handle, room, &peer).await
+                subscribe(&mut handle, room, &peer, substream).await
             };
             if let Err(e) = result {
                 peer.close().await;
                 handle.detach().await;
                 return Err(err(e));
+            }
+            // Janus does no dynacast: every encoding is sent all along (the plan never changes;
+            // its sender lives as long as the join).
+            let (_plan, plan_rx) = watch::channel(LayerPlan::default());
+            let mut video_senders = Vec::new();
+            if let Some(v) = &video {
+                for (local, (_, clips)) in peer.local_video().iter().zip(v.tracks.clone()) {
+                    video_senders.push(tokio::spawn(run_video_sender(
+                        local.clone(),
+                        clips,
+                        plan_rx.clone(),
+                        peer.connection_state(),
+                        stop.clone(),
+                    )));
+                }
             }
             let mut sender = None;
             if let Some(local) = peer.local_audio() {
@@ -77,6 +109,7 @@ impl LoadClient for JanusClient {
                 )));
             }
             let mut receivers = Vec::new();
+            let mut video_receivers = Vec::new();
             let mut stop_wait = stop.clone();
             let mut connected = false;
             loop {
@@ -89,6 +122,20 @@ impl LoadClient for JanusClient {
                                 participant_id: key.clone(),
                                 ..RemoteTrackInfo::default()
                             };
+                            if track.kind().await == rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video {
+                                let owner = VideoOwner {
+                                    info,
+                                    source: Some("camera".into()),
+                                    path_stem: None,
+                                };
+                                video_receivers.push(tokio::spawn(run_video_receiver(
+                                    track,
+                                    tokio::sync::watch::channel(owner).1,
+                                    stop.clone(),
+                                    Some(probe.video_receiver()),
+                                )));
+                                continue;
+                            }
                             // Janus never hands an m-line to another publisher: a fixed owner.
                             let owner = MidOwner { info, wav_path: None };
                             receivers.push(tokio::spawn(run_receiver(
@@ -118,11 +165,23 @@ impl LoadClient for JanusClient {
                 Some(h) => h.await.ok().and_then(Result::ok),
                 None => None,
             };
+            let mut video_sent = Vec::new();
+            for h in video_senders {
+                if let Ok(Ok(report)) = h.await {
+                    video_sent.push(report);
+                }
+            }
             peer.close().await;
             let mut received = Vec::new();
             for r in receivers {
                 if let Ok(reports) = r.await {
                     received.extend(reports);
+                }
+            }
+            let mut video_received = Vec::new();
+            for r in video_receivers {
+                if let Ok(reports) = r.await {
+                    video_received.extend(reports);
                 }
             }
             handle.detach().await;
@@ -133,6 +192,8 @@ impl LoadClient for JanusClient {
                 media_connected: connected,
                 sent,
                 received,
+                video_sent,
+                video_received,
                 ..Summary::default()
             })
         })
@@ -214,7 +275,7 @@ impl LoadClient for LightJanusClient {
             let result = if slot.publishes {
                 publish_to(&mut handle, room, &negotiator).await
             } else {
-                subscribe(&mut handle, room, &negotiator).await
+                subscribe(&mut handle, room, &negotiator, None).await
             };
             if let Err(e) = result {
                 peer.close().await;
@@ -267,10 +328,7 @@ async fn publish_to(handle: &mut Handle, room: u64, peer: &impl Negotiate) -> an
     handle.next_event().await?; // joined
     let offer = peer.offer().await?;
     handle
-        .message(
-            json!({"request": "publish", "audio": true, "video": false}),
-            Some(jsep("offer", offer)),
-        )
+        .message(json!({"request": "publish"}), Some(jsep("offer", offer)))
         .await?;
     loop {
         let event = handle.next_event().await?;
@@ -281,8 +339,14 @@ async fn publish_to(handle: &mut Handle, room: u64, peer: &impl Negotiate) -> an
     }
 }
 
-/// Waits for the room's publisher, subscribes, and answers Janus's offer.
-async fn subscribe(handle: &mut Handle, room: u64, peer: &impl Negotiate) -> anyhow::Result<()> {
+/// Waits for the room's publisher, subscribes, and answers Janus's offer; with a `substream`,
+/// asks for that simulcast layer of the video.
+async fn subscribe(
+    handle: &mut Handle,
+    room: u64,
+    peer: &impl Negotiate,
+    substream: Option<u8>,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + PUBLISHER_WAIT;
     let feed = loop {
         let r = handle
@@ -312,9 +376,21 @@ async fn subscribe(handle: &mut Handle, room: u64, peer: &impl Negotiate) -> any
             break sdp.to_owned();
         }
     };
+    let video_mid = rtc_joiner::peer::sdp::media_sections(&offer)
+        .into_iter()
+        .find(|s| s.kind == "video" && !s.rejected)
+        .and_then(|s| s.mid);
     let answer = peer.answer(offer).await?;
     handle
         .message(json!({"request": "start"}), Some(jsep("answer", answer)))
         .await?;
+    if let (Some(substream), Some(mid)) = (substream, video_mid) {
+        handle
+            .message(
+                json!({"request": "configure", "streams": [{"mid": mid, "substream": substream}]}),
+                None,
+            )
+            .await?;
+    }
     Ok(())
 }

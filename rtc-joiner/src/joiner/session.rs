@@ -495,6 +495,7 @@ impl Session {
                 track,
                 owner_rx,
                 self.stop_tx.subscribe(),
+                self.probe.as_ref().map(|p| p.video_receiver()),
             )));
             return;
         }

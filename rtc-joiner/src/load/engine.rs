@@ -181,6 +181,8 @@ async fn measure_window(
     };
 
     let packets_received = probe.window_packets_received.load(Ordering::Relaxed);
+    let video_packets_received = probe.window_video_packets_received.load(Ordering::Relaxed);
+    let video_bytes_received = probe.window_video_bytes_received.load(Ordering::Relaxed);
     let load_cpu_secs = match (own_0, own_1) {
         (Some(a), Some(b)) => b.cpu.saturating_sub(a.cpu).as_secs_f64(),
         _ => 0.0,
@@ -204,7 +206,7 @@ async fn measure_window(
                     / plan.joiners.max(1) as f64,
                 forwarded_packets: forwarded,
                 cpu_us_per_forwarded_packet: forwarded.and_then(per),
-                cpu_us_per_received_packet: per(packets_received),
+                cpu_us_per_received_packet: per(packets_received + video_packets_received),
             })
         }
         _ => None,
@@ -212,6 +214,8 @@ async fn measure_window(
     Window {
         seconds,
         packets_received,
+        video_packets_received,
+        video_bytes_received,
         load_cpu_secs,
         load_cpu_percent: load_cpu_secs / seconds * 100.0,
         server,

@@ -89,6 +89,11 @@ pub struct LoadProbe {
     pub packets_received: AtomicU64,
     /// RTP packets received while the measurement window was open.
     pub window_packets_received: AtomicU64,
+    /// Video RTP packets received while the measurement window was open (not matched for
+    /// latency: only audio is).
+    pub window_video_packets_received: AtomicU64,
+    /// Their RTP payload bytes.
+    pub window_video_bytes_received: AtomicU64,
     /// Received packets whose send could not be matched (unknown or ambiguous payload).
     pub unmatched: AtomicU64,
     /// Joiners that received their first audio packet.
@@ -107,6 +112,8 @@ impl Default for LoadProbe {
             packets_sent: AtomicU64::new(0),
             packets_received: AtomicU64::new(0),
             window_packets_received: AtomicU64::new(0),
+            window_video_packets_received: AtomicU64::new(0),
+            window_video_bytes_received: AtomicU64::new(0),
             unmatched: AtomicU64::new(0),
             first_audio: AtomicU64::new(0),
             media_connected: AtomicU64::new(0),
@@ -189,6 +196,13 @@ impl JoinProbe {
         }
     }
 
+    /// A counter of received video packets.
+    pub fn video_receiver(&self) -> VideoProbe {
+        VideoProbe {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// A receiver hook for one remote track of `publisher` (its participant id).
     pub fn receiver(&self, publisher: &str) -> RecvProbe {
         RecvProbe {
@@ -196,6 +210,26 @@ impl JoinProbe {
             publisher: publisher.to_owned(),
             log: None,
             samples: Vec::with_capacity(SAMPLE_BATCH),
+        }
+    }
+}
+
+/// Counts the video packets a subscriber receives during the window.
+#[derive(Clone)]
+pub struct VideoProbe {
+    shared: Arc<LoadProbe>,
+}
+
+impl VideoProbe {
+    /// Call for every video RTP packet received (`payload_len`: its payload bytes).
+    pub fn on_receive(&self, payload_len: usize) {
+        if self.shared.window_is_open() {
+            self.shared
+                .window_video_packets_received
+                .fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .window_video_bytes_received
+                .fetch_add(payload_len as u64, Ordering::Relaxed);
         }
     }
 }

@@ -57,7 +57,7 @@ pub struct ServerUsage {
     pub forwarded_packets: Option<u64>,
     /// Server CPU microseconds per packet it forwarded (counter).
     pub cpu_us_per_forwarded_packet: Option<f64>,
-    /// Server CPU microseconds per packet subscribers received (cross-check).
+    /// Server CPU microseconds per packet (audio and video) subscribers received (cross-check).
     pub cpu_us_per_received_packet: Option<f64>,
 }
 
@@ -77,8 +77,12 @@ pub struct ForwardLatencyMs {
 pub struct Window {
     /// Length in seconds.
     pub seconds: f64,
-    /// Packets subscribers received during the window.
+    /// Audio packets subscribers received during the window.
     pub packets_received: u64,
+    /// Video packets subscribers received during the window.
+    pub video_packets_received: u64,
+    /// Their RTP payload bytes.
+    pub video_bytes_received: u64,
     /// This load process's CPU seconds during the window.
     pub load_cpu_secs: f64,
     /// This load process's CPU use, percent of one core.
@@ -173,8 +177,8 @@ impl fmt::Display for LoadSummary {
         let w = &self.window;
         writeln!(
             f,
-            "window {:.1}s: {} packets received; load process CPU {:.1}%",
-            w.seconds, w.packets_received, w.load_cpu_percent
+            "window {:.1}s: {} audio and {} video packets received; load process CPU {:.1}%",
+            w.seconds, w.packets_received, w.video_packets_received, w.load_cpu_percent
         )?;
         if let Some(s) = &w.server {
             writeln!(

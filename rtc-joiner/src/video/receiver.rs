@@ -4,6 +4,7 @@
 use super::assembler::{Frame, FrameAssembler};
 use super::clip::VideoCodec;
 use super::ivf::VideoFileWriter;
+use crate::load::probe::VideoProbe;
 use crate::receiver::RemoteTrackInfo;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use std::path::PathBuf;
@@ -216,10 +217,12 @@ impl TrackState {
 
 /// Reads a remote video `track` until it ends or `stop` flips to `true`. One report per
 /// publisher heard on the m-line (`owner` changes when the server hands the m-line over).
+/// With a `probe` (load mode), every packet is counted for the measurement window.
 pub async fn run_video_receiver(
     track: Arc<dyn TrackRemote>,
     mut owner: watch::Receiver<VideoOwner>,
     mut stop: watch::Receiver<bool>,
+    probe: Option<VideoProbe>,
 ) -> Vec<VideoReceiverReport> {
     let mut state = TrackState::new(owner.borrow_and_update().clone());
     let mut reports = Vec::new();
@@ -247,6 +250,9 @@ pub async fn run_video_receiver(
             Some(TrackRemoteEvent::OnEnded) | None => break,
             Some(_) => continue,
         };
+        if let Some(probe) = &probe {
+            probe.on_receive(packet.payload.len());
+        }
         let pt = packet.header.payload_type;
         if codec.is_none_or(|(known, _)| known != pt) {
             let mime = track.codec(packet.header.ssrc).await.map(|c| c.mime_type);
