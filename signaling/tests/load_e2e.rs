@@ -144,3 +144,74 @@ async fn load_with_the_webrtc_rs_engine() {
     assert_healthy(&summary, 4, 1, 1);
     s.stop().await;
 }
+
+/// Video load: a publisher sends a two-layer VP8 camera (clips encoded by ffmpeg), three
+/// subscribers show it at 320x180; the summary's video part counts what they received, at the
+/// low layer, and the window counts video packets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_with_video() {
+    let have_ffmpeg = std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_ffmpeg {
+        assert!(std::env::var("CI").is_err(), "ffmpeg missing (scripts/install-deps.sh)");
+        eprintln!("skipped: ffmpeg missing (scripts/install-deps.sh installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clips: Vec<String> = [("q.ivf", "320x180"), ("h.ivf", "640x360")]
+        .iter()
+        .map(|(name, size)| {
+            let path = dir.path().join(name);
+            let status = std::process::Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+                .arg(format!("testsrc2=size={size}:rate=30"))
+                .args(["-t", "2", "-pix_fmt", "yuv420p", "-g", "30", "-c:v", "libvpx"])
+                .args(["-deadline", "realtime", "-cpu-used", "8", "-f", "ivf"])
+                .arg(&path)
+                .status()
+                .expect("ffmpeg runs");
+            assert!(status.success());
+            path.to_str().expect("utf8").to_owned()
+        })
+        .collect();
+    let s = TestServer::start(Db::Sqlite).await.expect("sqlite");
+    let summary = load(
+        &s,
+        &[
+            "--engine",
+            "webrtc-rs",
+            "--channel-id",
+            "vc_video",
+            "--video",
+            &clips[0],
+            "--video",
+            &clips[1],
+            "--render-size",
+            "320x180",
+            "--joiners",
+            "4",
+            "--publishers",
+            "1",
+            "--ramp",
+            "20",
+            "--duration",
+            "3",
+            "--settle",
+            "2",
+        ],
+    )
+    .await;
+    assert_healthy(&summary, 4, 1, 1);
+    let video = &summary["video"];
+    assert_eq!(video["tracks_received"], 3, "{summary:#}");
+    assert_eq!(video["sent"]["camera/q"]["tracks"], 1, "{summary:#}");
+    assert!(video["frames"].as_u64() > Some(3 * 60), "{summary:#}");
+    assert_eq!(video["final_resolutions"]["320x180"], 3, "{summary:#}");
+    assert!(
+        summary["window"]["video_packets_received"].as_u64() > Some(3 * 60),
+        "{summary:#}"
+    );
+    s.stop().await;
+}
