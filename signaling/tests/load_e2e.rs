@@ -155,7 +155,10 @@ async fn load_with_video() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !have_ffmpeg {
-        assert!(std::env::var("CI").is_err(), "ffmpeg missing (scripts/install-deps.sh)");
+        assert!(
+            std::env::var("CI").is_err(),
+            "ffmpeg missing (scripts/install-deps.sh)"
+        );
         eprintln!("skipped: ffmpeg missing (scripts/install-deps.sh installs it)");
         return;
     }
@@ -167,7 +170,9 @@ async fn load_with_video() {
             let status = std::process::Command::new("ffmpeg")
                 .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
                 .arg(format!("testsrc2=size={size}:rate=30"))
-                .args(["-t", "2", "-pix_fmt", "yuv420p", "-g", "30", "-c:v", "libvpx"])
+                .args([
+                    "-t", "2", "-pix_fmt", "yuv420p", "-g", "30", "-c:v", "libvpx",
+                ])
                 .args(["-deadline", "realtime", "-cpu-used", "8", "-f", "ivf"])
                 .arg(&path)
                 .status()

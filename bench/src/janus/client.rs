@@ -127,6 +127,8 @@ impl LoadClient for JanusClient {
                                     info,
                                     source: Some("camera".into()),
                                     path_stem: None,
+                                    // Janus's own payload type map is read from the track.
+                                    payload_types: Vec::new(),
                                 };
                                 video_receivers.push(tokio::spawn(run_video_receiver(
                                     track,

@@ -10,7 +10,7 @@ use crate::signaling_client::session::WsStream;
 use crate::signaling_client::{ClientMessage, Joined, ServerMessage, SignalingSession};
 use crate::summary::{SdpSeen, SdpSize};
 use crate::video::{
-    LayerPlan, VideoOwner, VideoReceiverReport, VideoSenderReport, run_video_receiver,
+    LayerPlan, VideoCodec, VideoOwner, VideoReceiverReport, VideoSenderReport, run_video_receiver,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -390,7 +390,8 @@ impl Session {
                     mid: Some(mid.to_owned()),
                     track_id,
                 };
-                let next = self.video_owner(info);
+                let payload_types = owner.borrow().payload_types.clone();
+                let next = self.video_owner(info, payload_types);
                 if let Some(owner) = self.video_owners.get(mid) {
                     owner.send_replace(next);
                 }
@@ -448,8 +449,13 @@ impl Session {
             .await
     }
 
-    /// Who a remote video m-line carries, and the file its frames go to.
-    fn video_owner(&mut self, info: RemoteTrackInfo) -> VideoOwner {
+    /// Who a remote video m-line carries, and the file its frames go to (`payload_types`: the
+    /// m-line's, from the remote SDP).
+    fn video_owner(
+        &mut self,
+        info: RemoteTrackInfo,
+        payload_types: Vec<(u8, VideoCodec)>,
+    ) -> VideoOwner {
         let source = info
             .mid
             .as_ref()
@@ -468,6 +474,7 @@ impl Session {
             info,
             source,
             path_stem,
+            payload_types,
         }
     }
 
@@ -487,7 +494,17 @@ impl Session {
                 "receiving remote video"
             );
             let mid = info.mid.clone();
-            let (owner_tx, owner_rx) = watch::channel(self.video_owner(info));
+            let payload_types = crate::peer::sdp::media_sections(&remote_sdp)
+                .into_iter()
+                .find(|s| s.mid.is_some() && s.mid == mid)
+                .map(|s| {
+                    s.codecs
+                        .iter()
+                        .filter_map(|(pt, name)| Some((*pt, VideoCodec::from_rtp_name(name)?)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let (owner_tx, owner_rx) = watch::channel(self.video_owner(info, payload_types));
             if let Some(mid) = mid {
                 self.video_owners.insert(mid, owner_tx);
             }

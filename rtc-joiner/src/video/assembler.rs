@@ -45,7 +45,12 @@ pub struct FrameAssembler {
     broken: bool,
     /// Frames are dropped until a keyframe.
     waiting_keyframe: bool,
+    /// Consecutive packets older than the newest seen.
+    late_in_a_row: u32,
 }
+
+/// So many "late" packets in a row are a jump in the sequence, not lateness.
+const RESYNC_AFTER_LATE: u32 = 32;
 
 fn depacketizer(codec: VideoCodec) -> Box<dyn Depacketizer + Send> {
     match codec {
@@ -67,6 +72,7 @@ impl FrameAssembler {
             parts: Vec::new(),
             broken: false,
             waiting_keyframe: true,
+            late_in_a_row: 0,
         }
     }
 
@@ -78,12 +84,31 @@ impl FrameAssembler {
     /// Takes one packet.
     pub fn push(&mut self, seq: u16, timestamp: u32, marker: bool, payload: &Bytes) -> Pushed {
         let mut out = Pushed::default();
-        if let Some(expected) = self.next_seq {
-            let ahead = seq.wrapping_sub(expected);
-            if ahead >= 0x8000 {
+        if let Some(expected) = self.next_seq
+            && seq.wrapping_sub(expected) >= 0x8000
+        {
+            self.late_in_a_row += 1;
+            if self.late_in_a_row < RESYNC_AFTER_LATE {
                 out.late = true;
                 return out;
             }
+            // Not late: the stream jumped back (a new source). Start over from here.
+            self.next_seq = None;
+            self.waiting_keyframe = true;
+            self.parts.clear();
+            self.timestamp = None;
+            self.depacketizer = depacketizer(self.codec);
+        }
+        self.late_in_a_row = 0;
+        if payload.is_empty() {
+            // Padding (bandwidth probing): it takes a sequence number, carries no media.
+            if self.next_seq == Some(seq) {
+                self.next_seq = Some(seq.wrapping_add(1));
+            }
+            return out;
+        }
+        if let Some(expected) = self.next_seq {
+            let ahead = seq.wrapping_sub(expected);
             if ahead > 0 {
                 out.lost = u64::from(ahead);
                 self.broken = true;
@@ -191,5 +216,39 @@ mod tests {
         );
         // A late packet is dropped.
         assert!(a.push(5, 400, true, &vp8(true, &[0x11, 5, 5, 5])).late);
+    }
+
+    #[test]
+    fn padding_is_skipped_and_a_jump_back_resyncs() {
+        let mut a = FrameAssembler::new(VideoCodec::Vp8);
+        assert!(
+            a.push(100, 1, true, &vp8(true, &[0x10, 1, 1, 1]))
+                .frame
+                .is_some()
+        );
+        let padding = a.push(101, 1, false, &Bytes::new());
+        assert_eq!(padding.lost, 0);
+        assert!(
+            a.push(102, 2, true, &vp8(true, &[0x11, 2, 2, 2]))
+                .frame
+                .is_some()
+        );
+        // A new source restarts the sequence far behind: after a few "late" packets it is
+        // taken as the new sequence, from its next keyframe.
+        let late: Vec<bool> = (0..RESYNC_AFTER_LATE as u16)
+            .map(|i| {
+                a.push(
+                    10 + i,
+                    1000 + u32::from(i),
+                    true,
+                    &vp8(true, &[0x11, 3, 3, 3]),
+                )
+                .late
+            })
+            .collect();
+        assert!(late[..late.len() - 1].iter().all(|l| *l), "{late:?}");
+        assert!(!late[late.len() - 1], "resynced");
+        let key = a.push(100, 5000, true, &vp8(true, &[0x10, 4, 4, 4]));
+        assert!(key.frame.is_some_and(|f| f.keyframe));
     }
 }

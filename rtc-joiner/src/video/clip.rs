@@ -33,6 +33,11 @@ impl VideoCodec {
         }
     }
 
+    /// The codec an `a=rtpmap` name (`VP8`, `h264`) names.
+    pub fn from_rtp_name(name: &str) -> Option<VideoCodec> {
+        Self::from_mime(&format!("video/{name}"))
+    }
+
     /// The codec's name in `a=rtpmap`.
     pub fn rtp_name(self) -> &'static str {
         match self {
@@ -81,6 +86,10 @@ impl VideoCodec {
         }
     }
 }
+
+/// The shortest and longest time between frames a clip may have (1000 fps, 1 fps).
+const MIN_FRAME_DURATION: Duration = Duration::from_millis(1);
+const MAX_FRAME_DURATION: Duration = Duration::from_secs(1);
 
 /// One encoded frame (an access unit for H.264).
 #[derive(Debug, Clone)]
@@ -189,6 +198,12 @@ fn read_ivf(bytes: &[u8]) -> Result<VideoClip, String> {
         .min()
         .unwrap_or(1);
     let frame_duration = Duration::from_secs_f64(step as f64 * f64::from(scale) / f64::from(rate));
+    if !(MIN_FRAME_DURATION..=MAX_FRAME_DURATION).contains(&frame_duration) {
+        return Err(format!(
+            "a frame every {:.3} ms is not a video frame rate",
+            frame_duration.as_secs_f64() * 1e3
+        ));
+    }
     finish(
         codec,
         u32::from(le16(12)),
@@ -245,8 +260,9 @@ pub fn vp8_keyframe_size(frame: &[u8]) -> Option<(u32, u32)> {
     if frame.first()? & 0x01 != 0 || frame.get(3..6)? != [0x9d, 0x01, 0x2a] {
         return None;
     }
-    let width = u16::from_le_bytes([frame[6], frame[7]]) & 0x3fff;
-    let height = u16::from_le_bytes([*frame.get(8)?, *frame.get(9)?]) & 0x3fff;
+    let size = frame.get(6..10)?;
+    let width = u16::from_le_bytes([size[0], size[1]]) & 0x3fff;
+    let height = u16::from_le_bytes([size[2], size[3]]) & 0x3fff;
     Some((u32::from(width), u32::from(height)))
 }
 

@@ -155,7 +155,7 @@ pub fn sps_size(sps: &[u8]) -> Option<(u32, u32)> {
                     let (mut last, mut next) = (8i32, 8i32);
                     for _ in 0..size {
                         if next != 0 {
-                            next = (last + r.se()? + 256) % 256;
+                            next = (last + r.se()?.clamp(-128, 127) + 256) % 256;
                         }
                         last = if next == 0 { last } else { next };
                     }
@@ -180,15 +180,15 @@ pub fn sps_size(sps: &[u8]) -> Option<(u32, u32)> {
     }
     r.ue()?; // max_num_ref_frames
     r.bit()?; // gaps_in_frame_num_value_allowed_flag
-    let width_mbs = r.ue()? + 1;
-    let height_map_units = r.ue()? + 1;
+    let width_mbs = r.ue()?.checked_add(1)?;
+    let height_map_units = r.ue()?.checked_add(1)?;
     let frame_mbs_only = r.bit()?;
     if frame_mbs_only == 0 {
         r.bit()?; // mb_adaptive_frame_field_flag
     }
     r.bit()?; // direct_8x8_inference_flag
-    let height_mbs = (2 - frame_mbs_only) * height_map_units;
-    let (mut width, mut height) = (width_mbs * 16, height_mbs * 16);
+    let height_mbs = (2 - frame_mbs_only).checked_mul(height_map_units)?;
+    let (mut width, mut height) = (width_mbs.checked_mul(16)?, height_mbs.checked_mul(16)?);
     if r.bit()? == 1 {
         let (left, right, top, bottom) = (r.ue()?, r.ue()?, r.ue()?, r.ue()?);
         let (crop_x, crop_y) = match chroma_format_idc {
@@ -196,8 +196,9 @@ pub fn sps_size(sps: &[u8]) -> Option<(u32, u32)> {
             2 => (2, 2 - frame_mbs_only),
             _ => (2, 2 * (2 - frame_mbs_only)),
         };
-        width = width.checked_sub(crop_x * (left + right))?;
-        height = height.checked_sub(crop_y * (top + bottom))?;
+        let crop = |unit: u32, a: u32, b: u32| a.checked_add(b)?.checked_mul(unit);
+        width = width.checked_sub(crop(crop_x, left, right)?)?;
+        height = height.checked_sub(crop(crop_y, top, bottom)?)?;
     }
     Some((width, height))
 }

@@ -28,6 +28,10 @@ pub struct VideoOwner {
     pub source: Option<String>,
     /// The file to write (its extension is set from the codec), if recording.
     pub path_stem: Option<PathBuf>,
+    /// The m-line's payload types and their codecs (its `a=rtpmap`s). The server may hand the
+    /// m-line to a publisher of another codec without a new offer, so each packet's codec is
+    /// read from its payload type.
+    pub payload_types: Vec<(u8, VideoCodec)>,
 }
 
 /// A resolution seen from a given time on.
@@ -112,6 +116,9 @@ impl TrackState {
     fn on_packet(&mut self, codec: VideoCodec, packet: &rtc::rtp::Packet, now: Instant) -> bool {
         self.report.packets_received += 1;
         self.report.codec = Some(codec);
+        if self.assembler.as_ref().is_some_and(|a| a.codec() != codec) {
+            self.assembler = None;
+        }
         let assembler = self
             .assembler
             .get_or_insert_with(|| FrameAssembler::new(codec));
@@ -224,7 +231,9 @@ pub async fn run_video_receiver(
     mut stop: watch::Receiver<bool>,
     probe: Option<VideoProbe>,
 ) -> Vec<VideoReceiverReport> {
-    let mut state = TrackState::new(owner.borrow_and_update().clone());
+    let first = owner.borrow_and_update().clone();
+    let payload_types = first.payload_types.clone();
+    let mut state = TrackState::new(first);
     let mut reports = Vec::new();
     let mut owner_open = true;
     let mut codec: Option<(u8, Option<VideoCodec>)> = None;
@@ -255,10 +264,19 @@ pub async fn run_video_receiver(
         }
         let pt = packet.header.payload_type;
         if codec.is_none_or(|(known, _)| known != pt) {
-            let mime = track.codec(packet.header.ssrc).await.map(|c| c.mime_type);
-            let found = mime.as_deref().and_then(VideoCodec::from_mime);
+            let announced = payload_types
+                .iter()
+                .find(|(p, _)| *p == pt)
+                .map(|(_, c)| *c);
+            let found = match announced {
+                Some(c) => Some(c),
+                None => {
+                    let mime = track.codec(packet.header.ssrc).await.map(|c| c.mime_type);
+                    mime.as_deref().and_then(VideoCodec::from_mime)
+                }
+            };
             if found.is_none() {
-                tracing::warn!(?mime, pt, "video in a codec the joiner cannot read");
+                tracing::warn!(pt, "video in a codec the joiner cannot read");
             }
             codec = Some((pt, found));
         }

@@ -261,7 +261,11 @@ pub async fn run_video_sender(
         let current = plan.borrow().clone();
         for layer in &mut layers {
             if missed > 0 {
-                layer.packetizer.skip_samples(frame_ticks * missed as u32);
+                // The skipped frames' successors reference them: resume on a keyframe.
+                layer
+                    .packetizer
+                    .skip_samples(frame_ticks.wrapping_mul(missed as u32));
+                layer.waiting_keyframe = true;
             }
             send_frame(
                 &local,
@@ -315,6 +319,8 @@ async fn send_frame(
             Err(err) => {
                 tracing::warn!(%err, "a video frame could not be packetized");
                 layer.report.send_errors += 1;
+                layer.packetizer.skip_samples(frame_ticks);
+                layer.waiting_keyframe = true;
                 return;
             }
         };
