@@ -218,7 +218,22 @@ fn read_annex_b(bytes: &[u8], fps: u32) -> Result<VideoClip, String> {
     if fps == 0 {
         return Err("the frame rate is zero".to_owned());
     }
-    let frames: Vec<VideoFrame> = h264::access_units(bytes)
+    let units = h264::access_units(bytes);
+    if let Some(sps) = units
+        .iter()
+        .find_map(|au| h264::nal_units(au).find(|nal| h264::nal_type(nal) == 7))
+    {
+        // What the m-line offers: Constrained Baseline (profile_idc 66, constraint_set1).
+        let (profile, constraints) = (sps.get(1).copied(), sps.get(2).copied());
+        if profile != Some(66) || constraints.is_some_and(|c| c & 0x40 == 0) {
+            return Err(format!(
+                "H.264 profile_idc {} is not Constrained Baseline (encode with \
+                 `-profile:v baseline`)",
+                profile.unwrap_or(0)
+            ));
+        }
+    }
+    let frames: Vec<VideoFrame> = h264::with_parameter_sets(units)
         .into_iter()
         .map(|au| VideoFrame {
             keyframe: VideoCodec::H264.is_keyframe(&au),

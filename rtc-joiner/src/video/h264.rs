@@ -70,6 +70,38 @@ pub fn access_units(stream: &[u8]) -> Vec<Vec<u8>> {
     units
 }
 
+/// Puts the latest SPS and PPS in front of every IDR access unit that lacks them, so a
+/// receiver that starts at any keyframe (or a later pass of a looped file) can decode:
+/// encoders write them once at the start unless told to repeat them.
+pub fn with_parameter_sets(units: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut sps: Option<Vec<u8>> = None;
+    let mut pps: Option<Vec<u8>> = None;
+    units
+        .into_iter()
+        .map(|au| {
+            let kinds: Vec<u8> = nal_units(&au).map(nal_type).collect();
+            for nal in nal_units(&au) {
+                match nal_type(nal) {
+                    7 => sps = Some(nal.to_vec()),
+                    8 => pps = Some(nal.to_vec()),
+                    _ => {}
+                }
+            }
+            let idr = kinds.contains(&5);
+            if !idr || (kinds.contains(&7) && kinds.contains(&8)) {
+                return au;
+            }
+            let mut out = Vec::with_capacity(au.len() + 64);
+            for set in [&sps, &pps].into_iter().flatten() {
+                out.extend_from_slice(&[0, 0, 0, 1]);
+                out.extend_from_slice(set);
+            }
+            out.extend_from_slice(&au);
+            out
+        })
+        .collect()
+}
+
 /// Reads bits most significant first, skipping emulation-prevention bytes (00 00 03).
 struct Bits<'a> {
     bytes: Vec<u8>,
@@ -240,5 +272,26 @@ mod tests {
             [7, 8, 5, 5]
         );
         assert_eq!(nal_units(&units[2]).next(), Some(&[0x41, 0x9a, 0x22][..]));
+    }
+
+    #[test]
+    fn a_later_idr_gets_the_parameter_sets() {
+        let au = |nals: &[&[u8]]| -> Vec<u8> {
+            nals.iter()
+                .flat_map(|n| [&[0u8, 0, 0, 1][..], n].concat())
+                .collect()
+        };
+        let units = vec![
+            au(&[SPS_320X180, &[0x68, 0xce], &[0x65, 0x88]]),
+            au(&[&[0x41, 0x9a]]),
+            au(&[&[0x65, 0x88, 0x01]]),
+        ];
+        let fixed = with_parameter_sets(units.clone());
+        assert_eq!(fixed[0], units[0]);
+        assert_eq!(fixed[1], units[1], "a delta frame is left alone");
+        assert_eq!(
+            nal_units(&fixed[2]).map(nal_type).collect::<Vec<_>>(),
+            [7, 8, 5]
+        );
     }
 }

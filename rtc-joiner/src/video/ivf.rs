@@ -6,6 +6,9 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
+/// An AV1 temporal delimiter OBU (type 2, with a size field of 0).
+const AV1_TEMPORAL_DELIMITER: [u8; 2] = [0x12, 0x00];
+
 /// RTP video clock: IVF timestamps are written in its ticks (time base 1/90000).
 const RTP_VIDEO_CLOCK: u32 = 90_000;
 
@@ -48,11 +51,20 @@ impl VideoFileWriter {
 
     /// Appends a frame presented at `pts` (90 kHz ticks from the first frame).
     pub fn write_frame(&mut self, pts: u64, frame: &[u8]) -> std::io::Result<()> {
+        // An AV1 temporal unit starts with a temporal delimiter OBU, which RTP does not carry.
+        let delimiter: &[u8] = match self.codec {
+            VideoCodec::Av1 if !frame.starts_with(&AV1_TEMPORAL_DELIMITER) => {
+                &AV1_TEMPORAL_DELIMITER
+            }
+            _ => &[],
+        };
         if self.codec.is_ivf() {
-            let size = u32::try_from(frame.len()).map_err(std::io::Error::other)?;
+            let size =
+                u32::try_from(frame.len() + delimiter.len()).map_err(std::io::Error::other)?;
             self.out.write_all(&size.to_le_bytes())?;
             self.out.write_all(&pts.to_le_bytes())?;
         }
+        self.out.write_all(delimiter)?;
         self.out.write_all(frame)?;
         self.frames += 1;
         Ok(())
