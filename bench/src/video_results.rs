@@ -10,7 +10,7 @@ use std::path::Path;
 /// CSV header.
 pub const HEADER: &str = "run,target,scenario,window_s,video_packets_received,video_mbit_received,\
 server_cpu_secs,server_us_per_rx_video_mbit,frames,keyframes,frames_dropped,freezes,freeze_seconds,\
-plis_sent,tracks_received,tracks_at_render_size";
+plis_sent,tracks_received,tracks_at_render_size,server_keyframe_requests_per_min";
 
 fn f(v: &Value, path: &[&str]) -> Option<f64> {
     let mut v = v;
@@ -46,6 +46,10 @@ pub fn line(run: u32, target: &str, scenario: &str, summary: &Value, render_size
         video("keyframe_requests"),
         video("tracks_received"),
         at_size,
+        // openchatd's own counter over the window (Janus exposes none).
+        f(summary, &["window", "server_keyframe_requests"])
+            .zip(window_s)
+            .map(|(n, s)| n * 60.0 / s.max(0.001)),
     ];
     let mut out = format!("{run},{target},{scenario}");
     for cell in cells {
@@ -90,6 +94,9 @@ mod tests {
         assert_eq!(line.split(',').count(), HEADER.split(',').count());
         // 2 s of CPU over 8 Mbit.
         assert!(line.contains(",8.000,2.000,250000.000,"), "{line}");
-        assert!(line.ends_with(",10.000,9.000"), "{line}");
+        assert!(
+            line.ends_with(",10.000,9.000,"),
+            "no server counter: {line}"
+        );
     }
 }

@@ -175,6 +175,13 @@ async fn measure_window(
     let metrics_1 = scrape(plan.metrics_url.as_ref()).await;
     let forwarded_0 = metrics_0.as_ref().and_then(|m| m.forwarded);
     let forwarded_1 = metrics_1.as_ref().and_then(|m| m.forwarded);
+    let server_keyframe_requests = match (&metrics_0, &metrics_1) {
+        (Some(a), Some(b)) => match (a.keyframe_requests_sent, b.keyframe_requests_sent) {
+            (Some(x), Some(y)) => Some(y.saturating_sub(x)),
+            _ => None,
+        },
+        _ => None,
+    };
     let server_forward_latency_ms = match (&metrics_0, &metrics_1) {
         (Some(a), Some(b)) => b.latency_since(a),
         _ => None,
@@ -220,6 +227,7 @@ async fn measure_window(
         load_cpu_percent: load_cpu_secs / seconds * 100.0,
         server,
         server_forward_latency_ms,
+        server_keyframe_requests,
     }
 }
 

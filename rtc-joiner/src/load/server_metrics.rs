@@ -9,12 +9,16 @@ use super::summary::ForwardLatencyMs;
 pub const FORWARDED: &str = "openchat_sfu_packets_forwarded_total";
 /// The forwarding-latency histogram.
 pub const FORWARD_LATENCY: &str = "openchat_sfu_forward_latency_seconds";
+/// Keyframe requests (PLI) the server sent to publishers.
+pub const KEYFRAME_REQUESTS_SENT: &str = "openchat_sfu_keyframe_requests_sent_total";
 
 /// One scrape.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServerMetrics {
     /// Packets forwarded so far.
     pub forwarded: Option<u64>,
+    /// Keyframe requests sent to publishers so far.
+    pub keyframe_requests_sent: Option<u64>,
     /// Cumulative histogram buckets: (upper bound in seconds, samples at or below it), the
     /// last one `+Inf`.
     pub latency_buckets: Vec<(f64, u64)>,
@@ -48,6 +52,7 @@ impl ServerMetrics {
             .collect();
         Self {
             forwarded: parse_counter(text, FORWARDED),
+            keyframe_requests_sent: parse_counter(text, KEYFRAME_REQUESTS_SENT),
             latency_buckets,
         }
     }
@@ -107,12 +112,14 @@ mod tests {
         openchat_sfu_forward_latency_seconds_bucket{le=\"+Inf\"} 100\n\
         openchat_sfu_forward_latency_seconds_count 100\n\
         openchat_sfu_packets_forwarded_total_other 5\n\
-        openchat_sfu_packets_forwarded_total 12345\n";
+        openchat_sfu_packets_forwarded_total 12345\n\
+        openchat_sfu_keyframe_requests_sent_total 7\n";
 
     #[test]
     fn parses_the_counter_and_the_histogram() {
         let m = ServerMetrics::parse(TEXT);
         assert_eq!(m.forwarded, Some(12_345));
+        assert_eq!(m.keyframe_requests_sent, Some(7));
         assert_eq!(
             m.latency_buckets,
             vec![(0.0001, 50), (0.001, 99), (f64::INFINITY, 100)]
@@ -124,6 +131,7 @@ mod tests {
     fn quantiles_of_the_window_only() {
         let before = ServerMetrics {
             forwarded: None,
+            keyframe_requests_sent: None,
             latency_buckets: vec![(0.0001, 10), (0.001, 10), (f64::INFINITY, 10)],
         };
         let after = ServerMetrics::parse(TEXT);

@@ -91,6 +91,9 @@ pub struct Window {
     pub server: Option<ServerUsage>,
     /// The server's added forwarding latency, when its metrics expose it.
     pub server_forward_latency_ms: Option<ForwardLatencyMs>,
+    /// Keyframe requests the server sent its publishers during the window, when its metrics
+    /// expose them.
+    pub server_keyframe_requests: Option<u64>,
 }
 
 /// Everything one load run reports.
