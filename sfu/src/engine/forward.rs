@@ -164,7 +164,6 @@ impl Engine {
                     Verdict::Forward => {}
                 }
             }
-            let vp8_patch = vp8.as_ref().and_then(|d| route.picture_ids.patch(d));
             let pt = match route
                 .pt
                 .map(pt_in, || codecs::outgoing_pt(&sub.rtc, route.mid, codec))
@@ -198,6 +197,8 @@ impl Engine {
             let Some(tx) = direct.stream_tx_by_mid(route.mid, None) else {
                 continue;
             };
+            // Only now that the copy goes out: the ids it carries are the last ones sent.
+            let vp8_patch = vp8.as_ref().and_then(|d| route.picture_ids.patch(d));
             let mut write =
                 RtpWrite::new(pt, seq.into(), ts, packet.timestamp, packet.payload.clone())
                     .marker(packet.header.marker)
