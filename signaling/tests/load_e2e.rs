@@ -150,34 +150,15 @@ async fn load_with_the_webrtc_rs_engine() {
 /// low layer, and the window counts video packets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_with_video() {
-    let have_ffmpeg = std::process::Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have_ffmpeg {
-        assert!(
-            std::env::var("CI").is_err(),
-            "ffmpeg missing (scripts/install-deps.sh)"
-        );
-        eprintln!("skipped: ffmpeg missing (scripts/install-deps.sh installs it)");
+    if !common::video::have_ffmpeg() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let clips: Vec<String> = [("q.ivf", "320x180"), ("h.ivf", "640x360")]
+    let clips: Vec<String> = [("q.ivf", "320x180", 150), ("h.ivf", "640x360", 400)]
         .iter()
-        .map(|(name, size)| {
+        .map(|(name, size, kbps)| {
             let path = dir.path().join(name);
-            let status = std::process::Command::new("ffmpeg")
-                .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-                .arg(format!("testsrc2=size={size}:rate=30"))
-                .args([
-                    "-t", "2", "-pix_fmt", "yuv420p", "-g", "30", "-c:v", "libvpx",
-                ])
-                .args(["-deadline", "realtime", "-cpu-used", "8", "-f", "ivf"])
-                .arg(&path)
-                .status()
-                .expect("ffmpeg runs");
-            assert!(status.success());
+            common::video::encode_vp8(&path, size, 2, *kbps);
             path.to_str().expect("utf8").to_owned()
         })
         .collect();

@@ -24,7 +24,8 @@ use rtc::peer_connection::configuration::interceptor_registry::{
     configure_simulcast_extension_headers, register_default_interceptors,
 };
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_AV1, MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MIME_TYPE_VP9, MediaEngine,
+    MIME_TYPE_AV1, MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8, MIME_TYPE_VP9,
+    MediaEngine,
 };
 use rtc::rtp_transceiver::rtp_sender::RTCPFeedback;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -203,7 +204,8 @@ pub fn video_codec(codec: VideoCodec) -> RTCRtpCodec {
     }
 }
 
-/// The video codecs offered, with their payload types, in order of preference.
+/// The video codecs offered, with their payload types, in order of preference (each with RTX
+/// on the next payload type).
 pub fn video_codecs() -> [(VideoCodec, PayloadType); 4] {
     [
         (VideoCodec::Vp8, 96),
@@ -240,6 +242,22 @@ impl PeerSession {
                 RTCRtpCodecParameters {
                     rtp_codec: video_codec(codec),
                     payload_type,
+                },
+                RtpCodecKind::Video,
+            )?;
+            // RTX, as browsers offer it: retransmissions, and the padding a sender's bandwidth
+            // estimator probes with (without it a subscriber's estimate barely climbs back
+            // after congestion).
+            media_engine.register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: RTCRtpCodec {
+                        mime_type: MIME_TYPE_RTX.to_owned(),
+                        clock_rate: 90_000,
+                        channels: 0,
+                        sdp_fmtp_line: format!("apt={payload_type}"),
+                        rtcp_feedback: vec![],
+                    },
+                    payload_type: payload_type + 1,
                 },
                 RtpCodecKind::Video,
             )?;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod joiner;
+pub mod video;
 
 use std::path::PathBuf;
 use std::time::Duration;
