@@ -505,6 +505,8 @@ async fn a_camera_is_seen_and_a_small_tile_gets_the_low_layer() -> anyhow::Resul
         let first = wait_video(&viewer, 30, |w| w > 0).await?;
         let full = first["frameWidth"].as_u64().unwrap_or(0);
         wait_eval(&viewer, "window.openchat.tiles.length", 1.into()).await?;
+        // The fake microphone beeps: the speaker's tile is highlighted while it speaks.
+        wait_eval(&viewer, "window.openchat.tiles[0].speaking", true.into()).await?;
         let track: String = viewer
             .eval("window.openchat.tiles[0].trackId")
             .await?

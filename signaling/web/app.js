@@ -682,6 +682,11 @@
         if (p.serverMuted) li.append(badge("muted by a moderator", "server-muted"));
         list.append(li);
       }
+      // The active speaker's video tiles are highlighted too.
+      for (const v of this.video.values()) {
+        const owner = this.participants.get(v.tile.dataset.participant);
+        v.tile.classList.toggle("speaking", !!(owner && owner.speaking));
+      }
     }
 
     onSocketClosed(ev) {
@@ -918,11 +923,16 @@
       s.reportTileSize(mid);
       return true;
     },
-    /** Remote video tiles: [{mid, trackId, participant}]. */
+    /** Remote video tiles: [{mid, trackId, participant, speaking}] (speaking: highlighted). */
     get tiles() {
       const s = page.session;
       if (!s) return [];
-      return [...s.video].map(([mid, v]) => ({ mid, trackId: v.trackId, participant: v.tile.dataset.participant }));
+      return [...s.video].map(([mid, v]) => ({
+        mid,
+        trackId: v.trackId,
+        participant: v.tile.dataset.participant,
+        speaking: v.tile.classList.contains("speaking"),
+      }));
     },
     /** Current local and remote SDP (for diagnostics). */
     get sdp() {
