@@ -190,14 +190,15 @@ fn read_ivf(bytes: &[u8]) -> Result<VideoClip, String> {
         at += 12 + size;
     }
     // The header's time base is 1/rate * scale seconds per tick; frames step by the clip's
-    // typical timestamp step (1 tick for most encoders).
-    let step = timestamps
-        .windows(2)
-        .map(|w| w[1].saturating_sub(w[0]))
-        .filter(|d| *d > 0)
-        .min()
-        .unwrap_or(1);
-    let frame_duration = Duration::from_secs_f64(step as f64 * f64::from(scale) / f64::from(rate));
+    // mean timestamp step (1 tick for most encoders; 33 or 34 in a 1/1000 time base at 30 fps).
+    let span = match (timestamps.first(), timestamps.last()) {
+        (Some(first), Some(last)) if timestamps.len() > 1 && last > first => {
+            Some((last - first) as f64 / (timestamps.len() - 1) as f64)
+        }
+        _ => None,
+    };
+    let step = span.unwrap_or(1.0);
+    let frame_duration = Duration::from_secs_f64(step * f64::from(scale) / f64::from(rate));
     if !(MIN_FRAME_DURATION..=MAX_FRAME_DURATION).contains(&frame_duration) {
         return Err(format!(
             "a frame every {:.3} ms is not a video frame rate",
@@ -373,6 +374,23 @@ mod tests {
         assert_eq!(vp8_keyframe_size(&clip.frames[0].data), Some((320, 180)));
         let ms = clip.frame_duration.as_secs_f64() * 1000.0;
         assert!((ms - 33.33).abs() < 0.1, "{ms}");
+    }
+
+    #[test]
+    fn a_millisecond_time_base_paces_at_the_mean_step() {
+        let mut bytes = ivf(b"VP80", &[]);
+        bytes[16..20].copy_from_slice(&1000u32.to_le_bytes());
+        let key: &[u8] = &[0x10, 0, 0, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xb4, 0x00];
+        // 30 fps in milliseconds: 0, 33, 67, 100.
+        for (i, ts) in [0u64, 33, 67, 100].iter().enumerate() {
+            let frame = if i == 0 { key } else { &[0x11, 1, 2][..] };
+            bytes.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&ts.to_le_bytes());
+            bytes.extend_from_slice(frame);
+        }
+        let clip = read_ivf(&bytes).expect("parses");
+        let ms = clip.frame_duration.as_secs_f64() * 1000.0;
+        assert!((ms - 33.33).abs() < 0.01, "{ms}");
     }
 
     #[test]

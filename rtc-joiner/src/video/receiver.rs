@@ -16,8 +16,12 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 /// At most one keyframe request per this long (as browsers pace their PLIs).
 const PLI_INTERVAL: Duration = Duration::from_millis(500);
 /// WebRTC stats' freeze rule: a gap between decodable frames of at least
-/// max(3 x the mean gap, the mean gap + 150 ms).
+/// max(3 x the mean gap, the mean gap + 150 ms), the mean over the last 30 gaps.
 const FREEZE_EXTRA: Duration = Duration::from_millis(150);
+/// The mean gap is over the last this many gaps (as libwebrtc's freeze detector) ...
+const FREEZE_WINDOW: usize = 30;
+/// ... once there are at least this many.
+const FREEZE_MIN_SAMPLES: usize = 5;
 
 /// Who a receiving video m-line's media comes from, and where to record it.
 #[derive(Debug, Clone, Default)]
@@ -90,7 +94,8 @@ struct TrackState {
     file: Option<VideoFileWriter>,
     first_frame: Option<(Instant, u32)>,
     last_frame_at: Option<Instant>,
-    gaps: (f64, u64),
+    /// The last [`FREEZE_WINDOW`] gaps between decodable frames, seconds.
+    gaps: std::collections::VecDeque<f64>,
     last_pli: Option<Instant>,
 }
 
@@ -107,7 +112,7 @@ impl TrackState {
             file: None,
             first_frame: None,
             last_frame_at: None,
-            gaps: (0.0, 0),
+            gaps: std::collections::VecDeque::with_capacity(FREEZE_WINDOW),
             last_pli: None,
         }
     }
@@ -130,10 +135,12 @@ impl TrackState {
         );
         self.report.packets_lost += pushed.lost;
         self.report.packets_late += u64::from(pushed.late);
+        // One packet may both end an incomplete frame and complete the next one.
+        if pushed.needs_keyframe {
+            self.report.frames_dropped += 1;
+        }
         if let Some(frame) = pushed.frame {
             self.on_frame(codec, frame, now);
-        } else if pushed.needs_keyframe {
-            self.report.frames_dropped += 1;
         }
         let waiting = pushed.needs_keyframe || self.first_frame.is_none();
         let due = self
@@ -152,15 +159,17 @@ impl TrackState {
         let (first_at, first_ts) = *self.first_frame.get_or_insert((now, frame.rtp_timestamp));
         if let Some(last) = self.last_frame_at.replace(now) {
             let gap = now.duration_since(last).as_secs_f64();
-            let (sum, n) = self.gaps;
-            if n >= 2 {
-                let mean = sum / n as f64;
+            if self.gaps.len() >= FREEZE_MIN_SAMPLES {
+                let mean = self.gaps.iter().sum::<f64>() / self.gaps.len() as f64;
                 if gap >= (3.0 * mean).max(mean + FREEZE_EXTRA.as_secs_f64()) {
                     self.report.freezes += 1;
                     self.report.freeze_seconds += gap;
                 }
             }
-            self.gaps = (sum + gap, n + 1);
+            if self.gaps.len() == FREEZE_WINDOW {
+                self.gaps.pop_front();
+            }
+            self.gaps.push_back(gap);
         }
         self.report.video_seconds = now.duration_since(first_at).as_secs_f64();
         if frame.keyframe {
@@ -295,4 +304,35 @@ pub async fn run_video_receiver(
     }
     reports.push(state.finish());
     reports
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(n: u32) -> Frame {
+        Frame {
+            data: vec![0x11, 0, 0],
+            rtp_timestamp: n * 3000,
+            keyframe: false,
+        }
+    }
+
+    #[test]
+    fn a_long_gap_between_frames_is_a_freeze() {
+        let mut state = TrackState::new(VideoOwner::default());
+        let start = Instant::now();
+        let mut at = start;
+        for n in 0..40 {
+            state.on_frame(VideoCodec::Vp8, frame(n), at);
+            at += Duration::from_millis(33);
+        }
+        assert_eq!(state.report.freezes, 0, "a steady 30 fps");
+        at += Duration::from_millis(400);
+        state.on_frame(VideoCodec::Vp8, frame(40), at);
+        let report = state.finish();
+        assert_eq!(report.freezes, 1);
+        assert!((report.freeze_seconds - 0.433).abs() < 0.01, "{report:?}");
+        assert_eq!(report.frames, 41);
+    }
 }
