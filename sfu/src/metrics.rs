@@ -21,7 +21,7 @@ struct Scalar {
     read: fn(&StatsSnapshot) -> u64,
 }
 
-const SCALARS: [Scalar; 19] = [
+const SCALARS: [Scalar; 20] = [
     counter(
         "openchat_sfu_packets_in_total",
         "RTP packets received from publishers",
@@ -101,6 +101,11 @@ const SCALARS: [Scalar; 19] = [
         "openchat_sfu_layer_switches_total",
         "Simulcast layer switches of subscribers' streams, each on a keyframe",
         |s| s.layer_switches,
+    ),
+    counter(
+        "openchat_sfu_temporal_layer_drops_total",
+        "Video packets of temporal layers a subscriber's bandwidth does not carry, not sent to it",
+        |s| s.temporal_drops,
     ),
     counter(
         "openchat_sfu_dynacast_updates_total",

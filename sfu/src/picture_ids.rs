@@ -4,19 +4,37 @@
 //! they continue: the first frame after a switch gets the id after the last one sent. The patch
 //! is applied by str0m while it serializes the packet (`RtpWrite::vp8_patch`): no copy of the
 //! payload.
+//!
+//! Frames the server drops on purpose (a temporal layer the subscriber does not get) are taken
+//! out of the numbering ([`PictureIds::drop_frame`]): a receiver that sees a picture id missing
+//! waits for that frame before it decodes the frames that refer past it.
+
+use std::collections::VecDeque;
 
 use str0m::rtp::{Vp8Descriptor, Vp8Patch};
 
 /// 15-bit PictureID space.
 const PICTURE_ID_MOD: u16 = 1 << 15;
 
+/// Dropped picture ids kept apart before the oldest is folded into the offset.
+const DROPS_KEPT: usize = 64;
+
+/// Whether picture id `a` comes before `b` (15-bit serial number arithmetic).
+fn before(a: u16, b: u16) -> bool {
+    let distance = (b + PICTURE_ID_MOD - a) % PICTURE_ID_MOD;
+    distance != 0 && distance < PICTURE_ID_MOD / 2
+}
+
 /// The picture id shift of one subscriber's stream of one track.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PictureIds {
     picture_offset: u16,
     tl0_offset: u8,
     last_picture: Option<u16>,
     last_tl0: Option<u8>,
+    /// Source picture ids of frames dropped lately, in order: each moves the ids after it
+    /// down by one.
+    dropped: VecDeque<u16>,
 }
 
 impl PictureIds {
@@ -30,19 +48,48 @@ impl PictureIds {
         if let (Some(last), Some(incoming)) = (self.last_tl0, descriptor.tl0_pic_idx()) {
             self.tl0_offset = last.wrapping_add(1).wrapping_sub(incoming);
         }
+        self.dropped.clear();
+    }
+
+    /// The frame of the packet described by `descriptor` is not sent: the ids after it move
+    /// down by one (once per frame, whatever the number of its packets).
+    pub fn drop_frame(&mut self, descriptor: &Vp8Descriptor) {
+        let Some(id) = descriptor.picture_id() else {
+            return;
+        };
+        if self.dropped.back().is_some_and(|last| !before(*last, id)) {
+            return; // this frame's id already, or an older one
+        }
+        self.dropped.push_back(id);
+        if self.dropped.len() > DROPS_KEPT {
+            self.dropped.pop_front();
+            self.picture_offset = (self.picture_offset + PICTURE_ID_MOD - 1) % PICTURE_ID_MOD;
+        }
     }
 
     /// The patch for a packet described by `descriptor` (`None`: its ids stay as they are).
     pub fn patch(&mut self, descriptor: &Vp8Descriptor) -> Option<Vp8Patch> {
+        let dropped_before = |id: u16| {
+            let after = self
+                .dropped
+                .iter()
+                .rev()
+                .take_while(|d| !before(**d, id))
+                .count();
+            (self.dropped.len() - after) as u16
+        };
+        let shift = descriptor.picture_id().map_or(self.picture_offset, |id| {
+            (self.picture_offset + PICTURE_ID_MOD - dropped_before(id)) % PICTURE_ID_MOD
+        });
         let picture = descriptor
             .picture_id()
-            .map(|id| (id + self.picture_offset) % PICTURE_ID_MOD);
+            .map(|id| (id + shift) % PICTURE_ID_MOD);
         let tl0 = descriptor
             .tl0_pic_idx()
             .map(|idx| idx.wrapping_add(self.tl0_offset));
         self.last_picture = picture.or(self.last_picture);
         self.last_tl0 = tl0.or(self.last_tl0);
-        if self.picture_offset == 0 && self.tl0_offset == 0 {
+        if shift == 0 && self.tl0_offset == 0 {
             return None;
         }
         let mut builder = descriptor.patch();
@@ -83,8 +130,8 @@ mod tests {
         let d = Vp8Descriptor::parse(&bytes).expect("descriptor");
         let patch = ids.patch(&d);
         let written = (
-            (picture + ids.picture_offset) % PICTURE_ID_MOD,
-            tl0.wrapping_add(ids.tl0_offset),
+            ids.last_picture.expect("a picture id"),
+            ids.last_tl0.expect("a TL0PICIDX"),
         );
         let expected = (written != (picture, tl0)).then(|| {
             d.patch()
@@ -109,5 +156,35 @@ mod tests {
         assert_eq!(patched(&mut ids, 32_760, 250), (102, 9));
         assert_eq!(patched(&mut ids, 32_767, 255), (109, 14));
         assert_eq!(patched(&mut ids, 0, 0), (110, 15), "wraps");
+    }
+
+    fn drop(ids: &mut PictureIds, picture: u16) {
+        let bytes = payload(picture, 0);
+        ids.drop_frame(&Vp8Descriptor::parse(&bytes).expect("descriptor"));
+    }
+
+    #[test]
+    fn dropped_frames_leave_no_gap() {
+        let mut ids = PictureIds::default();
+        assert_eq!(patched(&mut ids, 32_766, 3), (32_766, 3));
+        drop(&mut ids, 32_767);
+        drop(&mut ids, 32_767); // its second packet
+        assert_eq!(patched(&mut ids, 0, 4), (32_767, 4));
+        drop(&mut ids, 1);
+        drop(&mut ids, 2);
+        assert_eq!(patched(&mut ids, 3, 5), (0, 5), "wraps");
+        // A late packet of a frame before the drops keeps its place.
+        assert_eq!(patched(&mut ids, 0, 4), (32_767, 4));
+        // Past the kept drops, the oldest fold into the offset and still count.
+        for n in 0..(DROPS_KEPT as u16 + 5) {
+            drop(&mut ids, 4 + 2 * n);
+            assert_eq!(patched(&mut ids, 5 + 2 * n, 6), (1 + n, 6));
+        }
+        // A switch starts afresh after the last id sent.
+        let last = ids.last_picture.expect("sent");
+        let other = payload(500, 9);
+        ids.switch(&Vp8Descriptor::parse(&other).expect("descriptor"));
+        assert_eq!(patched(&mut ids, 500, 9).0, (last + 1) % PICTURE_ID_MOD);
+        assert_eq!(patched(&mut ids, 501, 10).0, (last + 2) % PICTURE_ID_MOD);
     }
 }

@@ -8,7 +8,12 @@
 //! its SSRC, so the new source must continue its space: the first packet of the new source gets
 //! the sequence number after the last one sent and a timestamp advanced by the wall-clock time
 //! since that packet, as a jitter buffer expects of one talker who paused.
+//!
+//! Packets the server drops on purpose (frames of a temporal layer the subscriber does not get,
+//! see `temporal.rs`) are taken out of the sequence space ([`Rewriter::skip`]): the subscriber
+//! sees no gap to ask a retransmission for.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::policy::MediaKind;
@@ -22,7 +27,17 @@ pub struct Rewriter {
     last: Option<(u64, u32, Instant)>,
     /// RTP clock rate of the stream (Hz).
     clock_hz: u32,
+    /// Source sequence numbers skipped lately, ascending: each shifts the packets after it down
+    /// by one. The oldest are folded into the offset.
+    skipped: VecDeque<u64>,
+    /// The newest skipped sequence number folded into the offset: packets older than it map
+    /// nowhere any more.
+    folded: Option<u64>,
 }
+
+/// Skipped sequence numbers kept apart before the oldest is folded into the offset (a packet
+/// arriving later than this many skips cannot be placed and is not forwarded).
+const SKIPS_KEPT: usize = 128;
 
 impl Rewriter {
     /// A rewriter for a new outgoing stream of `kind` (random start, Opus 48 kHz or video 90 kHz).
@@ -35,6 +50,8 @@ impl Rewriter {
             offsets: None,
             last: None,
             clock_hz,
+            skipped: VecDeque::new(),
+            folded: None,
         }
     }
 
@@ -45,6 +62,31 @@ impl Rewriter {
             offsets: None,
             last: self.last,
             clock_hz: self.clock_hz,
+            skipped: VecDeque::new(),
+            folded: None,
+        }
+    }
+
+    /// Takes the source packet `src_seq` out of the stream: it is not sent, and the packets
+    /// after it move down by one. Nothing before the stream's first packet.
+    pub fn skip(&mut self, src_seq: u64) {
+        let Some((seq_off, _, first)) = self.offsets.as_mut() else {
+            return;
+        };
+        if (src_seq as i64 + *seq_off) < *first as i64 || self.folded.is_some_and(|f| src_seq <= f)
+        {
+            return;
+        }
+        let at = self.skipped.partition_point(|s| *s < src_seq);
+        if self.skipped.get(at) == Some(&src_seq) {
+            return;
+        }
+        self.skipped.insert(at, src_seq);
+        if self.skipped.len() > SKIPS_KEPT
+            && let Some(oldest) = self.skipped.pop_front()
+        {
+            *seq_off -= 1;
+            self.folded = Some(oldest);
         }
     }
 
@@ -70,7 +112,14 @@ impl Rewriter {
                 start_seq,
             )
         });
-        let seq = src_seq as i64 + seq_off;
+        if self.folded.is_some_and(|f| src_seq <= f) {
+            return None;
+        }
+        let skipped_before = self.skipped.partition_point(|s| *s < src_seq);
+        if self.skipped.get(skipped_before) == Some(&src_seq) {
+            return None; // a copy of a packet taken out
+        }
+        let seq = src_seq as i64 + seq_off - skipped_before as i64;
         if seq < first as i64 {
             return None;
         }
@@ -108,6 +157,30 @@ mod tests {
         let mut r = Rewriter::new(MediaKind::Audio);
         let (s0, _) = r.map(100_000, 0, now).expect("first");
         assert!(r.map(100_000 - s0, 0, now).is_none());
+    }
+
+    #[test]
+    fn skipped_packets_leave_no_gap() {
+        let now = Instant::now();
+        let mut r = Rewriter::new(MediaKind::Video);
+        r.skip(9); // before the stream: nothing to take out
+        let (s0, _) = r.map(10, 0, now).expect("first");
+        r.skip(11);
+        r.skip(12);
+        assert_eq!(r.map(13, 0, now).map(|m| m.0), Some(s0 + 1));
+        assert_eq!(r.map(12, 0, now), None, "a copy of a skipped packet");
+        r.skip(15);
+        // 14 arrives after 15 was skipped: its place is still before.
+        assert_eq!(r.map(16, 0, now).map(|m| m.0), Some(s0 + 3));
+        assert_eq!(r.map(14, 0, now).map(|m| m.0), Some(s0 + 2));
+        // Past the kept skips, the oldest fold into the offset and still count.
+        for n in 0..(SKIPS_KEPT as u64 + 10) {
+            r.skip(100 + 2 * n);
+        }
+        let last = 100 + 2 * (SKIPS_KEPT as u64 + 10);
+        let (seq, _) = r.map(last, 0, now).expect("after the skips");
+        assert_eq!(seq, s0 + (last - 10) - 3 - (SKIPS_KEPT as u64 + 10));
+        assert_eq!(r.map(100, 0, now), None, "older than a folded skip");
     }
 
     #[test]

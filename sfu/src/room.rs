@@ -7,6 +7,7 @@ use std::time::Instant;
 use str0m::format::PayloadParams;
 use str0m::media::{Mid, Pt, Rid};
 
+use crate::allocation::TEMPORAL_LAYERS;
 use crate::codecs::PtMapping;
 
 use crate::engine::Dynacast;
@@ -20,6 +21,7 @@ use crate::policy::{MediaKind, RoomPolicy, Source};
 use crate::rewrite::Rewriter;
 use crate::simulcast::{LAYER_IDLE, LayerSelection, MAX_LAYERS, order_layers};
 use crate::speaking::SpeakingDetector;
+use crate::temporal::TemporalSelection;
 use crate::video_policy::VideoPolicy;
 
 /// One subscriber of a published track.
@@ -35,8 +37,10 @@ pub struct Route {
     pub pt: PtMapping,
     /// The simulcast layer it receives (tracks without simulcast ignore it).
     pub layer: LayerSelection,
-    /// VP8 picture ids kept continuous across layer switches.
+    /// VP8 picture ids kept continuous across layer switches and dropped frames.
     pub picture_ids: PictureIds,
+    /// The VP8 temporal layers it receives.
+    pub temporal: TemporalSelection,
 }
 
 impl Route {
@@ -49,6 +53,7 @@ impl Route {
             pt: PtMapping::default(),
             layer: LayerSelection::new(Some(MAX_LAYERS as u8 - 1)),
             picture_ids: PictureIds::default(),
+            temporal: TemporalSelection::default(),
         }
     }
 }
@@ -78,6 +83,12 @@ pub struct InTrack {
     pub active_top: u8,
     /// Bytes received per layer since the last measurement.
     pub layer_bytes: [u64; MAX_LAYERS],
+    /// Bytes of the lowest layer received per VP8 temporal layer (TID 0-2) since the last
+    /// measurement.
+    pub temporal_bytes: [u64; TEMPORAL_LAYERS],
+    /// The lowest layer's bitrate up to each temporal layer, smoothed as `layer_cost` is (all 0:
+    /// it has no temporal layers).
+    pub temporal_cost: [u64; TEMPORAL_LAYERS],
     /// Bitrate per layer at the last measurement, bits per second.
     pub layer_bps: [u64; MAX_LAYERS],
     /// Each layer's bitrate, smoothed over the measurements taken while it was sent (a paused
@@ -128,16 +139,25 @@ impl InTrack {
 
     /// Takes the layers' new bitrates, and recomputes the highest layer whose layers together
     /// fit `cap_bps` (the lowest always does).
-    pub fn measured(&mut self, bps: [u64; MAX_LAYERS], cap_bps: u64) {
+    pub fn measured(
+        &mut self,
+        bps: [u64; MAX_LAYERS],
+        temporal_bps: [u64; TEMPORAL_LAYERS],
+        cap_bps: u64,
+    ) {
         self.layer_bps = bps;
         for (cost, now) in self.layer_cost.iter_mut().zip(bps) {
-            // Exponential smoothing over about four measurements (2 s).
+            smooth(cost, now);
+        }
+        if bps[0] > 0 && temporal_bps[0] == 0 {
+            // The lowest layer is sent without temporal layers (now).
+            self.temporal_cost = [0; TEMPORAL_LAYERS];
+        }
+        let mut cumulative = 0;
+        for (cost, now) in self.temporal_cost.iter_mut().zip(temporal_bps) {
             if now > 0 {
-                *cost = if *cost == 0 {
-                    now
-                } else {
-                    (*cost * 3 + now) / 4
-                };
+                cumulative += now;
+                smooth(cost, cumulative);
             }
         }
         if self.layers.is_empty() {
@@ -204,6 +224,18 @@ impl InTrack {
             kind: self.kind,
             muted: false,
         }
+    }
+}
+
+/// Exponential smoothing over about four measurements (2 s); a layer not sent (`now` 0) keeps
+/// its cost.
+fn smooth(cost: &mut u64, now: u64) {
+    if now > 0 {
+        *cost = if *cost == 0 {
+            now
+        } else {
+            (*cost * 3 + now) / 4
+        };
     }
 }
 

@@ -31,6 +31,7 @@ pub struct WorkerStats {
     pub(crate) keyframe_requests_received: AtomicU64,
     pub(crate) keyframe_requests_sent: AtomicU64,
     pub(crate) layer_switches: AtomicU64,
+    pub(crate) temporal_drops: AtomicU64,
     pub(crate) dynacast_updates: AtomicU64,
 }
 
@@ -100,6 +101,8 @@ pub struct StatsSnapshot {
     pub keyframe_requests_sent: u64,
     /// Simulcast layer switches of subscribers' streams (each on a keyframe).
     pub layer_switches: u64,
+    /// Video packets of temporal layers a subscriber's bandwidth does not carry, not sent to it.
+    pub temporal_drops: u64,
     /// `publish_layers` words to publishers (dynacast).
     pub dynacast_updates: u64,
 }
@@ -151,6 +154,7 @@ impl SfuStats {
             s.keyframe_requests_received += g(&w.keyframe_requests_received);
             s.keyframe_requests_sent += g(&w.keyframe_requests_sent);
             s.layer_switches += g(&w.layer_switches);
+            s.temporal_drops += g(&w.temporal_drops);
             s.dynacast_updates += g(&w.dynacast_updates);
             w.forward_latency.add_to(&mut s.forward_latency);
         }

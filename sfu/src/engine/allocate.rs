@@ -1,7 +1,8 @@
 //! Simulcast layers from each subscriber's bandwidth estimate (`crate::allocation`): twice a
 //! second, every video-room subscriber's estimate is shared out over the video tracks it
 //! receives (screenshare first, then speakers' cameras, then other cameras), each simulcast
-//! route is allowed up to the layer it got, and the subscriber's estimator is told what the
+//! route is allowed up to the layer it got (and a VP8 route the temporal layers it got, which
+//! also holds for a track without simulcast), and the subscriber's estimator is told what the
 //! wanted layers would cost, so it probes for that much.
 
 use std::time::{Duration, Instant};
@@ -9,11 +10,12 @@ use std::time::{Duration, Instant};
 use str0m::bwe::Bitrate;
 
 use super::Engine;
-use crate::allocation::{Demand, allocate, costs};
+use crate::allocation::{Demand, TEMPORAL_LAYERS, allocate, costs};
 use crate::ids::PeerId;
 use crate::peer::TrackKey;
 use crate::policy::{MediaKind, Source};
 use crate::simulcast::{Allowance, MAX_LAYERS};
+use crate::temporal::ALL_TEMPORAL;
 
 /// How often layers are measured and allocated.
 pub(super) const ALLOCATION_INTERVAL: Duration = Duration::from_millis(500);
@@ -31,11 +33,16 @@ impl Engine {
                     let bytes = std::mem::take(&mut track.layer_bytes[layer]);
                     *rate = (bytes as f64 * 8.0 / secs) as u64;
                 }
+                let mut temporal = [0; TEMPORAL_LAYERS];
+                for (tid, rate) in temporal.iter_mut().enumerate() {
+                    let bytes = std::mem::take(&mut track.temporal_bytes[tid]);
+                    *rate = (bytes as f64 * 8.0 / secs) as u64;
+                }
                 let cap = match track.source {
                     Source::Screenshare => video.max_screenshare_bitrate_bps,
                     _ => video.max_camera_bitrate_bps,
                 };
-                track.measured(bps, cap);
+                track.measured(bps, temporal, cap);
             }
         }
     }
@@ -88,6 +95,7 @@ impl Engine {
                 // must be able to come back.
                 wanted: route.layer.viewed(track.allowed_top()),
                 layer_bps: track.layer_cost,
+                temporal_bps: track.temporal_cost,
             });
         }
         let granted = allocate(estimate, &demands);
@@ -97,14 +105,20 @@ impl Engine {
             let Some(track) = room.tracks.get_mut(key) else {
                 continue;
             };
-            if track.layers.is_empty() {
-                continue; // one layer: forwarded as it is
-            }
             let top = track.top_layer();
+            let simulcast = !track.layers.is_empty();
             let Some(route) = track.routes.iter_mut().find(|r| r.sub == sub) else {
                 continue;
             };
-            let allowance = grant.map_or(Allowance::Nothing, Allowance::UpTo);
+            // Without simulcast the one layer is forwarded whatever the budget, at its lowest
+            // frame rate when even that does not fit.
+            route
+                .temporal
+                .set_target(grant.map_or(if simulcast { ALL_TEMPORAL } else { 0 }, |g| g.temporal));
+            if !simulcast {
+                continue;
+            }
+            let allowance = grant.map_or(Allowance::Nothing, |g| Allowance::UpTo(g.layer));
             if let Some(layer) = route.layer.set_allowance(allowance, top) {
                 keyframes.push((key.clone(), layer));
             }

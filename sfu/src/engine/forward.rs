@@ -19,6 +19,7 @@ use crate::policy::MediaKind;
 use crate::room::Room;
 use crate::simulcast::{Verdict, vp8_keyframe_size};
 use crate::stats::WorkerStats;
+use crate::temporal::vp8_temporal;
 
 /// Whether forwarded packets of a kind are kept for retransmission: video packets are (str0m
 /// answers a subscriber's NACK from its cache with RTX where RTX is negotiated); Opus packets are
@@ -115,13 +116,21 @@ impl Engine {
                 mid,
             });
         }
-        let keyframe = simulcast && codecs::starts_keyframe(codec.spec().codec, &packet.payload);
+        let vp8 = (track.kind == MediaKind::Video && codec.spec().codec == Codec::Vp8)
+            .then(|| Vp8Descriptor::parse(&packet.payload).ok())
+            .flatten();
+        let temporal = vp8.as_ref().and_then(|_| vp8_temporal(&packet.payload));
+        let keyframe = (simulcast || temporal.is_some())
+            && codecs::starts_keyframe(codec.spec().codec, &packet.payload);
         if keyframe && let Some(size) = vp8_keyframe_size(&packet.payload) {
             track.layer_sizes[usize::from(layer)] = Some(size);
         }
-        let vp8 = (simulcast && codec.spec().codec == Codec::Vp8)
-            .then(|| Vp8Descriptor::parse(&packet.payload).ok())
-            .flatten();
+        if let Some(t) = temporal
+            && layer == 0
+            && let Some(bytes) = track.temporal_bytes.get_mut(usize::from(t.tid))
+        {
+            *bytes += packet.payload.len() as u64 + 12;
+        }
         let audio_level = packet.header.ext_vals.audio_level;
         if let Some(level) = audio_level {
             let level = level.unsigned_abs().min(127);
@@ -163,6 +172,17 @@ impl Engine {
                     }
                     Verdict::Forward => {}
                 }
+            }
+            if let Some(info) = temporal
+                && !route.temporal.forwards(info, keyframe)
+            {
+                // Taken out of the subscriber's stream: no gap in its numbers.
+                WorkerStats::add(&self.stats.temporal_drops, 1);
+                route.rewriter.skip(*packet.seq_no);
+                if let Some(descriptor) = &vp8 {
+                    route.picture_ids.drop_frame(descriptor);
+                }
+                continue;
             }
             let pt = match route
                 .pt

@@ -266,6 +266,8 @@ impl Engine {
             layer_seen: Default::default(),
             active_top: 0,
             layer_bytes: [0; MAX_LAYERS],
+            temporal_bytes: Default::default(),
+            temporal_cost: Default::default(),
             layer_bps: [0; MAX_LAYERS],
             layer_cost: [0; MAX_LAYERS],
             cap_top: MAX_LAYERS as u8 - 1,

@@ -486,6 +486,37 @@ impl World {
         self.drain_client(i);
     }
 
+    /// Has client `i` send one RTP packet on its camera track as it is, in VP8: the test writes
+    /// the payload descriptor itself (str0m's packetizer writes neither picture ids nor
+    /// temporal layers). `seq` is the client's own extended sequence number.
+    pub fn send_camera_vp8_rtp(
+        &mut self,
+        i: usize,
+        seq: u64,
+        ts: u32,
+        marker: bool,
+        payload: Vec<u8>,
+    ) {
+        let now = self.now;
+        let c = &mut self.clients[i];
+        let Some(mid) = c.camera_mid else {
+            return;
+        };
+        let Some(pt) = c.rtc.writer(mid).and_then(|w| {
+            w.payload_params()
+                .find(|p| p.spec().codec == str0m::format::Codec::Vp8)
+                .map(|p| p.pt())
+        }) else {
+            return;
+        };
+        let mut direct = c.rtc.direct_api();
+        let Some(tx) = direct.stream_tx_by_mid(mid, None) else {
+            return;
+        };
+        tx.write_rtp(str0m::rtp::RtpWrite::new(pt, seq.into(), ts, now, payload).marker(marker));
+        self.drain_client(i);
+    }
+
     /// Client `i` sends `frames` video frames, one every 33 ms, `frame(n)` for frame `n`, while
     /// the world runs.
     pub fn film(&mut self, i: usize, frames: u64, frame: impl Fn(u64) -> Vec<u8>) {
