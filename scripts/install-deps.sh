@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing OpenChat needs, idempotently: system packages (cmake for the
 # opus crate, chromium for the browser tests, pkg-config, g++ for libFuzzer, GStreamer webrtcbin,
-# PyGObject and Firefox ESR for the interop tests, ffmpeg for the video tests), the Python tools
+# PyGObject and Firefox ESR for the interop tests, ffmpeg for the video tests, iproute2 and socat
+# for the limited-link tests), the Python tools
 # of the test suite in one venv `.venv/` (aiortc for the interop tests, schemathesis for scripts/schemathesis.sh), checks the Rust
 # toolchain, and installs cargo-fuzz (optional: scripts/fuzz.sh falls back to plain cargo).
 # Safe to run on every `make run` / `make test`: it does nothing when everything is present.
@@ -24,7 +25,10 @@ want_pkgs=(cmake pkg-config chromium ca-certificates curl g++
   firefox-esr
   # signaling/tests/video_e2e.rs: test clips are encoded, and received files checked, with
   # ffmpeg/ffprobe (tests only: rtc-joiner sends files as they are).
-  ffmpeg)
+  ffmpeg
+  # Subscribers behind a limited link (video_bandwidth.rs, browser.rs): network namespaces and
+  # tc, and socat to reach the DevTools port of a Chromium inside a namespace.
+  iproute2 socat)
 for p in "${want_pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     need_pkgs+=("$p")

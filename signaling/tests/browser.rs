@@ -14,6 +14,8 @@ mod checks;
 mod chromium;
 #[path = "browser/joiner.rs"]
 mod joiner;
+#[path = "common/netns.rs"]
+mod netns;
 #[path = "browser/server.rs"]
 mod server;
 
@@ -22,7 +24,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use cdp::{Cdp, Page};
-use chromium::Chromium;
+use chromium::{Chromium, Launch};
+use netns::Netns;
 use serde_json::Value;
 use server::TestServer;
 
@@ -153,6 +156,19 @@ async fn screenshot(page: &Page<'_>, dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// Connects to `browser`'s DevTools, retrying for a few seconds (a relay into a namespace may
+/// start listening a moment after Chromium prints its URL).
+async fn connect(browser: &Chromium) -> anyhow::Result<Cdp> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Cdp::connect(&browser.devtools_url).await {
+            Ok(cdp) => return Ok(cdp),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(POLL).await,
+        }
+    }
+}
+
 /// Adds the pages' console output and Chromium's stderr to a failure (and keeps the console in
 /// `$BROWSER_TEST_ARTIFACTS/console-<test>.log`).
 fn with_diagnostics<T>(
@@ -184,13 +200,24 @@ async fn in_browser(
     test: &str,
     body: impl AsyncFnOnce(&TestServer, &Cdp) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    in_browser_with(test, &[], |_| Launch::default(), body).await
+}
+
+/// [`in_browser`] with config `overrides` for the server and Chromium launched as `launch`
+/// says (given the server's base URL).
+async fn in_browser_with(
+    test: &str,
+    overrides: &[(&str, &str)],
+    launch: impl FnOnce(&str) -> Launch,
+    body: impl AsyncFnOnce(&TestServer, &Cdp) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let Some(binary) = chromium_or_skip() else {
         return Ok(());
     };
     init_tracing();
-    let server = TestServer::start().await?;
-    let browser = Chromium::launch(&binary).await?;
-    let cdp = Cdp::connect(&browser.devtools_url).await?;
+    let server = TestServer::start_with(overrides).await?;
+    let browser = Chromium::launch_with(&binary, launch(&server.base_url)).await?;
+    let cdp = connect(&browser).await?;
     let outcome = body(&server, &cdp).await;
     let outcome = with_diagnostics(test, outcome, &cdp, &browser);
     drop(cdp);
@@ -471,11 +498,21 @@ async fn wait_video(
     frames: u64,
     width: impl Fn(u64) -> bool,
 ) -> anyhow::Result<Value> {
+    wait_video_within(page, frames, PACKETS_LIMIT, width).await
+}
+
+/// [`wait_video`] for at most `limit`.
+async fn wait_video_within(
+    page: &Page<'_>,
+    frames: u64,
+    limit: Duration,
+    width: impl Fn(u64) -> bool,
+) -> anyhow::Result<Value> {
     let what = format!(
         "{} to decode {frames} video frames at the wanted width",
         page.name
     );
-    wait_for(&what, PACKETS_LIMIT, async || {
+    wait_for(&what, limit, async || {
         let s = stats(page).await?;
         let found = s["inboundVideo"].as_array().and_then(|tracks| {
             tracks
@@ -562,6 +599,86 @@ async fn a_shared_screen_is_seen_beside_the_camera() -> anyhow::Result<()> {
             eprintln!(
                 "screen {} px wide, {} frames",
                 screen["frameWidth"], screen["framesDecoded"]
+            );
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// A viewer whose downlink is limited drops to a lower layer of the camera and comes back up
+/// when the limit is lifted. Chromium runs in a network namespace the test makes (both pages:
+/// the camera's uplink leaves the namespace unlimited); `tc` limits what enters it to 300
+/// kbit/s, enough for the low layer and the sound. The server binds the test side's address of
+/// the veth pair. Needs root (`ip netns`, `tc`): skipped with a printed reason without it,
+/// failed under `CI=true`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limited_viewer_drops_to_a_lower_layer_and_comes_back() -> anyhow::Result<()> {
+    if chromium_or_skip().is_none() {
+        return Ok(());
+    }
+    let ns = match Netns::create("ocbr", 232) {
+        Ok(ns) => ns,
+        Err(reason) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "cannot make a network namespace: {reason}"
+            );
+            eprintln!("skipped: cannot make a network namespace (needs root): {reason}");
+            return Ok(());
+        }
+    };
+    let listen = format!("{}:0", ns.host_ip);
+    let overrides = [
+        ("http.listen", listen.as_str()),
+        ("media.bind_ip", ns.host_ip.as_str()),
+    ];
+    let launch = |base: &str| Launch {
+        netns: Some((ns.name.clone(), ns.ns_ip.clone())),
+        secure_origin: Some(base.to_owned()),
+    };
+    in_browser_with(
+        "a_limited_viewer_drops_to_a_lower_layer_and_comes_back",
+        &overrides,
+        launch,
+        async |server, cdp| {
+            let cam = Page::open(cdp, "cam", &video_url(server, "cam", true)).await?;
+            let viewer = Page::open(cdp, "viewer", &video_url(server, "viewer", false)).await?;
+            for page in [&cam, &viewer] {
+                wait_connected(page).await?;
+            }
+            wait_eval(&viewer, "window.openchat.tiles.length", 1.into()).await?;
+            let track: String = viewer
+                .eval("window.openchat.tiles[0].trackId")
+                .await?
+                .as_str()
+                .map(str::to_owned)
+                .context("the tile's track id")?;
+            viewer
+                .eval(&format!(
+                    "window.openchat.setTileSize({track:?}, 1280, 720)"
+                ))
+                .await?;
+            // The estimate climbs from 1 Mbit/s to the top layer's 2-3: slower on a busy machine.
+            let full =
+                wait_video_within(&viewer, 30, Duration::from_secs(60), |w| w >= 1280).await?;
+            ns.limit(300).map_err(anyhow::Error::msg)?;
+            let frames = full["framesDecoded"].as_u64().unwrap_or(0);
+            let limited = wait_video_within(&viewer, frames + 1, Duration::from_secs(30), |w| {
+                (1..=640).contains(&w)
+            })
+            .await?;
+            // A while at the lower layer, then the limit goes.
+            let frames = limited["framesDecoded"].as_u64().unwrap_or(0);
+            let held = wait_video(&viewer, frames + 60, |w| (1..=640).contains(&w)).await?;
+            ns.unlimit().map_err(anyhow::Error::msg)?;
+            let frames = held["framesDecoded"].as_u64().unwrap_or(0);
+            let back =
+                wait_video_within(&viewer, frames + 1, Duration::from_secs(60), |w| w >= 1280)
+                    .await?;
+            eprintln!(
+                "full {} px, limited {} px, back at {} px",
+                full["frameWidth"], limited["frameWidth"], back["frameWidth"]
             );
             Ok(())
         },

@@ -16,6 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::joiner::{JoinerProcess, joiner_bin};
+use common::netns::Netns;
 use common::video::{encode_vp8, have_ffmpeg};
 use common::*;
 
@@ -23,107 +24,6 @@ use common::*;
 const LIMITED: Duration = Duration::from_secs(14);
 /// The limit: enough for the low layer (150 kbit/s) and audio, not for the middle one.
 const LIMIT_KBIT: u32 = 300;
-
-fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{cmd}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{cmd} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// A namespace and the veth pair into it; both removed on drop.
-struct Netns {
-    name: String,
-    outer: String,
-    /// The test side's address (the server binds it) and the namespace side's.
-    host_ip: String,
-    ns_ip: String,
-}
-
-impl Netns {
-    fn create() -> Result<Netns, String> {
-        let tag = std::process::id() % 200 + 20;
-        let name = format!("ocbw{tag}");
-        let outer = format!("ocbw{tag}h");
-        let inner = format!("ocbw{tag}n");
-        let (host_ip, ns_ip) = (format!("10.231.{tag}.1"), format!("10.231.{tag}.2"));
-        // Left over by a killed run with the same tag.
-        let _ = run("ip", &["link", "del", &outer]);
-        let _ = run("ip", &["netns", "del", &name]);
-        run("ip", &["netns", "add", &name])?;
-        let ns = Netns {
-            name: name.clone(),
-            outer: outer.clone(),
-            host_ip: host_ip.clone(),
-            ns_ip: ns_ip.clone(),
-        };
-        let exec = |args: &[&str]| {
-            let mut all = vec!["netns", "exec", name.as_str(), "ip"];
-            all.extend_from_slice(args);
-            run("ip", &all)
-        };
-        run(
-            "ip",
-            &[
-                "link", "add", &outer, "type", "veth", "peer", "name", &inner,
-            ],
-        )?;
-        run("ip", &["link", "set", &inner, "netns", &name])?;
-        run(
-            "ip",
-            &["addr", "add", &format!("{host_ip}/24"), "dev", &outer],
-        )?;
-        run("ip", &["link", "set", &outer, "up"])?;
-        exec(&["addr", "add", &format!("{ns_ip}/24"), "dev", &inner])?;
-        exec(&["link", "set", &inner, "up"])?;
-        exec(&["link", "set", "lo", "up"])?;
-        // webrtc-rs joins a multicast group (mDNS) when it starts: without a route, ENODEV.
-        exec(&["route", "add", "default", "via", &host_ip])?;
-        Ok(ns)
-    }
-
-    /// Limits what the namespace receives to `kbit` per second.
-    fn limit(&self, kbit: u32) -> Result<(), String> {
-        let rate = format!("{kbit}kbit");
-        run(
-            "tc",
-            &[
-                "qdisc",
-                "add",
-                "dev",
-                &self.outer,
-                "root",
-                "tbf",
-                "rate",
-                &rate,
-                "burst",
-                "16kbit",
-                "latency",
-                "200ms",
-            ],
-        )
-    }
-
-    fn unlimit(&self) -> Result<(), String> {
-        run("tc", &["qdisc", "del", "dev", &self.outer, "root"])
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = run("ip", &["link", "del", &self.outer]);
-        let _ = run("ip", &["netns", "del", &self.name]);
-    }
-}
 
 fn resolutions(summary: &serde_json::Value) -> Vec<(u64, u64, u64)> {
     summary["video_received"]
@@ -150,7 +50,7 @@ async fn a_limited_subscriber_drops_to_the_low_layer_and_comes_back() {
     if !have_ffmpeg() {
         return;
     }
-    let ns = match Netns::create() {
+    let ns = match Netns::create("ocbw", 231) {
         Ok(ns) => ns,
         Err(reason) => {
             assert!(

@@ -34,9 +34,27 @@ pub fn find() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Where and how Chromium runs (the default: in the test's own network, DevTools on a free
+/// loopback port).
+#[derive(Default)]
+pub struct Launch {
+    /// Runs it inside this network namespace (`ip netns exec`), whose own address is the second
+    /// string: its DevTools port is then reached through a relay (socat) on that address.
+    pub netns: Option<(String, String)>,
+    /// An `http://` origin to treat as secure (the camera needs a secure context, and only
+    /// loopback is one without TLS).
+    pub secure_origin: Option<String>,
+}
+
+/// The DevTools port inside a namespace (its own port space), and the relay's port.
+const NETNS_DEVTOOLS_PORT: u16 = 9222;
+const NETNS_RELAY_PORT: u16 = 9223;
+
 /// A running Chromium. Dropping it kills the browser.
 pub struct Chromium {
     child: Child,
+    /// The relay to its DevTools port when it runs in a namespace.
+    relay: Option<Child>,
     /// The browser-level DevTools WebSocket URL.
     pub devtools_url: String,
     stderr: Arc<Mutex<VecDeque<String>>>,
@@ -45,10 +63,29 @@ pub struct Chromium {
 }
 
 impl Chromium {
-    /// Starts headless Chromium with fake microphone/camera and loopback ICE allowed.
-    pub async fn launch(binary: &Path) -> anyhow::Result<Chromium> {
+    /// Starts headless Chromium with fake microphone/camera and loopback ICE allowed, where and
+    /// how `launch` says.
+    pub async fn launch_with(binary: &Path, launch: Launch) -> anyhow::Result<Chromium> {
         let profile = tempfile::tempdir().context("profile dir")?;
-        let mut child = Command::new(binary)
+        let mut command = match &launch.netns {
+            Some((name, _)) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", name.as_str()]).arg(binary);
+                c.arg(format!("--remote-debugging-port={NETNS_DEVTOOLS_PORT}"));
+                c
+            }
+            None => {
+                let mut c = Command::new(binary);
+                c.arg("--remote-debugging-port=0");
+                c
+            }
+        };
+        if let Some(origin) = &launch.secure_origin {
+            command.arg(format!(
+                "--unsafely-treat-insecure-origin-as-secure={origin}"
+            ));
+        }
+        let mut child = command
             .args([
                 "--headless=new",
                 "--no-sandbox",
@@ -64,7 +101,6 @@ impl Chromium {
                 "--use-fake-device-for-media-stream",
                 "--use-fake-ui-for-media-stream",
                 "--autoplay-policy=no-user-gesture-required",
-                "--remote-debugging-port=0",
                 "--window-size=1000,700",
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
@@ -82,14 +118,40 @@ impl Chromium {
         let tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
         let (url_tx, url_rx) = oneshot::channel();
         tokio::spawn(read_stderr(stderr, url_tx, tail.clone()));
+        let relay = match &launch.netns {
+            Some((name, ns_ip)) => Some(
+                Command::new("ip")
+                    .args(["netns", "exec", name.as_str(), "socat"])
+                    .arg(format!(
+                        "TCP-LISTEN:{NETNS_RELAY_PORT},bind={ns_ip},reuseaddr,fork"
+                    ))
+                    .arg(format!("TCP:127.0.0.1:{NETNS_DEVTOOLS_PORT}"))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .context("cannot start socat in the namespace (DevTools relay)")?,
+            ),
+            None => None,
+        };
         let mut chromium = Chromium {
             child,
+            relay,
             devtools_url: String::new(),
             stderr: tail,
             _profile: profile,
         };
         match tokio::time::timeout(STARTUP_TIMEOUT, url_rx).await {
-            Ok(Ok(url)) => chromium.devtools_url = url,
+            Ok(Ok(url)) => {
+                chromium.devtools_url = match &launch.netns {
+                    Some((_, ns_ip)) => url.replace(
+                        &format!("127.0.0.1:{NETNS_DEVTOOLS_PORT}"),
+                        &format!("{ns_ip}:{NETNS_RELAY_PORT}"),
+                    ),
+                    None => url,
+                }
+            }
             _ => {
                 return Err(anyhow!(
                     "Chromium printed no DevTools URL within {STARTUP_TIMEOUT:?}; stderr:\n{}",
@@ -109,6 +171,9 @@ impl Chromium {
 
 impl Drop for Chromium {
     fn drop(&mut self) {
+        if let Some(relay) = &mut self.relay {
+            let _ = relay.start_kill();
+        }
         let _ = self.child.start_kill();
         // Reap it so the profile directory is not in use when it is removed.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);

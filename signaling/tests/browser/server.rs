@@ -11,14 +11,20 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts the server with SQLite in a fresh directory, HTTP and media on port 0.
-    pub async fn start() -> anyhow::Result<TestServer> {
+    /// Starts the server with SQLite in a fresh directory, HTTP and media on port 0, and
+    /// `overrides` (config keys and values) on top.
+    pub async fn start_with(overrides: &[(&str, &str)]) -> anyhow::Result<TestServer> {
         let data_dir = tempfile::tempdir().context("data dir")?;
-        let settings: Vec<(String, String)> = vec![
+        let mut settings: Vec<(String, String)> = vec![
             ("http.listen".into(), "127.0.0.1:0".into()),
             ("media.port".into(), "0".into()),
             ("data_dir".into(), data_dir.path().display().to_string()),
         ];
+        settings.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let config = signaling::config::load(None, std::iter::empty(), &settings)?;
         let running = signaling::start(config).await?;
         let base_url = format!("http://{}", running.http_addr);

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod joiner;
+pub mod netns;
 pub mod video;
 
 use std::path::PathBuf;
