@@ -34,7 +34,12 @@ pub fn starts_keyframe(codec: Codec, payload: &[u8]) -> bool {
     match codec {
         Codec::Vp8 => detect_vp8_keyframe(payload),
         Codec::H264 => detect_h264_keyframe(payload),
-        Codec::Vp9 => detect_vp9_keyframe(payload),
+        // The first packet of the base spatial layer (str0m's check is the P bit alone, which
+        // every packet of a keyframe, and an SVC keyframe's upper layers, carry).
+        Codec::Vp9 => {
+            detect_vp9_keyframe(payload)
+                && crate::vp9::Vp9Descriptor::parse(payload).is_some_and(|d| d.starts_keyframe())
+        }
         _ => false,
     }
 }

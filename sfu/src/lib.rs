@@ -18,8 +18,9 @@
 //! - Video, as pure logic beside the engine files that apply it: `codecs.rs` (payload types
 //!   across sessions), `keyframes.rs` (keyframe request rate limit), `simulcast.rs` (layers and
 //!   each subscriber's layer choice), `allocation.rs` (a subscriber's bandwidth shared out over
-//!   its tracks), `picture_ids.rs` (VP8 ids across switches and drops), `temporal.rs` (VP8
-//!   temporal layers a subscriber short of bandwidth does without), `video_policy.rs` (what video
+//!   its tracks), `picture_ids.rs` (VP8/VP9 ids across switches and drops), `temporal.rs` (VP8
+//!   and VP9 temporal layers a subscriber short of bandwidth does without), `vp9.rs` (the VP9
+//!   payload descriptor), `video_policy.rs` (what video
 //!   rooms allow); in `engine/`: `keyframes.rs`, `layers.rs`, `allocate.rs`, `dynacast.rs`,
 //!   `bitrate_caps.rs`.
 //!
@@ -55,6 +56,7 @@ mod stats;
 mod stun;
 mod temporal;
 mod video_policy;
+mod vp9;
 
 pub use config::{InvalidSetting, MediaSettings, SfuConfig};
 pub use dtls_failure::{DtlsFailure, DtlsFailureReason};

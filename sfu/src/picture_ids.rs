@@ -1,9 +1,9 @@
-//! VP8 picture ids across simulcast switches. Each layer numbers its frames on its own (the
-//! RTP payload descriptor's PictureID and TL0PICIDX, RFC 7741), so a subscriber switched from one
-//! layer to another would see the numbers jump. Per subscriber and track, the ids are shifted so
+//! VP8 and VP9 picture ids across simulcast switches. Each layer numbers its frames on its own
+//! (the RTP payload descriptor's PictureID and TL0PICIDX, RFC 7741 and RFC 9628), so a
+//! subscriber switched from one layer to another would see the numbers jump. Per subscriber and track, the ids are shifted so
 //! they continue: the first frame after a switch gets the id after the last one sent. The patch
-//! is applied by str0m while it serializes the packet (`RtpWrite::vp8_patch`): no copy of the
-//! payload.
+//! is applied by str0m while it serializes a VP8 packet (`RtpWrite::vp8_patch`): no copy of the
+//! payload; a VP9 packet is copied with its ids rewritten (`vp9.rs`).
 //!
 //! Frames the server drops on purpose (a temporal layer the subscriber does not get) are taken
 //! out of the numbering ([`PictureIds::drop_frame`]): a receiver that sees a picture id missing
@@ -41,11 +41,16 @@ impl PictureIds {
     /// The stream switches to another layer at the packet described by `descriptor`: its ids
     /// continue after the last ones sent.
     pub fn switch(&mut self, descriptor: &Vp8Descriptor) {
-        if let (Some(last), Some(incoming)) = (self.last_picture, descriptor.picture_id()) {
+        self.switch_to(descriptor.picture_id(), descriptor.tl0_pic_idx());
+    }
+
+    /// [`PictureIds::switch`] at a packet carrying `picture` and `tl0` (any codec's ids).
+    pub fn switch_to(&mut self, picture: Option<u16>, tl0: Option<u8>) {
+        if let (Some(last), Some(incoming)) = (self.last_picture, picture) {
             let next = (last + 1) % PICTURE_ID_MOD;
             self.picture_offset = (next + PICTURE_ID_MOD - incoming) % PICTURE_ID_MOD;
         }
-        if let (Some(last), Some(incoming)) = (self.last_tl0, descriptor.tl0_pic_idx()) {
+        if let (Some(last), Some(incoming)) = (self.last_tl0, tl0) {
             self.tl0_offset = last.wrapping_add(1).wrapping_sub(incoming);
         }
         self.dropped.clear();
@@ -67,8 +72,13 @@ impl PictureIds {
         }
     }
 
-    /// The patch for a packet described by `descriptor` (`None`: its ids stay as they are).
-    pub fn patch(&mut self, descriptor: &Vp8Descriptor) -> Option<Vp8Patch> {
+    /// The ids a packet carrying `picture` and `tl0` goes out with (`None`: as they are). The
+    /// ids written are the last ones sent from then on: call it only for a packet that goes out.
+    pub fn map(
+        &mut self,
+        picture: Option<u16>,
+        tl0: Option<u8>,
+    ) -> Option<(Option<u16>, Option<u8>)> {
         let dropped_before = |id: u16| {
             let after = self
                 .dropped
@@ -78,20 +88,20 @@ impl PictureIds {
                 .count();
             (self.dropped.len() - after) as u16
         };
-        let shift = descriptor.picture_id().map_or(self.picture_offset, |id| {
+        let shift = picture.map_or(self.picture_offset, |id| {
             (self.picture_offset + PICTURE_ID_MOD - dropped_before(id)) % PICTURE_ID_MOD
         });
-        let picture = descriptor
-            .picture_id()
-            .map(|id| (id + shift) % PICTURE_ID_MOD);
-        let tl0 = descriptor
-            .tl0_pic_idx()
-            .map(|idx| idx.wrapping_add(self.tl0_offset));
+        let picture = picture.map(|id| (id + shift) % PICTURE_ID_MOD);
+        let tl0 = tl0.map(|idx| idx.wrapping_add(self.tl0_offset));
         self.last_picture = picture.or(self.last_picture);
         self.last_tl0 = tl0.or(self.last_tl0);
-        if shift == 0 && self.tl0_offset == 0 {
-            return None;
-        }
+        (shift != 0 || self.tl0_offset != 0).then_some((picture, tl0))
+    }
+
+    /// The VP8 patch for a packet described by `descriptor` (`None`: its ids stay as they are),
+    /// as [`PictureIds::map`] gives them.
+    pub fn patch(&mut self, descriptor: &Vp8Descriptor) -> Option<Vp8Patch> {
+        let (picture, tl0) = self.map(descriptor.picture_id(), descriptor.tl0_pic_idx())?;
         let mut builder = descriptor.patch();
         if let Some(picture) = picture {
             builder = builder.picture_id(picture);

@@ -1,34 +1,42 @@
-//! VP8 temporal layers (RFC 7741: the payload descriptor's TID and Y bits). An encoder with
-//! temporal scalability (Chrome's simulcast sends three per layer) tags every frame with the
-//! temporal layer it belongs to: frames of layer 0 depend only on layer 0, so dropping the higher
-//! layers halves or quarters the frame rate and the bitrate while what is left still decodes.
+//! VP8 and VP9 temporal layers (RFC 7741: the payload descriptor's TID and Y bits; RFC 9628: TID
+//! and U). An encoder with temporal scalability (Chrome's VP8 simulcast sends three per layer)
+//! tags every frame with the temporal layer it belongs to: frames of layer 0 depend only on layer
+//! 0, so dropping the higher layers halves or quarters the frame rate and the bitrate while what
+//! is left still decodes.
 //! A subscriber whose bandwidth estimate cannot carry even the lowest simulcast layer at its
 //! full frame rate receives fewer temporal layers (see `crate::allocation`).
 //!
 //! The switch down takes effect at the next frame of an allowed layer (never in the middle of
-//! a frame); the switch up waits for a frame that is a layer sync point (Y bit: it depends only
-//! on layer 0) or a keyframe, since a frame of a higher layer may refer to earlier frames of its
-//! layer that were dropped. The subscriber's stream stays gap-free: the sequence numbers and
-//! picture ids of dropped frames are taken out (`Rewriter::skip`, `PictureIds::drop_frame`),
-//! as its decoder would otherwise wait for them.
+//! a frame); the switch up waits for a frame that is a layer sync point (VP8's Y bit: it depends
+//! only on layer 0), for the first frame after a switching-up point (VP9's U bit: later frames of
+//! higher layers refer to nothing before it) or for a keyframe, since a frame of a higher layer
+//! may refer to earlier frames of its layer that were dropped. The subscriber's stream stays
+//! gap-free: the sequence numbers of dropped packets are taken out (`Rewriter::skip`), and for
+//! VP8 the picture ids of dropped frames (`PictureIds::drop_frame`), as its decoder's reference
+//! finder would otherwise wait for them. VP9's picture ids stay as they are: its receivers find
+//! references by picture id distance (flexible mode's P_DIFF, or the group of frames of
+//! non-flexible mode) and wait only for missing frames of lower layers.
 
 /// A route's temporal layer limit meaning "all of them".
 pub const ALL_TEMPORAL: u8 = u8::MAX;
 
-/// What a VP8 packet tells of its temporal layer.
+/// What a packet tells of its temporal layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Vp8Temporal {
-    /// Its temporal layer (TID, 0-3).
+pub struct TemporalInfo {
+    /// Its temporal layer (TID).
     pub tid: u8,
-    /// Its frame depends only on temporal layer 0 (the Y bit): higher layers may start on it.
+    /// Its frame depends only on temporal layer 0 (VP8's Y bit): its layer may start on it.
     pub layer_sync: bool,
-    /// It is the first packet of a frame (S bit in partition 0).
+    /// Frames of higher layers after this one refer to nothing before it (VP9's U bit).
+    pub switch_up_after: bool,
+    /// It is the first packet of a frame (VP8: S bit in partition 0; VP9: B bit of the base
+    /// spatial layer, so a picture of several spatial layers is one unit).
     pub frame_start: bool,
 }
 
 /// The temporal layer information of a VP8 RTP payload; `None` when the descriptor carries no
 /// TID (the stream has no temporal layers) or is cut short.
-pub fn vp8_temporal(payload: &[u8]) -> Option<Vp8Temporal> {
+pub fn vp8_temporal(payload: &[u8]) -> Option<TemporalInfo> {
     let b0 = *payload.first()?;
     if b0 & 0x80 == 0 {
         return None; // no extension byte: no TID
@@ -45,10 +53,21 @@ pub fn vp8_temporal(payload: &[u8]) -> Option<Vp8Temporal> {
         at += 1; // TL0PICIDX
     }
     let tid_byte = *payload.get(at)?;
-    Some(Vp8Temporal {
+    Some(TemporalInfo {
         tid: tid_byte >> 6,
         layer_sync: tid_byte & 0x20 != 0,
+        switch_up_after: false,
         frame_start: b0 & 0x10 != 0 && b0 & 0x07 == 0,
+    })
+}
+
+/// The temporal layer information of a VP9 RTP payload; `None` without layer indices.
+pub fn vp9_temporal(descriptor: &crate::vp9::Vp9Descriptor) -> Option<TemporalInfo> {
+    Some(TemporalInfo {
+        tid: descriptor.tid?,
+        layer_sync: false,
+        switch_up_after: descriptor.switch_up,
+        frame_start: descriptor.begins_frame && descriptor.sid.unwrap_or(0) == 0,
     })
 }
 
@@ -59,6 +78,8 @@ pub struct TemporalSelection {
     current: u8,
     /// The highest one its bandwidth allows.
     target: u8,
+    /// A switching-up point was forwarded: the next frame of a higher layer may start it.
+    up_point: bool,
 }
 
 impl Default for TemporalSelection {
@@ -66,6 +87,7 @@ impl Default for TemporalSelection {
         TemporalSelection {
             current: ALL_TEMPORAL,
             target: ALL_TEMPORAL,
+            up_point: false,
         }
     }
 }
@@ -84,21 +106,27 @@ impl TemporalSelection {
 
     /// Whether a packet described by `info` is forwarded; `keyframe` when it starts a keyframe
     /// (every layer may start there).
-    pub fn forwards(&mut self, info: Vp8Temporal, keyframe: bool) -> bool {
+    pub fn forwards(&mut self, info: TemporalInfo, keyframe: bool) -> bool {
         if keyframe {
             self.current = self.target;
+            self.up_point = false;
         } else if info.frame_start {
             if self.target < self.current && info.tid <= self.target {
                 self.current = self.target;
             } else if self.current < self.target
                 && info.tid > self.current
                 && info.tid <= self.target
-                && info.layer_sync
+                && (info.layer_sync || self.up_point)
             {
                 self.current = info.tid;
+                self.up_point = false;
             }
         }
-        info.tid <= self.current
+        let forwarded = info.tid <= self.current;
+        if forwarded && info.frame_start && info.switch_up_after {
+            self.up_point = true;
+        }
+        forwarded
     }
 }
 
@@ -119,7 +147,7 @@ mod tests {
         ]
     }
 
-    fn info(tid: u8, sync: bool, start: bool) -> Vp8Temporal {
+    fn info(tid: u8, sync: bool, start: bool) -> TemporalInfo {
         vp8_temporal(&packet(tid, sync, start)).expect("temporal info")
     }
 
@@ -127,9 +155,10 @@ mod tests {
     fn the_descriptor_tells_the_layer() {
         assert_eq!(
             vp8_temporal(&packet(2, true, true)),
-            Some(Vp8Temporal {
+            Some(TemporalInfo {
                 tid: 2,
                 layer_sync: true,
+                switch_up_after: false,
                 frame_start: true
             })
         );
@@ -184,9 +213,34 @@ mod tests {
         assert!(s.forwards(info(2, false, true), false));
     }
 
-    impl Vp8Temporal {
-        fn with_tid(self, tid: u8) -> Vp8Temporal {
-            Vp8Temporal { tid, ..self }
+    #[test]
+    fn vp9_goes_up_after_a_switching_up_point() {
+        let frame = |tid: u8, up: bool| TemporalInfo {
+            tid,
+            layer_sync: false,
+            switch_up_after: up,
+            frame_start: true,
+        };
+        let mut s = TemporalSelection::default();
+        s.set_target(0);
+        assert!(s.forwards(frame(0, false), false));
+        assert!(!s.forwards(frame(1, true), false));
+        s.set_target(ALL_TEMPORAL);
+        assert!(
+            !s.forwards(frame(2, false), false),
+            "no switching-up point yet"
+        );
+        assert!(s.forwards(frame(0, true), false), "a switching-up point");
+        assert!(
+            s.forwards(frame(2, false), false),
+            "the next higher frame starts"
+        );
+        assert_eq!(s.current(), 2);
+    }
+
+    impl TemporalInfo {
+        fn with_tid(self, tid: u8) -> TemporalInfo {
+            TemporalInfo { tid, ..self }
         }
     }
 }

@@ -1,16 +1,20 @@
-//! VP8 temporal layers through the engine, in memory on the fake clock (`memnet`): a camera sends
-//! three temporal layers (the 0-2-1-2 pattern Chrome uses, layer sync bits on the frames that
-//! refer only to layer 0); a subscriber whose downlink cannot carry the full frame rate gets
-//! fewer layers, and gets them back when its link clears. Its stream stays gap-free throughout:
-//! sequence numbers, VP8 picture ids and TL0PICIDX all continue, as its depacketizer and its
-//! decoder's reference finder need.
+//! VP8 and VP9 temporal layers through the engine, in memory on the fake clock (`memnet`): a
+//! camera sends three temporal layers (the 0-2-1-2 pattern Chrome uses; VP8 with layer sync bits
+//! on the frames that refer only to layer 0, VP9 with switching-up points on the frames of
+//! layers 0 and 1); a subscriber whose downlink cannot carry the full frame rate gets fewer
+//! layers, and gets them back when its link clears. Its stream stays gap-free throughout:
+//! sequence numbers and TL0PICIDX continue, and VP8 picture ids too (VP9's keep the distances
+//! its receivers find references by), as its depacketizer and its decoder's reference finder
+//! need.
 
 mod memnet;
 
 use std::time::Duration;
 
-use memnet::{ClientSpec, Link, World};
+use memnet::{CameraRtp, ClientSpec, Link, World};
 use sfu::{PeerEvent, RoomKind, SfuConfig};
+use str0m::RtcConfig;
+use str0m::format::Codec;
 
 /// Temporal layer of frame `n` in the three-layer pattern.
 const PATTERN: [u8; 4] = [0, 2, 1, 2];
@@ -30,21 +34,74 @@ struct Received {
     frame_start: bool,
 }
 
-fn parse(seq: u64, payload: &[u8]) -> Option<Received> {
-    // The descriptor this test writes: X, I (15-bit), L, T.
-    if payload.len() < 7 || payload[0] & 0x80 == 0 || payload[1] & 0xe0 != 0xe0 {
+fn parse(codec: Codec, seq: u64, payload: &[u8]) -> Option<Received> {
+    if payload.len() < 7 {
         return None;
     }
-    Some(Received {
-        seq,
-        picture_id: (u16::from(payload[2] & 0x7f) << 8) | u16::from(payload[3]),
-        tl0: payload[4],
-        tid: payload[5] >> 6,
-        frame_start: payload[0] & 0x10 != 0,
-    })
+    let picture_id = |at: usize| (u16::from(payload[at] & 0x7f) << 8) | u16::from(payload[at + 1]);
+    match codec {
+        // The descriptor this test writes: X, I (15-bit), L, T.
+        Codec::Vp8 if payload[0] & 0x80 != 0 && payload[1] & 0xe0 == 0xe0 => Some(Received {
+            seq,
+            picture_id: picture_id(2),
+            tl0: payload[4],
+            tid: payload[5] >> 6,
+            frame_start: payload[0] & 0x10 != 0,
+        }),
+        // I (15-bit), L, non-flexible: picture id, layer indices, TL0PICIDX.
+        Codec::Vp9 if payload[0] & 0xb0 == 0xa0 => Some(Received {
+            seq,
+            picture_id: picture_id(1),
+            tid: payload[3] >> 5,
+            tl0: payload[4],
+            frame_start: payload[0] & 0x08 != 0,
+        }),
+        _ => None,
+    }
+}
+
+/// The payload descriptor of packet `k` of `chunks` of frame `picture_id` in `codec`.
+fn descriptor(
+    codec: Codec,
+    picture_id: u16,
+    tl0: u8,
+    tid: u8,
+    (k, chunks): (usize, usize),
+    keyframe: bool,
+) -> Vec<u8> {
+    let (first, last) = (k == 0, k + 1 == chunks);
+    let id = [0x80 | (picture_id >> 8) as u8, picture_id as u8];
+    match codec {
+        Codec::Vp8 => {
+            // The first frame of layers 1 and 2 after a base frame refers to the base only.
+            let sync = matches!(picture_id % 4, 1 | 2);
+            vec![
+                0x80 | if first { 0x10 } else { 0 },
+                0xe0,
+                id[0],
+                id[1],
+                tl0,
+                (tid << 6) | if sync { 0x20 } else { 0 },
+            ]
+        }
+        _ => {
+            // Frames of layers 0 and 1 are switching-up points.
+            let up = tid < 2;
+            vec![
+                0xa0 | if keyframe { 0 } else { 0x40 }
+                    | if first { 0x08 } else { 0 }
+                    | if last { 0x04 } else { 0 },
+                id[0],
+                id[1],
+                (tid << 5) | if up { 0x10 } else { 0 },
+                tl0,
+            ]
+        }
+    }
 }
 
 struct Camera {
+    codec: Codec,
     world: World,
     publisher: usize,
     sub: usize,
@@ -54,10 +111,16 @@ struct Camera {
 }
 
 impl Camera {
-    fn new(seed: u64, down: Link) -> Camera {
+    fn new(codec: Codec, seed: u64, down: Link) -> Camera {
         let mut world = World::new(SfuConfig::default(), seed);
+        let config = RtcConfig::new().clear_codecs().enable_opus(true, false);
+        let config = match codec {
+            Codec::Vp8 => config.enable_vp8(true),
+            _ => config.enable_vp9(true),
+        };
         let publisher = world.join_client(ClientSpec {
             camera: true,
+            config,
             ..ClientSpec::new("cam", "room", RoomKind::Video)
         });
         let sub = world.join_client(ClientSpec {
@@ -72,6 +135,7 @@ impl Camera {
         assert!(ok, "both connect and the subscriber sees the camera");
         world.run_for(Duration::from_millis(300));
         Camera {
+            codec,
             world,
             publisher,
             sub,
@@ -89,31 +153,32 @@ impl Camera {
             if tid == 0 && n > 0 {
                 self.tl0 = self.tl0.wrapping_add(1);
             }
-            // The first frame of layers 1 and 2 after a base frame refers to the base only.
-            let sync = n % 4 == 1 || n % 4 == 2;
+            // 32_700 is a multiple of 4: the id tells the frame's place in the pattern.
             let picture_id = (32_700 + n) as u16 & 0x7fff;
             let keyframe = n.is_multiple_of(GOP);
             let mut body = vec![(n % 250) as u8; SIZES[usize::from(tid)]];
-            body[0] = if keyframe { 0x10 } else { 0x11 };
+            // The frame header's first byte: VP8's keyframe bit, VP9's frame type.
+            body[0] = match (self.codec, keyframe) {
+                (Codec::Vp8, true) => 0x10,
+                (Codec::Vp8, false) => 0x11,
+                (_, true) => 0x82,
+                (_, false) => 0x86,
+            };
             let chunks: Vec<&[u8]> = body.chunks(MAX_PAYLOAD).collect();
             for (k, chunk) in chunks.iter().enumerate() {
-                let mut payload = vec![
-                    0x80 | if k == 0 { 0x10 } else { 0 },
-                    0xe0,
-                    0x80 | (picture_id >> 8) as u8,
-                    picture_id as u8,
-                    self.tl0,
-                    (tid << 6) | if sync { 0x20 } else { 0 },
-                ];
+                let at = (k, chunks.len());
+                let mut payload = descriptor(self.codec, picture_id, self.tl0, tid, at, keyframe);
                 payload.extend_from_slice(chunk);
                 let last = k + 1 == chunks.len();
-                self.world.send_camera_vp8_rtp(
-                    self.publisher,
-                    self.seq,
-                    (n * 3000) as u32,
-                    last,
+                let packet = CameraRtp {
+                    codec: self.codec,
+                    rid: None,
+                    seq: self.seq,
+                    ts: (n * 3000) as u32,
+                    marker: last,
                     payload,
-                );
+                };
+                self.world.send_camera_rtp(self.publisher, packet);
                 self.seq += 1;
             }
             self.frame += 1;
@@ -127,7 +192,7 @@ impl Camera {
         let mut packets: Vec<Received> = self.world.clients[self.sub]
             .rtp
             .iter()
-            .filter_map(|p| parse(*p.seq_no, &p.payload))
+            .filter_map(|p| parse(self.codec, *p.seq_no, &p.payload))
             .collect();
         packets.sort_by_key(|p| p.seq);
         packets.dedup_by_key(|p| p.seq);
@@ -135,9 +200,9 @@ impl Camera {
     }
 }
 
-/// Sequence numbers, picture ids and TL0PICIDX continue from packet to packet and frame to
-/// frame over `packets`.
-fn assert_gap_free(packets: &[Received]) {
+/// Sequence numbers, picture ids (VP8; VP9's only move forward) and TL0PICIDX continue from
+/// packet to packet and frame to frame over `packets`.
+fn assert_gap_free(codec: Codec, packets: &[Received]) {
     for pair in packets.windows(2) {
         let (a, b) = (pair[0], pair[1]);
 
@@ -147,11 +212,15 @@ fn assert_gap_free(packets: &[Received]) {
             "sequence numbers continue: {a:?} then {b:?}"
         );
         if b.frame_start {
-            assert_eq!(
-                b.picture_id,
-                (a.picture_id + 1) & 0x7fff,
-                "picture ids continue: {a:?} then {b:?}"
-            );
+            let step = (b.picture_id + 0x8000 - a.picture_id) & 0x7fff;
+            if codec == Codec::Vp8 {
+                assert_eq!(step, 1, "picture ids continue: {a:?} then {b:?}");
+            } else {
+                assert!(
+                    (1..=4).contains(&step),
+                    "picture ids move on: {a:?} then {b:?}"
+                );
+            }
             let tl0_step = u8::from(b.tid == 0);
             assert_eq!(b.tl0, a.tl0.wrapping_add(tl0_step), "TL0PICIDX continues");
         } else {
@@ -174,14 +243,13 @@ fn layers_at_end(packets: &[Received], frames: usize) -> Vec<u8> {
 /// about 150. Over a 140 kbit/s downlink the subscriber ends up without layer 2 (and perhaps
 /// layer 1); once the link clears, layer 2 comes back at a sync point. The stream never shows
 /// a gap.
-#[test]
-fn a_short_estimate_drops_temporal_layers_and_they_come_back() {
+fn a_short_estimate_drops_temporal_layers_and_they_come_back(codec: Codec) {
     let constrained = Link {
         delay: Duration::from_millis(10),
         bandwidth_bps: Some(140_000),
         ..Link::default()
     };
-    let mut call = Camera::new(41, constrained);
+    let mut call = Camera::new(codec, 41, constrained);
     call.film(30 * 15);
     let during = call.received();
     let tail = layers_at_end(&during, 60);
@@ -191,7 +259,7 @@ fn a_short_estimate_drops_temporal_layers_and_they_come_back() {
     );
     assert!(tail.contains(&0), "the base layer still flows: {tail:?}");
     assert!(call.world.stats().temporal_drops > 0);
-    assert_gap_free(&during);
+    assert_gap_free(codec, &during);
 
     call.world.clients[call.sub].down = Link::clean();
     call.film(30 * 15);
@@ -201,17 +269,29 @@ fn a_short_estimate_drops_temporal_layers_and_they_come_back() {
         tail.contains(&2) && tail.contains(&1),
         "every layer again on a clean link: {tail:?}"
     );
-    assert_gap_free(&after);
+    assert_gap_free(codec, &after);
+}
+
+#[test]
+fn vp8_temporal_layers_drop_on_a_short_estimate_and_come_back() {
+    a_short_estimate_drops_temporal_layers_and_they_come_back(Codec::Vp8);
+}
+
+#[test]
+fn vp9_temporal_layers_drop_on_a_short_estimate_and_come_back() {
+    a_short_estimate_drops_temporal_layers_and_they_come_back(Codec::Vp9);
 }
 
 /// On a clean link nothing is dropped and the ids pass through as the publisher wrote them.
 #[test]
 fn a_clean_link_gets_every_temporal_layer() {
-    let mut call = Camera::new(42, Link::clean());
-    call.film(30 * 4);
-    let received = call.received();
-    let frames = received.iter().filter(|p| p.frame_start).count();
-    assert!(frames >= 30 * 4 - 5, "{frames} frames of 120");
-    assert_gap_free(&received);
-    assert_eq!(call.world.stats().temporal_drops, 0);
+    for codec in [Codec::Vp8, Codec::Vp9] {
+        let mut call = Camera::new(codec, 42, Link::clean());
+        call.film(30 * 4);
+        let received = call.received();
+        let frames = received.iter().filter(|p| p.frame_start).count();
+        assert!(frames >= 30 * 4 - 5, "{codec:?}: {frames} frames of 120");
+        assert_gap_free(codec, &received);
+        assert_eq!(call.world.stats().temporal_drops, 0);
+    }
 }

@@ -19,7 +19,8 @@ use crate::policy::MediaKind;
 use crate::room::Room;
 use crate::simulcast::{Verdict, vp8_keyframe_size};
 use crate::stats::WorkerStats;
-use crate::temporal::vp8_temporal;
+use crate::temporal::{vp8_temporal, vp9_temporal};
+use crate::vp9::Vp9Descriptor;
 
 /// Whether forwarded packets of a kind are kept for retransmission: video packets are (str0m
 /// answers a subscriber's NACK from its cache with RTX where RTX is negotiated); Opus packets are
@@ -119,7 +120,14 @@ impl Engine {
         let vp8 = (track.kind == MediaKind::Video && codec.spec().codec == Codec::Vp8)
             .then(|| Vp8Descriptor::parse(&packet.payload).ok())
             .flatten();
-        let temporal = vp8.as_ref().and_then(|_| vp8_temporal(&packet.payload));
+        let vp9 = (track.kind == MediaKind::Video && codec.spec().codec == Codec::Vp9)
+            .then(|| Vp9Descriptor::parse(&packet.payload))
+            .flatten();
+        let temporal = match (&vp8, &vp9) {
+            (Some(_), _) => vp8_temporal(&packet.payload),
+            (_, Some(d)) => vp9_temporal(d),
+            _ => None,
+        };
         let keyframe = (simulcast || temporal.is_some())
             && codecs::starts_keyframe(codec.spec().codec, &packet.payload);
         if keyframe && let Some(size) = vp8_keyframe_size(&packet.payload) {
@@ -168,6 +176,9 @@ impl Engine {
                         route.rewriter = route.rewriter.handover();
                         if let Some(descriptor) = &vp8 {
                             route.picture_ids.switch(descriptor);
+                        }
+                        if let Some(d) = &vp9 {
+                            route.picture_ids.switch_to(d.picture_id(), d.tl0_pic_idx());
                         }
                     }
                     Verdict::Forward => {}
@@ -219,11 +230,17 @@ impl Engine {
             };
             // Only now that the copy goes out: the ids it carries are the last ones sent.
             let vp8_patch = vp8.as_ref().and_then(|d| route.picture_ids.patch(d));
-            let mut write =
-                RtpWrite::new(pt, seq.into(), ts, packet.timestamp, packet.payload.clone())
-                    .marker(packet.header.marker)
-                    .ext_vals(ext.clone())
-                    .nackable(nackable);
+            let payload = match &vp9 {
+                Some(d) => match route.picture_ids.map(d.picture_id(), d.tl0_pic_idx()) {
+                    Some((picture, tl0)) => d.rewritten(&packet.payload, picture, tl0),
+                    None => packet.payload.clone(),
+                },
+                None => packet.payload.clone(),
+            };
+            let mut write = RtpWrite::new(pt, seq.into(), ts, packet.timestamp, payload)
+                .marker(packet.header.marker)
+                .ext_vals(ext.clone())
+                .nackable(nackable);
             if let Some(patch) = vp8_patch {
                 write = write.vp8_patch(patch);
             }

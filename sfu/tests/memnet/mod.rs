@@ -87,6 +87,17 @@ impl PartialOrd for Flight {
     }
 }
 
+/// One RTP packet a test writes whole ([`World::send_camera_rtp`]).
+pub struct CameraRtp {
+    pub codec: str0m::format::Codec,
+    /// The simulcast layer (`None`: no simulcast).
+    pub rid: Option<&'static str>,
+    pub seq: u64,
+    pub ts: u32,
+    pub marker: bool,
+    pub payload: Vec<u8>,
+}
+
 /// What a client joins with ([`World::join_client`]).
 pub struct ClientSpec {
     pub name: String,
@@ -486,17 +497,11 @@ impl World {
         self.drain_client(i);
     }
 
-    /// Has client `i` send one RTP packet on its camera track as it is, in VP8: the test writes
-    /// the payload descriptor itself (str0m's packetizer writes neither picture ids nor
-    /// temporal layers). `seq` is the client's own extended sequence number.
-    pub fn send_camera_vp8_rtp(
-        &mut self,
-        i: usize,
-        seq: u64,
-        ts: u32,
-        marker: bool,
-        payload: Vec<u8>,
-    ) {
+    /// Has client `i` send one RTP packet on its camera track (simulcast layer `rid`) as it is,
+    /// in `codec`: the test writes the payload descriptor itself (str0m's packetizers write no
+    /// VP8 picture ids and no temporal layers). `seq` is the client's own extended sequence
+    /// number for that layer.
+    pub fn send_camera_rtp(&mut self, i: usize, packet: CameraRtp) {
         let now = self.now;
         let c = &mut self.clients[i];
         let Some(mid) = c.camera_mid else {
@@ -504,16 +509,19 @@ impl World {
         };
         let Some(pt) = c.rtc.writer(mid).and_then(|w| {
             w.payload_params()
-                .find(|p| p.spec().codec == str0m::format::Codec::Vp8)
+                .find(|p| p.spec().codec == packet.codec)
                 .map(|p| p.pt())
         }) else {
             return;
         };
         let mut direct = c.rtc.direct_api();
-        let Some(tx) = direct.stream_tx_by_mid(mid, None) else {
+        let Some(tx) = direct.stream_tx_by_mid(mid, packet.rid.map(Rid::from)) else {
             return;
         };
-        tx.write_rtp(str0m::rtp::RtpWrite::new(pt, seq.into(), ts, now, payload).marker(marker));
+        let write =
+            str0m::rtp::RtpWrite::new(pt, packet.seq.into(), packet.ts, now, packet.payload)
+                .marker(packet.marker);
+        tx.write_rtp(write);
         self.drain_client(i);
     }
 
