@@ -71,9 +71,14 @@ pub enum AdmissionError {
     /// The device was revoked.
     #[error("this device was revoked")]
     DeviceRevoked,
-    /// The user is banned from the channel's server.
+    /// The user is banned from the channel's server, until this unix millisecond (`None`: for
+    /// good).
     #[error("banned from the channel's server")]
-    Banned,
+    Banned { until: Option<i64> },
+    /// The user is timed out in the channel's server (no joining), until this unix millisecond
+    /// (`None`: until lifted).
+    #[error("timed out in the channel's server")]
+    TimedOut { until: Option<i64> },
     /// The channel has no RTC room (text channel).
     #[error("not a voice or video channel")]
     NotAnRtcChannel,
@@ -82,14 +87,32 @@ pub enum AdmissionError {
     Storage(#[from] ControlError),
 }
 
+impl From<crate::Restriction> for AdmissionError {
+    fn from(r: crate::Restriction) -> Self {
+        match r {
+            crate::Restriction::Banned { until } => AdmissionError::Banned { until },
+            crate::Restriction::TimedOut { until } => AdmissionError::TimedOut { until },
+        }
+    }
+}
+
 impl AdmissionError {
+    /// When a ban or timeout ends (unix milliseconds), for those two.
+    pub fn until(&self) -> Option<i64> {
+        match self {
+            AdmissionError::Banned { until } | AdmissionError::TimedOut { until } => *until,
+            _ => None,
+        }
+    }
+
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
             AdmissionError::ChannelNotFound => "channel_not_found",
             AdmissionError::NotAMember => "not_a_member",
             AdmissionError::DeviceRevoked => "device_revoked",
-            AdmissionError::Banned => "banned",
+            AdmissionError::Banned { .. } => "banned",
+            AdmissionError::TimedOut { .. } => "timed_out",
             AdmissionError::NotAnRtcChannel => "not_an_rtc_channel",
             AdmissionError::Storage(_) => "internal",
         }
@@ -117,7 +140,8 @@ impl Control {
     /// In order: an unknown channel, one outside `server_id` when given, or one of a server the
     /// user is not a member of is `ChannelNotFound` (never telling an outsider which channels
     /// exist) — except in dev mode on `srv_harbor`, which makes the user a member (role member)
-    /// on first admission; a ban in force (permanent or ending in the future) is `Banned`; a
+    /// on first admission; a ban in force (permanent or ending in the future) is `Banned`, a
+    /// timeout in force `TimedOut`; a
     /// text channel is `NotAnRtcChannel`.
     pub async fn admit_to_channel(
         &self,
@@ -135,8 +159,8 @@ impl Control {
         let role = match self.member_role(&channel.server_id, user_id).await? {
             Some(role) => role,
             None if self.options().dev_mode && channel.server_id == DEV_SERVER_ID => {
-                if self.banned(&channel.server_id, user_id).await? {
-                    return Err(AdmissionError::Banned);
+                if let Some(r) = self.restriction_of(&channel.server_id, user_id).await? {
+                    return Err(r.into());
                 }
                 let mut tx = self.write().await?;
                 insert_member(
@@ -155,8 +179,8 @@ impl Control {
             }
             None => return Err(AdmissionError::ChannelNotFound),
         };
-        if self.banned(&channel.server_id, user_id).await? {
-            return Err(AdmissionError::Banned);
+        if let Some(r) = self.restriction_of(&channel.server_id, user_id).await? {
+            return Err(r.into());
         }
         if !channel.kind.is_rtc() {
             return Err(AdmissionError::NotAnRtcChannel);
@@ -172,7 +196,7 @@ impl Control {
 
     /// Whether the holder of a join ticket may still enter, or stay in, the room of
     /// `channel_id`: the device is not revoked (`DeviceRevoked`), the user is still a member of
-    /// the channel's server (`NotAMember`) and not banned (`Banned`). Signaling asks at ticket
+    /// the channel's server (`NotAMember`), not banned (`Banned`) and not timed out (`TimedOut`). Signaling asks at ticket
     /// redemption and whenever it must re-check its live sessions. Adds nobody (not even in dev
     /// mode).
     pub async fn check_room_access(
@@ -193,23 +217,9 @@ impl Control {
         {
             return Err(AdmissionError::NotAMember);
         }
-        if self.banned(&channel.server_id, user_id).await? {
-            return Err(AdmissionError::Banned);
+        if let Some(r) = self.restriction_of(&channel.server_id, user_id).await? {
+            return Err(r.into());
         }
         Ok(())
-    }
-
-    /// Whether a ban of `user_id` in `server_id` is in force (permanent or ending later).
-    async fn banned(&self, server_id: &str, user_id: &str) -> Result<bool, ControlError> {
-        let banned: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM bans WHERE server_id = $1 AND user_id = $2 \
-             AND (until IS NULL OR until > $3)",
-        )
-        .bind(server_id)
-        .bind(user_id)
-        .bind(now_millis())
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(banned.is_some())
     }
 }

@@ -7,7 +7,8 @@
 //! [`Admission`]) or events that signaling applies.
 //!
 //! Layout, by folder: `communities/` (servers, channels, roles, invitations, members), `epochs/`,
-//! `messages/`, `devices/`, `keys/`, `profiles/`; `outbox.rs` (the `Write` unit of work: its commit
+//! `messages/`, `devices/`, `keys/`, `profiles/`, `moderation/` (policy, cases, actions, votes,
+//! audit); `outbox.rs` (the `Write` unit of work: its commit
 //! releases the SQLite writer gate and wakes the dispatcher); `realtime/` (fanout, its owned
 //! background tasks, live-only typing and presence); `settings.rs` (the `[control]` config
 //! section); `http/` (routes and the OpenAPI document).
@@ -41,6 +42,7 @@ mod json_number;
 mod keys;
 mod messages;
 mod model;
+mod moderation;
 mod outbox;
 mod payload;
 mod profiles;
@@ -74,6 +76,11 @@ pub use messages::{
     SendError, SendOutcome,
 };
 pub use model::{Ban, Channel, ChannelKind, Member, Role, Server, UnknownVariant};
+pub use moderation::{
+    ActionKind, ActionRecord, ActionRequest, AuditEntry, AuditPage, Case, CasePage, CaseQuery,
+    CaseState, DisclosedMessage, ModerationError, ModerationPolicy, NewCase, ProposalRecord,
+    ProposalState, ReportBundle, Restriction, VoteOutcome,
+};
 pub use profiles::{Avatar, AvatarAsset, Profile, ProfileUpdate, ProfilesError};
 pub use realtime::{AccessChange, BackgroundStopped};
 pub use settings::{ControlSettings, InvalidSetting};

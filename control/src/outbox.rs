@@ -41,6 +41,11 @@ pub(crate) mod kind {
     /// A user stopped being a member of a server (left or removed): its live sessions in the
     /// server's rooms end and its devices stop receiving the server's channel events.
     pub const MEMBER_REMOVED: &str = "member_removed";
+    /// A moderation action concerns the user (warned, muted, kicked, timed out, banned, a
+    /// restriction lifted or lapsed): signaling applies it to their live rooms.
+    pub const MODERATION_ACTION: &str = "moderation_action";
+    /// Moderation erased a message's ciphertext (a tombstone).
+    pub const MESSAGE_REMOVED: &str = "message_removed";
 }
 
 /// Who receives an event.

@@ -190,7 +190,7 @@ async fn room_access_follows_revocation_removal_and_bans(ctl: Control) {
         .expect("ban");
     assert!(matches!(
         ctl.check_room_access("carol", "laptop", "vc_room").await,
-        Err(AdmissionError::Banned)
+        Err(AdmissionError::Banned { .. })
     ));
     ctl.remove_member("alice", SERVER, "bob")
         .await

@@ -17,6 +17,7 @@ pub enum ErrorCode {
     DeviceRevoked,
     MembershipRevoked,
     Banned,
+    TimedOut,
     InvalidSdp,
     NegotiationGlare,
     NoPendingOffer,
@@ -40,7 +41,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the documentation's table.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::InvalidMessage,
         ErrorCode::UnsupportedProtocol,
         ErrorCode::JoinRequired,
@@ -52,6 +53,7 @@ impl ErrorCode {
         ErrorCode::DeviceRevoked,
         ErrorCode::MembershipRevoked,
         ErrorCode::Banned,
+        ErrorCode::TimedOut,
         ErrorCode::InvalidSdp,
         ErrorCode::NegotiationGlare,
         ErrorCode::NoPendingOffer,
@@ -87,6 +89,7 @@ impl ErrorCode {
             ErrorCode::DeviceRevoked => "device_revoked",
             ErrorCode::MembershipRevoked => "membership_revoked",
             ErrorCode::Banned => "banned",
+            ErrorCode::TimedOut => "timed_out",
             ErrorCode::InvalidSdp => "invalid_sdp",
             ErrorCode::NegotiationGlare => "negotiation_glare",
             ErrorCode::NoPendingOffer => "no_pending_offer",

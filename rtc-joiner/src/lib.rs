@@ -28,7 +28,10 @@
 //! the join, the run ends cleanly: the summary is printed with stop reason `server_going_away`
 //! and the status is 0. If it goes away before the join completed, the joiner prints
 //! `error: server_going_away: ...` and exits with [`EXIT_SERVER_GOING_AWAY`] (75,
-//! `EX_TEMPFAIL`): joining again later should work.
+//! `EX_TEMPFAIL`): joining again later should work. When moderation or a revocation takes its
+//! access away (`kicked`, `banned`, `timed_out`, `membership_revoked`, `device_revoked`, in the
+//! room or at the join) it prints `error: <code>: ...` and exits with [`EXIT_ACCESS_REMOVED`]
+//! (77, `EX_NOPERM`).
 //!
 //! Module map:
 //! - [`cli`]: command-line flags and their validation into a [`JoinerConfig`].
@@ -66,3 +69,18 @@ pub use summary::Summary;
 /// completed: 75, `EX_TEMPFAIL` of sysexits.h ("temporary failure, retry"). After the join a
 /// going-away server ends the run cleanly (status 0, stop reason `server_going_away`).
 pub const EXIT_SERVER_GOING_AWAY: u8 = 75;
+
+/// Exit status of `rtc-joiner` when the server took its access away (`kicked`, `banned`,
+/// `timed_out`, `membership_revoked`, `device_revoked`), whether at the join (a refused ticket)
+/// or in the room: 77, `EX_NOPERM` of sysexits.h. Joining again will not work until the
+/// restriction ends or is lifted.
+pub const EXIT_ACCESS_REMOVED: u8 = 77;
+
+/// The error codes that exit with [`EXIT_ACCESS_REMOVED`].
+pub const ACCESS_REMOVED_CODES: [&str; 5] = [
+    "kicked",
+    "banned",
+    "timed_out",
+    "membership_revoked",
+    "device_revoked",
+];

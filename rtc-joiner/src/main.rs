@@ -4,7 +4,9 @@
 use anyhow::Context;
 use clap::Parser;
 use rtc_joiner::load::LoadCli;
-use rtc_joiner::{Cli, EXIT_SERVER_GOING_AWAY, Joiner, JoinerError};
+use rtc_joiner::{
+    ACCESS_REMOVED_CODES, Cli, EXIT_ACCESS_REMOVED, EXIT_SERVER_GOING_AWAY, Joiner, JoinerError,
+};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -56,6 +58,9 @@ fn main() -> ExitCode {
             }
             if matches!(err, JoinerError::ServerGoingAway { .. }) {
                 return ExitCode::from(EXIT_SERVER_GOING_AWAY);
+            }
+            if ACCESS_REMOVED_CODES.contains(&err.code()) {
+                return ExitCode::from(EXIT_ACCESS_REMOVED);
             }
             ExitCode::FAILURE
         }

@@ -42,6 +42,16 @@ impl Ending {
         code: openchat_protocol::ErrorCode::Banned,
         message: "you are banned from this room's server",
     };
+    /// The user is timed out in the room's server.
+    pub const TIMED_OUT: Ending = Ending {
+        code: openchat_protocol::ErrorCode::TimedOut,
+        message: "you are timed out in this room's server",
+    };
+    /// A moderator kicked the user.
+    pub const KICKED: Ending = Ending {
+        code: openchat_protocol::ErrorCode::Kicked,
+        message: "a moderator removed you from this room's server",
+    };
 }
 
 /// Who a live session is.
@@ -132,6 +142,19 @@ impl LiveSessions {
         ended
     }
 
+    /// The rooms (channel ids) where `user_id` of `server_id` has a live session.
+    pub fn rooms_of(&self, server_id: &str, user_id: &str) -> Vec<String> {
+        let mut rooms: Vec<String> = self
+            .lock()
+            .values()
+            .filter(|live| live.holder.user_id == user_id && live.holder.server_id == server_id)
+            .map(|live| live.holder.channel_id.clone())
+            .collect();
+        rooms.sort();
+        rooms.dedup();
+        rooms
+    }
+
     fn holders(&self) -> Vec<(u64, Holder)> {
         self.lock()
             .iter()
@@ -160,6 +183,17 @@ fn ending_by(change: &AccessChange, holder: &Holder) -> Option<Ending> {
         {
             Some(Ending::MEMBERSHIP_REVOKED)
         }
+        AccessChange::Moderation {
+            server_id,
+            user_id,
+            action,
+            ..
+        } if &holder.user_id == user_id && &holder.server_id == server_id => match action {
+            control::ActionKind::Ban => Some(Ending::BANNED),
+            control::ActionKind::Kick => Some(Ending::KICKED),
+            control::ActionKind::Timeout => Some(Ending::TIMED_OUT),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -168,7 +202,8 @@ fn ending_by(change: &AccessChange, holder: &Holder) -> Option<Ending> {
 pub fn ending_for(error: &control::AdmissionError) -> Option<Ending> {
     match error {
         control::AdmissionError::DeviceRevoked => Some(Ending::DEVICE_REVOKED),
-        control::AdmissionError::Banned => Some(Ending::BANNED),
+        control::AdmissionError::Banned { .. } => Some(Ending::BANNED),
+        control::AdmissionError::TimedOut { .. } => Some(Ending::TIMED_OUT),
         control::AdmissionError::NotAMember | control::AdmissionError::ChannelNotFound => {
             Some(Ending::MEMBERSHIP_REVOKED)
         }
@@ -180,9 +215,19 @@ pub fn ending_for(error: &control::AdmissionError) -> Option<Ending> {
 /// receiver missed changes: every live session is then checked again with control.
 pub async fn watch_access(state: AppState) {
     let mut changes = state.control.access_changes();
+    let mut sweep = tokio::time::interval(MODERATION_SWEEP);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        match changes.recv().await {
+        let received = tokio::select! {
+            received = changes.recv() => received,
+            _ = sweep.tick() => {
+                sweep_moderation(&state).await;
+                continue;
+            }
+        };
+        match received {
             Ok(change) => {
+                apply_server_mute(&state, &change);
                 let ended = state.live.apply(&change);
                 if ended > 0 {
                     tracing::info!(?change, ended, "access change ended live sessions");
@@ -197,6 +242,52 @@ pub async fn watch_access(state: AppState) {
                 recheck_all(&state).await;
             }
             Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// How often timed mutes and timeouts that ran out are lifted, and proposals past their
+/// lifetime expired (on every node; each is done once, by whichever node gets to it).
+const MODERATION_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn sweep_moderation(state: &AppState) {
+    if let Err(e) = state.control.lapse_restrictions().await {
+        tracing::warn!(error = %e, "cannot lift the moderation restrictions that ran out");
+    }
+    if let Err(e) = state.control.expire_proposals(None).await {
+        tracing::warn!(error = %e, "cannot expire the moderation proposals that ran out");
+    }
+}
+
+/// A server mute or unmute (or a mute's lapse) applied to the target's live rooms on this node:
+/// the rooms layer stops (or resumes) forwarding their media and shows the room a server mute.
+fn apply_server_mute(state: &AppState, change: &AccessChange) {
+    let AccessChange::Moderation {
+        server_id,
+        user_id,
+        action,
+        ..
+    } = change
+    else {
+        return;
+    };
+    let muted = match action {
+        control::ActionKind::Mute => true,
+        control::ActionKind::Unmute => false,
+        _ => return,
+    };
+    for room in state.live.rooms_of(server_id, user_id) {
+        let target = sfu::Target::User(user_id.clone());
+        match state
+            .sfu
+            .server_mute(&sfu::RoomId(room.clone()), &target, muted)
+        {
+            Ok(sessions) => {
+                tracing::info!(room, user_id, muted, sessions, "server mute applied");
+                state.metrics.server_mutes_applied(sessions as u64);
+            }
+            // Registered but not in the room yet: its join applies the mute in force.
+            Err(e) => tracing::debug!(room, user_id, error = %e, "no live session to mute"),
         }
     }
 }

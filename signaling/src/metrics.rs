@@ -11,6 +11,7 @@ pub struct Metrics {
     tickets_issued: IntCounter,
     join_refusals: IntCounterVec,
     sessions_ended_by_access: IntCounter,
+    server_mutes_applied: IntCounter,
     auth_refusals: IntCounterVec,
     errors_sent: IntCounterVec,
 }
@@ -47,7 +48,12 @@ impl Metrics {
         let sessions_ended_by_access = IntCounter::new(
             "openchat_signaling_sessions_ended_by_access_total",
             "Live signaling sessions ended because their device was revoked or their user left, \
-             was removed from or was banned from the room's server",
+             was removed from, kicked, timed out or banned from the room's server",
+        )
+        .expect("valid metric");
+        let server_mutes_applied = IntCounter::new(
+            "openchat_signaling_server_mutes_applied_total",
+            "Live room sessions a moderation mute or unmute was applied to on this node",
         )
         .expect("valid metric");
         let auth_refusals = IntCounterVec::new(
@@ -72,6 +78,7 @@ impl Metrics {
             Box::new(tickets_issued.clone()),
             Box::new(join_refusals.clone()),
             Box::new(sessions_ended_by_access.clone()),
+            Box::new(server_mutes_applied.clone()),
             Box::new(auth_refusals.clone()),
         ] {
             let _ = registry.register(m);
@@ -89,6 +96,7 @@ impl Metrics {
             tickets_issued,
             join_refusals,
             sessions_ended_by_access,
+            server_mutes_applied,
             auth_refusals,
             errors_sent,
         }
@@ -102,6 +110,11 @@ impl Metrics {
     /// Counts live sessions ended by an access change.
     pub fn sessions_ended_by_access(&self, n: u64) {
         self.sessions_ended_by_access.inc_by(n);
+    }
+
+    /// Counts live room sessions a server mute or unmute reached.
+    pub fn server_mutes_applied(&self, n: u64) {
+        self.server_mutes_applied.inc_by(n);
     }
 
     /// Counts an authenticated request refused (e.g. `device_revoked`).

@@ -33,6 +33,12 @@ impl Control {
         request: CommitRequest,
     ) -> Result<CommitOutcome, CommitError> {
         validate(&request)?;
+        if let Some(r) = self
+            .restriction_in_channel(channel_id, &sender.user_id)
+            .await?
+        {
+            return Err(CommitError::Restricted(r));
+        }
         self.visible_channel(&sender.user_id, channel_id).await?;
 
         let mut tx = self.write().await?;

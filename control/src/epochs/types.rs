@@ -181,6 +181,9 @@ pub enum CommitError {
         /// the commit does not add, or a second one).
         reason: &'static str,
     },
+    /// The sender is banned or timed out in the channel's server.
+    #[error("you may not commit in this server now ({})", .0.code())]
+    Restricted(crate::Restriction),
     /// The commit omits pending server-originated proposals.
     #[error("pending proposals must be committed")]
     PendingProposalsOmitted {
@@ -203,6 +206,7 @@ impl CommitError {
             CommitError::SenderNotMember => "not_a_channel_member",
             CommitError::InvalidChange { .. } => "invalid_membership_change",
             CommitError::PendingProposalsOmitted { .. } => "pending_proposals_omitted",
+            CommitError::Restricted(r) => r.code(),
             CommitError::Storage(_) => "internal",
         }
     }

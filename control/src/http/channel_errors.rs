@@ -23,6 +23,11 @@ fn too_large() -> ApiError {
     )
 }
 
+/// 403 `banned` / `timed_out` with `details.until` (unix ms, `null`: no end set).
+fn restricted(code: &'static str, message: &str, r: crate::Restriction) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, code, message).with_details(json!({ "until": r.until() }))
+}
+
 /// 404 `channel_not_found`, 400 `invalid_request`, 413 `payload_too_large`, 409
 /// `epoch_conflict` (details `current_epoch`), 403 `not_a_channel_member`, 422
 /// `invalid_membership_change` (details `user_id`, `device_id`, `reason`), 409
@@ -50,6 +55,7 @@ impl From<CommitError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, code, message)
                     .with_details(json!({ "pending_proposals": missing }))
             }
+            CommitError::Restricted(r) => restricted(code, &message, r),
             CommitError::Storage(e) => ApiError::internal(e),
         }
     }
@@ -90,6 +96,7 @@ impl From<SendError> for ApiError {
                     .with_details(json!({ "current_epoch": current_epoch }))
             }
             SendError::ClientMessageIdReused => ApiError::new(StatusCode::CONFLICT, code, message),
+            SendError::Restricted(r) => restricted(code, &message, r),
             SendError::Storage(e) => ApiError::internal(e),
         }
     }

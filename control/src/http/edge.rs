@@ -37,6 +37,8 @@ pub struct Capabilities {
     pub rtc: RtcCapabilities,
     /// End-to-end encryption features of the chat API.
     pub e2ee: E2eeCapabilities,
+    /// Moderation features.
+    pub moderation: ModerationCapabilities,
     /// Limits clients must respect.
     pub limits: CapabilityLimits,
     /// Whether `POST /v1/dev/token` and the development seed are on.
@@ -75,6 +77,19 @@ pub struct E2eeCapabilities {
     pub key_backups: bool,
     /// The realtime WebSocket.
     pub realtime: bool,
+}
+
+/// Moderation part of [`Capabilities`].
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ModerationCapabilities {
+    /// The moderation API (`/v1/moderation/...`) is served.
+    pub enabled: bool,
+    /// The actions it takes.
+    pub actions: Vec<crate::ActionKind>,
+    /// Actions may be put to a vote.
+    pub votes: bool,
+    /// Cases may carry report bundles (what the reporter discloses).
+    pub report_bundles: bool,
 }
 
 /// Limits part of [`Capabilities`].

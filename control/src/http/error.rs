@@ -191,7 +191,11 @@ impl From<AdmissionError> for ApiError {
         let code = e.code();
         let status = match e {
             AdmissionError::ChannelNotFound | AdmissionError::NotAMember => StatusCode::NOT_FOUND,
-            AdmissionError::Banned | AdmissionError::DeviceRevoked => StatusCode::FORBIDDEN,
+            AdmissionError::Banned { until } | AdmissionError::TimedOut { until } => {
+                return ApiError::new(StatusCode::FORBIDDEN, code, e.to_string())
+                    .with_details(serde_json::json!({ "until": until }));
+            }
+            AdmissionError::DeviceRevoked => StatusCode::FORBIDDEN,
             AdmissionError::NotAnRtcChannel => StatusCode::CONFLICT,
             AdmissionError::Storage(e) => return ApiError::internal(e),
         };

@@ -12,6 +12,7 @@ pub mod edge;
 mod error;
 mod extract;
 mod keys;
+mod moderation;
 pub mod openapi;
 mod profiles;
 mod realtime;
@@ -36,6 +37,7 @@ pub(crate) fn router(control: Control) -> OpenApiRouter {
         .merge(areas::routes(&control))
         .merge(channels::routes())
         .merge(realtime::routes())
+        .merge(moderation::routes())
         .with_state(control)
 }
 

@@ -85,6 +85,7 @@ impl Modify for BearerAuth {
         (name = "devices", description = "devices and device linking"),
         (name = "keys", description = "key envelopes, key packages, key backups"),
         (name = "chat", description = "membership epochs, messages, realtime"),
+        (name = "moderation", description = "policy, cases and report bundles, actions, votes, audit log"),
         (name = "rtc", description = "join tickets and the signaling WebSocket"),
         (name = "ops", description = "health, readiness, metrics, capabilities, the API document"),
     ),

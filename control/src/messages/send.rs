@@ -31,6 +31,12 @@ impl Control {
         new: NewMessage,
     ) -> Result<SendOutcome, SendError> {
         let metadata = validate(&new)?;
+        if let Some(r) = self
+            .restriction_in_channel(channel_id, &sender.user_id)
+            .await?
+        {
+            return Err(SendError::Restricted(r));
+        }
         self.visible_channel(&sender.user_id, channel_id).await?;
         if let Some(original) =
             find_original(self.pool(), channel_id, sender, &Probe::of_new(&new)).await?

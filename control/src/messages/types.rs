@@ -203,6 +203,9 @@ pub enum SendError {
     /// The client message id was already used for a different envelope.
     #[error("client_message_id already used for a different envelope")]
     ClientMessageIdReused,
+    /// The sender is banned or timed out in the channel's server.
+    #[error("you may not send in this server now ({})", .0.code())]
+    Restricted(crate::Restriction),
     /// The database failed.
     #[error(transparent)]
     Storage(#[from] ControlError),
@@ -221,6 +224,7 @@ impl SendError {
             SendError::ReferenceNotFound => "message_not_found",
             SendError::NotTheAuthor => "forbidden",
             SendError::ClientMessageIdReused => "client_message_id_reused",
+            SendError::Restricted(r) => r.code(),
             SendError::Storage(_) => "internal",
         }
     }

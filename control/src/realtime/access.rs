@@ -106,6 +106,19 @@ pub enum AccessChange {
         /// The former member.
         user_id: String,
     },
+    /// A moderation action concerns the user in the server: a ban, kick or timeout ends their
+    /// sessions in the server's rooms; a mute or unmute changes whether their media is
+    /// forwarded there.
+    Moderation {
+        /// The server.
+        server_id: String,
+        /// The target.
+        user_id: String,
+        /// What was done.
+        action: crate::ActionKind,
+        /// When its effect ends, unix milliseconds (`None`: not on its own).
+        until: Option<i64>,
+    },
 }
 
 /// Why the server ends a realtime session (sent as an `error` frame before it closes).

@@ -112,6 +112,14 @@ fn access_change(row: &StoredEvent) -> Option<Option<AccessChange>> {
                 device_id: field("device_id")?,
             })
         })()),
+        kind::MODERATION_ACTION => Some((|| {
+            Some(AccessChange::Moderation {
+                server_id: field("server_id")?,
+                user_id: field("user_id")?,
+                action: crate::ActionKind::parse(&field("action")?)?,
+                until: payload.get("until").and_then(serde_json::Value::as_i64),
+            })
+        })()),
         kind::MEMBER_REMOVED => Some((|| {
             Some(AccessChange::MemberRemoved {
                 server_id: field("server_id")?,

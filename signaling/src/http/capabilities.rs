@@ -3,7 +3,9 @@
 use axum::Json;
 use axum::extract::State;
 use control::ChannelKind;
-use control::http::edge::{Capabilities, CapabilityLimits, E2eeCapabilities, RtcCapabilities};
+use control::http::edge::{
+    Capabilities, CapabilityLimits, E2eeCapabilities, ModerationCapabilities, RtcCapabilities,
+};
 
 use crate::state::AppState;
 use crate::ws::protocol::{PROTOCOL_VERSION, max_frame_bytes};
@@ -38,6 +40,12 @@ pub async fn capabilities(State(state): State<AppState>) -> Json<Capabilities> {
             key_packages: true,
             key_backups: true,
             realtime: true,
+        },
+        moderation: ModerationCapabilities {
+            enabled: true,
+            actions: control::ActionKind::ALL.to_vec(),
+            votes: true,
+            report_bundles: true,
         },
         limits: CapabilityLimits {
             ticket_ttl_secs: state.config.rtc.ticket_ttl_secs,

@@ -278,7 +278,7 @@ async fn relay<S, R, E>(
     let keepalive = Duration::from_millis(state.config.rtc.keepalive_interval_ms);
     let joined = ServerMessage::Joined(Joined {
         protocol: PROTOCOL_VERSION,
-        participant_id,
+        participant_id: participant_id.clone(),
         room: RoomInfo {
             channel_id: claims.chn.to_string(),
             server_id: claims.srv.to_string(),
@@ -296,6 +296,18 @@ async fn relay<S, R, E>(
         return;
     }
     tracing::info!(user = %claims.sub, room = %claims.chn, "joined room");
+    // A server mute in force follows the user into the room (one committed from now on reaches
+    // this session through `live::watch_access`: it registered before this check).
+    match state.control.server_muted(&claims.srv, &claims.sub).await {
+        Ok(true) => {
+            let target = sfu::Target::Participant(participant_id.clone());
+            if let Err(e) = state.sfu.server_mute(&handle_room(&claims), &target, true) {
+                tracing::warn!(error = %e, "cannot apply the server mute in force at join");
+            }
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read the server mutes in force at join"),
+    }
     let mut invalid = 0;
     let mut last_rx = Instant::now();
     loop {
@@ -397,4 +409,9 @@ async fn relay<S, R, E>(
         }
     }
     tracing::info!(user = %claims.sub, room = %claims.chn, "left room");
+}
+
+/// The room of a ticket's channel.
+fn handle_room(claims: &TicketClaims) -> sfu::RoomId {
+    sfu::RoomId(claims.chn.to_string())
 }

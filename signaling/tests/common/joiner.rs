@@ -64,7 +64,13 @@ impl JoinerProcess {
     }
 
     /// Waits for exit within `deadline`; returns (success, stdout, stderr).
-    pub fn wait(mut self, deadline: Duration) -> (bool, String, String) {
+    pub fn wait(self, deadline: Duration) -> (bool, String, String) {
+        let (code, stdout, stderr) = self.wait_code(deadline);
+        (code == Some(0), stdout, stderr)
+    }
+
+    /// Waits for exit within `deadline` (killed after it); returns (exit code, stdout, stderr).
+    pub fn wait_code(mut self, deadline: Duration) -> (Option<i32>, String, String) {
         let end = Instant::now() + deadline;
         let mut child = self.child.take().expect("child");
         loop {
@@ -79,7 +85,7 @@ impl JoinerProcess {
         }
         let out = child.wait_with_output().expect("output");
         (
-            out.status.success(),
+            out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
