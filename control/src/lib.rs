@@ -77,9 +77,9 @@ pub use messages::{
 };
 pub use model::{Ban, Channel, ChannelKind, Member, Role, Server, UnknownVariant};
 pub use moderation::{
-    ActionKind, ActionRecord, ActionRequest, AuditEntry, AuditPage, Case, CasePage, CaseQuery,
-    CaseState, DisclosedMessage, ModerationError, ModerationPolicy, NewCase, ProposalRecord,
-    ProposalState, ReportBundle, Restriction, VoteOutcome,
+    ActionKind, ActionRecord, ActionRequest, ActionSpec, AuditEntry, AuditPage, Case, CasePage,
+    CaseQuery, CaseState, DisclosedMessage, ModerationError, ModerationPolicy, NewCase,
+    ProposalRecord, ProposalState, ReportBundle, Restriction, VoteOutcome,
 };
 pub use profiles::{Avatar, AvatarAsset, Profile, ProfileUpdate, ProfilesError};
 pub use realtime::{AccessChange, BackgroundStopped};

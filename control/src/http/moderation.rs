@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::openapi::ErrorSchema;
 use super::{ApiError, ApiJson, ApiPath, Caller};
 use crate::{
-    ActionRecord, ActionRequest, AuditPage, Case, CasePage, CaseQuery, CaseState, Control,
+    ActionRecord, ActionSpec, AuditPage, Case, CasePage, CaseQuery, CaseState, Control,
     ModerationError, ModerationPolicy, NewCase, ProposalRecord, VoteOutcome,
 };
 
@@ -64,6 +64,7 @@ fn query_error(e: QueryRejection) -> ApiError {
 
 /// `?server_id=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ServerQuery {
     /// The server.
@@ -75,6 +76,7 @@ pub(crate) struct ServerQuery {
 #[serde(deny_unknown_fields)]
 pub(crate) struct PolicyBody {
     /// The server.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     server_id: String,
     /// The whole new policy.
     policy: ModerationPolicy,
@@ -143,6 +145,7 @@ pub(crate) async fn open_case(
 
 /// `GET /v1/moderation/cases` filters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CasesParams {
     /// The server.
@@ -152,8 +155,10 @@ pub(crate) struct CasesParams {
     /// Only cases about this user.
     target_user_id: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}\\.[A-Za-z0-9_-]{1,64}$")]
     cursor: Option<String>,
     /// 1-100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
@@ -199,7 +204,8 @@ pub(crate) async fn get_case(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ActionBody {
-    action: ActionRequest,
+    #[schema(schema_with = super::openapi::schemas::action_spec)]
+    action: ActionSpec,
 }
 
 /// Takes an action at once, as the policy allows the caller's role.
@@ -217,7 +223,7 @@ pub(crate) async fn take_action(
     ApiJson(body): ApiJson<ActionBody>,
 ) -> Result<(StatusCode, Json<ActionRecord>), ApiError> {
     let record = control
-        .take_action(&caller.user_id, &case_id, body.action)
+        .take_action(&caller.user_id, &case_id, body.action.into())
         .await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
@@ -236,7 +242,7 @@ pub(crate) async fn propose(
     ApiJson(body): ApiJson<ActionBody>,
 ) -> Result<(StatusCode, Json<ProposalRecord>), ApiError> {
     let proposal = control
-        .propose_action(&caller.user_id, &case_id, body.action)
+        .propose_action(&caller.user_id, &case_id, body.action.into())
         .await?;
     Ok((StatusCode::CREATED, Json(proposal)))
 }
@@ -273,13 +279,16 @@ pub(crate) async fn vote(
 
 /// `GET /v1/moderation/audit` parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditParams {
     /// The server.
     server_id: String,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     cursor: Option<String>,
     /// 1-200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 

@@ -50,11 +50,20 @@ impl Control {
         }
         let after: i64 = match cursor {
             None => 0,
-            Some(c) => c
+            Some(c) if !c.is_empty() && c.len() <= 18 && c.bytes().all(|b| b.is_ascii_digit()) => c
                 .parse()
                 .map_err(|_| ModerationError::invalid("cursor", "must be a cursor from a page"))?,
+            Some(_) => {
+                return Err(ModerationError::invalid(
+                    "cursor",
+                    "must be a cursor from a page",
+                ));
+            }
         };
-        let limit = limit.unwrap_or(50).clamp(1, MAX_PAGE);
+        let limit = limit.unwrap_or(50);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ModerationError::invalid("limit", "must be 1-200"));
+        }
         let rows = sqlx::query(
             "SELECT id, server_id, actor, kind, subject_id, detail, created_at \
              FROM moderation_audit WHERE server_id = $1 AND id > $2 ORDER BY id LIMIT $3",

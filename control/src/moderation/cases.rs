@@ -25,10 +25,26 @@ const MAX_KEY_MATERIAL_CHARS: usize = 8_192;
 /// Most cases per page.
 const MAX_PAGE: u32 = 100;
 
-/// Checks a reason (1-500 characters, not blank).
+/// Checks a reason as sent: at most 500 characters, not blank, no control characters (what its
+/// schema's pattern says).
 pub(crate) fn check_reason(errors: &mut FieldErrors, field: &str, reason: &str) {
     if reason.trim().is_empty() || reason.chars().count() > MAX_REASON_CHARS {
         errors.add(field, "must be 1-500 characters");
+    } else if reason.chars().any(char::is_control) {
+        errors.add(field, "must not contain control characters");
+    }
+}
+
+/// Checks a user id ([`openchat_protocol::Alphabet::PRINCIPAL`]).
+fn check_user_id(errors: &mut FieldErrors, field: &str, id: &str) {
+    if !openchat_protocol::Alphabet::PRINCIPAL.accepts(id) {
+        errors.add(
+            field,
+            format!(
+                "must match {}",
+                openchat_protocol::Alphabet::PRINCIPAL.pattern()
+            ),
+        );
     }
 }
 
@@ -69,7 +85,7 @@ impl Control {
     pub async fn open_case(&self, caller: &str, new: NewCase) -> Result<Case, ModerationError> {
         let mut errors = FieldErrors::default();
         check_id(&mut errors, "server_id", &new.server_id);
-        check_id(&mut errors, "target_user_id", &new.target_user_id);
+        check_user_id(&mut errors, "target_user_id", &new.target_user_id);
         check_reason(&mut errors, "reason", &new.reason);
         if let Some(bundle) = &new.report {
             check_bundle(&mut errors, bundle);
@@ -196,7 +212,10 @@ impl Control {
     pub async fn cases(&self, caller: &str, query: CaseQuery) -> Result<CasePage, ModerationError> {
         let role = self.moderation_role(&query.server_id, caller).await?;
         let policy = self.policy_of(&query.server_id).await?;
-        let limit = query.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+        let limit = query.limit.unwrap_or(50);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ModerationError::invalid("limit", "must be 1-100"));
+        }
         let (before_at, before_id) = match &query.cursor {
             None => (i64::MAX, String::new()),
             Some(c) => parse_cursor(c).ok_or_else(|| {
@@ -290,8 +309,15 @@ impl Control {
     }
 }
 
+/// A cases cursor, `<created_at>.<case id>` (what its pattern says).
 fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
     let (at, id) = cursor.split_once('.')?;
+    if at.is_empty() || at.len() > 18 || !at.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !crate::validate::is_valid_id(id) {
+        return None;
+    }
     Some((at.parse().ok()?, id.to_owned()))
 }
 

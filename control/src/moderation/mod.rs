@@ -22,8 +22,9 @@ mod types;
 pub use policy::ModerationPolicy;
 pub use restrictions::Restriction;
 pub use types::{
-    ActionKind, ActionRecord, ActionRequest, AuditEntry, AuditPage, Case, CasePage, CaseQuery,
-    CaseState, DisclosedMessage, NewCase, ProposalRecord, ProposalState, ReportBundle, VoteOutcome,
+    ActionKind, ActionRecord, ActionRequest, ActionSpec, AuditEntry, AuditPage, Case, CasePage,
+    CaseQuery, CaseState, DisclosedMessage, NewCase, ProposalRecord, ProposalState, ReportBundle,
+    VoteOutcome,
 };
 
 use crate::validate::FieldErrors;

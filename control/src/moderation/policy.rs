@@ -22,23 +22,28 @@ const MAX_LIFETIME_SECS: u64 = 30 * 86_400;
 pub struct ModerationPolicy {
     /// The lowest role that may take each action at once. An action not listed cannot be taken
     /// at once by anyone (it needs a vote, if `votable` lists it). The owner may always act.
-    #[schema(value_type = Object, example = json!({"warn": "moderator", "ban": "owner"}))]
+    #[schema(schema_with = crate::http::openapi::schemas::action_roles)]
     pub immediate: BTreeMap<ActionKind, Role>,
     /// Actions that may be proposed for a vote.
     pub votable: Vec<ActionKind>,
     /// The lowest role that may propose and vote (`moderator` or `owner`).
+    #[schema(schema_with = crate::http::openapi::schemas::voter_role)]
     pub voter_role: Role,
     /// Votes needed before a proposal can pass, 1-100.
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(deserialize_with = "crate::json_number::integer")]
     pub quorum: u32,
     /// Share of the votes cast that must be for, in percent, 1-100.
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(deserialize_with = "crate::json_number::integer")]
     pub threshold_percent: u32,
     /// How long a proposal takes votes, 60 to 2592000 seconds.
     #[schema(minimum = 60, maximum = 2592000)]
+    #[serde(deserialize_with = "crate::json_number::integer")]
     pub proposal_lifetime_secs: u64,
     /// A timeout's length when the action gives none, 60 to 2592000 seconds.
     #[schema(minimum = 60, maximum = 2592000)]
+    #[serde(deserialize_with = "crate::json_number::integer")]
     pub default_timeout_secs: u64,
     /// Whether reports may disclose message plaintext and key material.
     pub allow_disclosure: bool,

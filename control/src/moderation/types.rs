@@ -71,7 +71,164 @@ impl ActionKind {
     }
 }
 
-/// An action as requested (immediately, or carried by a proposal).
+/// An action as a request body gives it: `kind` says which fields it takes (a field another
+/// kind takes is unknown here, and refused). Its schema is written out in
+/// `http/openapi/schemas.rs` (`action_spec`): one object per kind, no other properties.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionSpec {
+    /// See [`ActionKind::Warn`].
+    Warn {
+        #[serde(default)]
+        #[schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+            max_length = 500
+        )]
+        reason: Option<String>,
+    },
+    /// See [`ActionKind::DeleteMessage`].
+    DeleteMessage {
+        /// The message's id.
+        #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+        message_id: String,
+        #[serde(default)]
+        #[schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+            max_length = 500
+        )]
+        reason: Option<String>,
+    },
+    /// See [`ActionKind::Mute`].
+    Mute {
+        /// 1-31536000 seconds; absent: until `unmute`.
+        #[serde(default, deserialize_with = "crate::json_number::optional_integer")]
+        #[schema(minimum = 1, maximum = 31536000)]
+        duration_secs: Option<u64>,
+        #[serde(default)]
+        #[schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+            max_length = 500
+        )]
+        reason: Option<String>,
+    },
+    /// See [`ActionKind::Unmute`].
+    Unmute {
+        #[serde(default)]
+        #[schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+            max_length = 500
+        )]
+        reason: Option<String>,
+    },
+    /// See [`ActionKind::Kick`].
+    Kick {
+        #[serde(default)]
+        #[schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+            max_length = 500
+        )]
+        reason: Option<String>,
+    },
+    /// See [`ActionKind::Timeout`].
+    Timeout {
+        /// 1-31536000 seconds; absent: the policy's `default_timeout_secs`.
+        #[serde(default, deserialize_with = "crate::json_number::optional_integer")]
+        #[schema(minimum = 1, maximum = 31536000)]
+        duration_secs: Option<u64>,
+        #[serde(default)]
+        #[schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+            max_length = 500
+        )]
+        reason: Option<String>,
+    },
+    /// See [`ActionKind::EndTimeout`].
+    EndTimeout {
+        #[serde(default)]
+        #[schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+            max_length = 500
+        )]
+        reason: Option<String>,
+    },
+    /// See [`ActionKind::Ban`].
+    Ban {
+        /// 1-31536000 seconds; absent: until `unban`.
+        #[serde(default, deserialize_with = "crate::json_number::optional_integer")]
+        #[schema(minimum = 1, maximum = 31536000)]
+        duration_secs: Option<u64>,
+        #[serde(default)]
+        #[schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+            max_length = 500
+        )]
+        reason: Option<String>,
+    },
+    /// See [`ActionKind::Unban`].
+    Unban {
+        #[serde(default)]
+        #[schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+            max_length = 500
+        )]
+        reason: Option<String>,
+    },
+    /// See [`ActionKind::RemoveRole`].
+    RemoveRole {
+        #[serde(default)]
+        #[schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+            max_length = 500
+        )]
+        reason: Option<String>,
+    },
+}
+
+impl From<ActionSpec> for ActionRequest {
+    fn from(spec: ActionSpec) -> ActionRequest {
+        let plain = |kind: ActionKind, reason: Option<String>| ActionRequest {
+            kind,
+            duration_secs: None,
+            message_id: None,
+            reason,
+        };
+        match spec {
+            ActionSpec::Warn { reason } => plain(ActionKind::Warn, reason),
+            ActionSpec::DeleteMessage { message_id, reason } => ActionRequest {
+                message_id: Some(message_id),
+                ..plain(ActionKind::DeleteMessage, reason)
+            },
+            ActionSpec::Mute {
+                duration_secs,
+                reason,
+            } => ActionRequest {
+                duration_secs,
+                ..plain(ActionKind::Mute, reason)
+            },
+            ActionSpec::Unmute { reason } => plain(ActionKind::Unmute, reason),
+            ActionSpec::Kick { reason } => plain(ActionKind::Kick, reason),
+            ActionSpec::Timeout {
+                duration_secs,
+                reason,
+            } => ActionRequest {
+                duration_secs,
+                ..plain(ActionKind::Timeout, reason)
+            },
+            ActionSpec::EndTimeout { reason } => plain(ActionKind::EndTimeout, reason),
+            ActionSpec::Ban {
+                duration_secs,
+                reason,
+            } => ActionRequest {
+                duration_secs,
+                ..plain(ActionKind::Ban, reason)
+            },
+            ActionSpec::Unban { reason } => plain(ActionKind::Unban, reason),
+            ActionSpec::RemoveRole { reason } => plain(ActionKind::RemoveRole, reason),
+        }
+    }
+}
+
+/// An action as recorded (and as a proposal carries it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
@@ -105,14 +262,17 @@ pub enum CaseState {
 #[serde(deny_unknown_fields)]
 pub struct DisclosedMessage {
     /// The envelope's id (it must exist in a channel of the case's server).
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub message_id: String,
     /// The plaintext the reporter reveals (only if the policy allows disclosures), at most
     /// 16384 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 16384)]
     pub plaintext: Option<String>,
     /// Key material the reporter reveals so others can check the plaintext against the
     /// ciphertext (opaque to the server), at most 8192 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 8192)]
     pub key_material: Option<String>,
 }
 
@@ -122,6 +282,7 @@ pub struct DisclosedMessage {
 #[serde(deny_unknown_fields)]
 pub struct ReportBundle {
     /// 1 to 50 messages.
+    #[schema(min_items = 1, max_items = 50)]
     pub messages: Vec<DisclosedMessage>,
 }
 
@@ -130,10 +291,16 @@ pub struct ReportBundle {
 #[serde(deny_unknown_fields)]
 pub struct NewCase {
     /// The server.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub server_id: String,
     /// Who the case is about.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
     pub target_user_id: String,
-    /// Why, 1 to 500 characters.
+    /// Why, 1 to 500 characters (not blank, no control characters).
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 500
+    )]
     pub reason: String,
     /// The reporter's disclosure.
     #[serde(default)]

@@ -114,6 +114,87 @@ pub fn assignable_role() -> Schema {
         .into()
 }
 
+/// A role that may propose and vote (`moderator` or `owner`).
+pub fn voter_role() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["moderator", "owner"]))
+        .build()
+        .into()
+}
+
+/// A moderation policy's `immediate` map: each action kind, at most once, to a role.
+pub fn action_roles() -> Schema {
+    let role = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["owner", "moderator", "member"]))
+    };
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(
+            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+        ));
+    for kind in crate::ActionKind::ALL {
+        object = object.property(kind.as_str(), role());
+    }
+    object.build().into()
+}
+
+/// A moderation action in a request (`crate::ActionSpec`): one object per kind, with only the
+/// fields that kind takes (`reason` always; `duration_secs` for `mute`, `timeout` and `ban`;
+/// `message_id`, required, for `delete_message`). Written out: utoipa's internally tagged enums
+/// do not close their objects.
+pub fn action_spec() -> Schema {
+    use crate::ActionKind;
+    let reason: Schema = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .pattern(Some(NOT_BLANK))
+        .max_length(Some(500))
+        .build()
+        .into();
+    let duration: Schema = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+        .minimum(Some(1))
+        .maximum(Some(31_536_000))
+        .build()
+        .into();
+    let message_id: Schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(ID))
+        .build()
+        .into();
+    let mut one_of = utoipa::openapi::schema::OneOfBuilder::new();
+    for kind in ActionKind::ALL {
+        let mut object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "kind",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([kind.as_str()])),
+            )
+            .required("kind")
+            .property("reason", reason.clone())
+            .additional_properties(Some(
+                utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+            ));
+        match kind {
+            ActionKind::Mute | ActionKind::Timeout | ActionKind::Ban => {
+                object = object.property("duration_secs", duration.clone());
+            }
+            ActionKind::DeleteMessage => {
+                object = object
+                    .property("message_id", message_id.clone())
+                    .required("message_id");
+            }
+            _ => {}
+        }
+        one_of = one_of.item(object);
+    }
+    one_of.build().into()
+}
+
 /// Like [`assignable_role`], or `null` (the default, `member`).
 pub fn assignable_role_or_null() -> Schema {
     ObjectBuilder::new()
