@@ -355,6 +355,110 @@ async fn listener_hears_speaker_and_sees_mute() -> anyhow::Result<()> {
     .await
 }
 
+/// POSTs `body` to `path` of `server` with a development token for `user`; returns the JSON.
+async fn post_as(
+    server: &TestServer,
+    user: &str,
+    path: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/v1/dev/token", server.base_url))
+        .json(&serde_json::json!({ "user_id": user }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = token["access_token"].as_str().context("a dev token")?;
+    let answer = http
+        .post(format!("{}{path}", server.base_url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?;
+    let status = answer.status();
+    let body: Value = answer.json().await?;
+    ensure!(status.is_success(), "{path}: {status} {body}");
+    Ok(body)
+}
+
+/// The server's owner server-mutes a speaking page through the moderation API: the listener's
+/// page shows the speaker muted by a moderator and its audio stops; the unmute shows and brings
+/// it back without a rejoin; a kick ends the speaker's page with `kicked` on screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_a_server_mute_and_a_kick() -> anyhow::Result<()> {
+    in_browser(
+        "pages_show_a_server_mute_and_a_kick",
+        async |server, cdp| {
+            let speaker = Page::open(cdp, "speaker", &join_url(server, "speaker")).await?;
+            let listen_url = format!("{}&listen=1", join_url(server, "listener"));
+            let listener = Page::open(cdp, "listener", &listen_url).await?;
+            for page in [&speaker, &listener] {
+                wait_connected(page).await?;
+            }
+            wait_packets(&listener, "inboundAudioPackets").await?;
+            let case = post_as(
+                server,
+                "dev-owner",
+                "/v1/moderation/cases",
+                serde_json::json!({"server_id": "srv_harbor", "target_user_id": "speaker",
+                               "reason": "too loud"}),
+            )
+            .await?;
+            let case_id = case["case_id"].as_str().context("case id")?.to_owned();
+            let act = async |kind: &str| {
+                post_as(
+                    server,
+                    "dev-owner",
+                    &format!("/v1/moderation/cases/{case_id}/actions/immediate"),
+                    serde_json::json!({ "action": { "kind": kind } }),
+                )
+                .await
+            };
+            let shown =
+                "window.openchat.participants.filter(p => !p.self && p.server_muted).length";
+            let own = "window.openchat.participants.filter(p => p.self && p.server_muted).length";
+            act("mute").await?;
+            wait_eval(&listener, shown, 1.into()).await?;
+            wait_eval(&speaker, own, 1.into()).await?;
+            let badge = "document.querySelectorAll('.server-muted').length > 0";
+            wait_eval(&listener, badge, true.into()).await?;
+            act("unmute").await?;
+            wait_eval(&listener, shown, 0.into()).await?;
+            let before = stats(&listener).await?["inboundAudioPackets"]
+                .as_u64()
+                .unwrap_or(0);
+            wait_for("audio back after the unmute", PACKETS_LIMIT, async || {
+                let now = stats(&listener).await?["inboundAudioPackets"]
+                    .as_u64()
+                    .unwrap_or(0);
+                Ok(if now > before + MIN_PACKETS {
+                    Ok(())
+                } else {
+                    Err(now.into())
+                })
+            })
+            .await?;
+            act("kick").await?;
+            wait_eval(&speaker, "window.openchat.state", "failed".into()).await?;
+            wait_eval(
+                &speaker,
+                "window.openchat.error && window.openchat.error.code",
+                "kicked".into(),
+            )
+            .await?;
+            wait_eval(
+                &speaker,
+                "document.getElementById('error').textContent.startsWith('kicked')",
+                true.into(),
+            )
+            .await
+        },
+    )
+    .await
+}
+
 /// A speaker leaves and another joins: the server gives the listener's idle m-line to the new
 /// speaker with no offer (`track_published` on the same mid), and the page plays the new speaker
 /// on that line's receiver.

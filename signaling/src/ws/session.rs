@@ -397,7 +397,13 @@ async fn relay<S, R, E>(
             ending = &mut registration.ended => {
                 if let Ok(ending) = ending {
                     tracing::info!(code = ending.code.as_str(), "session ended by an access change");
-                    let _ = handle.remove(sfu::LeaveReason::Removed);
+                    // The room sees a moderator's kick as such; any other lost access as removed.
+                    let reason = if ending.code == ErrorCode::Kicked {
+                        sfu::LeaveReason::Kicked
+                    } else {
+                        sfu::LeaveReason::Removed
+                    };
+                    let _ = handle.remove(reason);
                     out.fail(ending.code, ending.message).await;
                 }
                 break;
