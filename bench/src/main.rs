@@ -13,6 +13,7 @@ mod clips;
 mod janus;
 mod load;
 mod machine;
+mod moderation;
 mod openchatd;
 mod plot;
 mod ratios;
@@ -51,6 +52,22 @@ enum Command {
     /// Internal: the load process against a Janus HTTP API (prints the JSON summary).
     #[command(hide = true)]
     JanusLoad(JanusLoadArgs),
+    /// Moderation enforcement latency: a talker server-muted and unmuted through the API,
+    /// `--actions` times per run; appends to <results>/moderation.csv.
+    Moderation {
+        /// Mute/unmute cycles per run.
+        #[arg(long, default_value_t = 100)]
+        actions: u32,
+        /// Runs (a fresh openchatd each).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Results directory.
+        #[arg(long, default_value_os_t = results_dir())]
+        results: PathBuf,
+        /// Directory of the release binaries (openchatd, rtc-joiner).
+        #[arg(long, default_value_os_t = workspace_dir().join("target/release"))]
+        bin_dir: PathBuf,
+    },
     /// Medians of every CSV in <results> into summary.csv and fanout.svg.
     Plot {
         /// Results directory.
@@ -139,6 +156,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Compare { run } => run_compare(&run).await,
         Command::JanusLoad(args) => janus_load(args).await,
         Command::Plot { results } => plot_results(&results),
+        Command::Moderation {
+            actions,
+            runs,
+            results,
+            bin_dir,
+        } => moderation::run(&bin_dir, &results, actions, runs).await,
     }
 }
 

@@ -3,9 +3,10 @@
 //! namespace the test makes, joined to the test's namespace by a veth pair on addresses of its
 //! own; the server and a publisher of a three-layer VP8 camera (rtc-joiner, clips encoded by
 //! ffmpeg) stay outside. `tc` (a token bucket on the veth's outer end) limits what reaches the
-//! subscriber to 300 kbit/s for its first 14 s of 46; its summary's resolution timeline must show
+//! subscriber to 300 kbit/s for its first 14 s of 56; its summary's resolution timeline must show
 //! the low layer during the limit and the high layer at the end (it came back 13.5 s after the
-//! lift when this was written: str0m's estimator probes up with RTX padding).
+//! lift when this was written, 10 s with a core kept busy beside it: str0m's estimator probes up
+//! with RTX padding; once, in a full-suite run, not within 32 s, hence 42 s now).
 //!
 //! Needs root (`ip netns`, `tc`): skipped with a printed reason without it, failed under
 //! `CI=true`.
@@ -91,7 +92,7 @@ async fn a_limited_subscriber_drops_to_the_low_layer_and_comes_back() {
         "--user",
         "dan",
         "--duration",
-        "52",
+        "62",
     ];
     for clip in &camera {
         publish.extend(["--video", clip.as_str()]);
@@ -110,7 +111,7 @@ async fn a_limited_subscriber_drops_to_the_low_layer_and_comes_back() {
             "--user",
             "erin",
             "--duration",
-            "46",
+            "56",
         ])
         .args(["--render-size", "1280x720", "--bind", &ns.ns_ip])
         .stdout(std::process::Stdio::piped())
