@@ -64,7 +64,12 @@ async fn forwarded(http: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
         .context("no forwarded-packet counter on /metrics")
 }
 
-async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> anyhow::Result<Value> {
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
     let answer = http.post(url).bearer_auth(token).json(&body).send().await?;
     let status = answer.status();
     let body: Value = answer.json().await?;

@@ -140,8 +140,8 @@ impl Control {
     /// In order: an unknown channel, one outside `server_id` when given, or one of a server the
     /// user is not a member of is `ChannelNotFound` (never telling an outsider which channels
     /// exist) — except in dev mode on `srv_harbor`, which makes the user a member (role member)
-    /// on first admission; a ban in force (permanent or ending in the future) is `Banned`, a
-    /// timeout in force `TimedOut`; a
+    /// on first admission, and except for a user banned from (or timed out in) the server; a ban
+    /// in force (permanent or ending in the future) is `Banned`, a timeout in force `TimedOut`; a
     /// text channel is `NotAnRtcChannel`.
     pub async fn admit_to_channel(
         &self,
@@ -177,7 +177,15 @@ impl Control {
                     .await?
                     .ok_or(AdmissionError::ChannelNotFound)?
             }
-            None => return Err(AdmissionError::ChannelNotFound),
+            // A banned (or timed-out) former member is told so, with when it ends.
+            None => {
+                return Err(
+                    match self.restriction_of(&channel.server_id, user_id).await? {
+                        Some(r) => r.into(),
+                        None => AdmissionError::ChannelNotFound,
+                    },
+                );
+            }
         };
         if let Some(r) = self.restriction_of(&channel.server_id, user_id).await? {
             return Err(r.into());
@@ -210,15 +218,15 @@ impl Control {
             .channel(channel_id)
             .await?
             .ok_or(AdmissionError::ChannelNotFound)?;
+        if let Some(r) = self.restriction_of(&channel.server_id, user_id).await? {
+            return Err(r.into());
+        }
         if self
             .member_role(&channel.server_id, user_id)
             .await?
             .is_none()
         {
             return Err(AdmissionError::NotAMember);
-        }
-        if let Some(r) = self.restriction_of(&channel.server_id, user_id).await? {
-            return Err(r.into());
         }
         Ok(())
     }

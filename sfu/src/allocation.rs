@@ -7,10 +7,11 @@
 //! (`None`) until the estimate grows.
 //!
 //! The steps of a track are its simulcast layers, low to high; below its lowest layer at full
-//! frame rate come that layer's temporal layers where the publisher sends them (VP8 TID: the
-//! base layer alone, then with the next one), so a subscriber short of bandwidth sees the
-//! lowest layer at a lower frame rate rather than nothing (as Jitsi Videobridge's ladder of
-//! 180p at 7.5, 15 and 30 fps does).
+//! frame rate come that layer's temporal layers where the caller gives their rates (VP8/VP9
+//! TID: the base layer alone, then with the next one), so a subscriber short of bandwidth sees
+//! the track at a lower frame rate (as Jitsi Videobridge's ladder of 180p at 7.5, 15 and 30 fps
+//! does). The engine gives them for tracks without simulcast only (`engine/allocate.rs` says
+//! why).
 
 use crate::simulcast::MAX_LAYERS;
 use crate::temporal::ALL_TEMPORAL;

@@ -95,7 +95,17 @@ impl Engine {
                 // must be able to come back.
                 wanted: route.layer.viewed(track.allowed_top()),
                 layer_bps: track.layer_cost,
-                temporal_bps: track.temporal_cost,
+                // Temporal steps only for a track without simulcast (its one layer is forwarded
+                // whatever the budget: fewer frames are better than all of them). A simulcast
+                // track short of its lowest layer is not forwarded, as before: with its base
+                // temporal layer still flowing, a subscriber whose estimate fell under
+                // contention stayed there (browser tests with two Chromiums on 2 cores), while
+                // one that receives nothing but padding climbs back.
+                temporal_bps: if track.layers.is_empty() {
+                    track.temporal_cost
+                } else {
+                    [0; TEMPORAL_LAYERS]
+                },
             });
         }
         let granted = allocate(estimate, &demands);
