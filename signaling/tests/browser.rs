@@ -18,6 +18,9 @@ mod joiner;
 mod netns;
 #[path = "browser/server.rs"]
 mod server;
+#[allow(dead_code)]
+#[path = "common/video.rs"]
+mod video;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -725,16 +728,17 @@ async fn a_shared_screen_is_seen_beside_the_camera() -> anyhow::Result<()> {
     .await
 }
 
-/// A viewer whose downlink is limited drops to a lower layer of the camera and comes back up
-/// when the limit is lifted. Chromium runs in a network namespace the test makes (both pages:
-/// the camera's uplink leaves the namespace unlimited); `tc` limits what enters it to 300
+/// A viewer whose downlink is limited drops to a lower layer of a camera and comes back up when
+/// the limit is lifted. The viewer's Chromium runs in a network namespace the test makes; the
+/// camera is rtc-joiner outside it, sending three VP8 clips ffmpeg encodes (320x180 at 150
+/// kbit/s, 640x360 at 500, 1280x720 at 1200); `tc` limits what enters the namespace to 300
 /// kbit/s, enough for the low layer and the sound. The server binds the test side's address of
-/// the veth pair. Needs root (`ip netns`, `tc`): skipped with a printed reason without it,
-/// failed under `CI=true`.
+/// the veth pair. Needs root (`ip netns`, `tc`) and ffmpeg: skipped with a printed reason
+/// without them, failed under `CI=true`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_limited_viewer_drops_to_a_lower_layer_and_comes_back() -> anyhow::Result<()> {
     let _alone = ALONE.write().await;
-    if chromium_or_skip().is_none() {
+    if chromium_or_skip().is_none() || !video::have_ffmpeg() {
         return Ok(());
     }
     let ns = match Netns::create("ocbr", 232) {
@@ -762,11 +766,37 @@ async fn a_limited_viewer_drops_to_a_lower_layer_and_comes_back() -> anyhow::Res
         &overrides,
         launch,
         async |server, cdp| {
-            let cam = Page::open(cdp, "cam", &video_url(server, "cam", true)).await?;
-            let viewer = Page::open(cdp, "viewer", &video_url(server, "viewer", false)).await?;
-            for page in [&cam, &viewer] {
-                wait_connected(page).await?;
+            // The camera: rtc-joiner outside the namespace sending three VP8 clips (fixed
+            // bitrates; a Chromium camera on a busy machine drops its own upper layers).
+            let work = tempfile::tempdir()?;
+            let mut clips = Vec::new();
+            for (name, size, kbps) in [
+                ("q.ivf", "320x180", 150),
+                ("h.ivf", "640x360", 500),
+                ("f.ivf", "1280x720", 1200),
+            ] {
+                let path = work.path().join(name);
+                video::encode_vp8(&path, size, 4, kbps);
+                clips.push(path.display().to_string());
             }
+            let mut args: Vec<String> = [
+                "--backend-url",
+                &server.base_url,
+                "--channel-id",
+                "vc_video",
+                "--user",
+                "cam",
+                "--duration",
+                "180",
+            ]
+            .map(String::from)
+            .to_vec();
+            for clip in &clips {
+                args.extend(["--video".to_owned(), clip.clone()]);
+            }
+            let _cam = joiner::Joiner::spawn(&joiner::locate()?, &args, work.path())?;
+            let viewer = Page::open(cdp, "viewer", &video_url(server, "viewer", false)).await?;
+            wait_connected(&viewer).await?;
             wait_eval(&viewer, "window.openchat.tiles.length", 1.into()).await?;
             let track: String = viewer
                 .eval("window.openchat.tiles[0].trackId")
