@@ -202,7 +202,7 @@ async fn no_one_moderates_the_owner_or_their_equals(ctl: Control) {
     let (status, body) = act(&ctl, "maya", &about_alice, json!({"kind": "warn"})).await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_target")
+        (StatusCode::CONFLICT, "invalid_target")
     );
     let about_max = case(&ctl, "maya", "max").await;
     let (status, body) = act(&ctl, "maya", &about_max, json!({"kind": "mute"})).await;
@@ -246,7 +246,7 @@ async fn no_one_moderates_the_owner_or_their_equals(ctl: Control) {
     .await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_target")
+        (StatusCode::CONFLICT, "invalid_target")
     );
 }
 
@@ -269,12 +269,12 @@ async fn report_bundles_are_checked_and_kept_for_readers(ctl: Control) {
     let (status, body) = open("bob", report("msg_nope")).await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "message_not_found")
+        (StatusCode::NOT_FOUND, "message_not_found")
     );
     let (status, body) = open("carol", report(&message_id)).await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "not_member_at_epoch")
+        (StatusCode::FORBIDDEN, "not_member_at_epoch")
     );
     let (status, body) = open("bob", report(&message_id)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -686,6 +686,6 @@ async fn a_deleted_message_is_a_tombstone(ctl: Control) {
     .await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "message_not_found")
+        (StatusCode::NOT_FOUND, "message_not_found")
     );
 }

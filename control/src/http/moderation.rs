@@ -29,17 +29,16 @@ impl From<ModerationError> for ApiError {
             ModerationError::Storage(cause) => return ApiError::internal(cause),
             ModerationError::ServerNotFound
             | ModerationError::CaseNotFound
-            | ModerationError::ProposalNotFound => StatusCode::NOT_FOUND,
+            | ModerationError::ProposalNotFound
+            | ModerationError::MessageNotFound(_) => StatusCode::NOT_FOUND,
             ModerationError::Forbidden
             | ModerationError::VoteRequired
             | ModerationError::NotVotable
-            | ModerationError::DisclosureNotAllowed => StatusCode::FORBIDDEN,
+            | ModerationError::DisclosureNotAllowed
+            | ModerationError::NotMemberAtEpoch(_) => StatusCode::FORBIDDEN,
             ModerationError::InvalidTarget(_)
-            | ModerationError::MessageNotFound(_)
-            | ModerationError::NotMemberAtEpoch(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ModerationError::ProposalClosed(_) | ModerationError::NothingToLift(_) => {
-                StatusCode::CONFLICT
-            }
+            | ModerationError::ProposalClosed(_)
+            | ModerationError::NothingToLift(_) => StatusCode::CONFLICT,
         };
         ApiError::new(status, code, e.to_string())
     }
@@ -130,10 +129,9 @@ pub(crate) async fn put_policy(
 /// Opens a case (any member), with an optional report bundle.
 #[utoipa::path(post, path = "/v1/moderation/cases", tag = "moderation", request_body = NewCase,
     responses((status = 201, body = Case),
-        (status = 403, description = "disclosure_not_allowed", body = ErrorSchema),
-        (status = 404, description = "server_not_found", body = ErrorSchema),
-        (status = 422, description = "message_not_found, not_member_at_epoch, invalid_target",
-            body = ErrorSchema)))]
+        (status = 403, description = "disclosure_not_allowed, not_member_at_epoch", body = ErrorSchema),
+        (status = 404, description = "server_not_found, message_not_found", body = ErrorSchema),
+        (status = 409, description = "invalid_target", body = ErrorSchema)))]
 pub(crate) async fn open_case(
     State(control): State<Control>,
     caller: Caller,
@@ -213,9 +211,8 @@ pub(crate) struct ActionBody {
     params(("case_id" = String, Path, description = "case id")), request_body = ActionBody,
     responses((status = 201, body = ActionRecord),
         (status = 403, description = "forbidden, vote_required", body = ErrorSchema),
-        (status = 404, description = "case_not_found", body = ErrorSchema),
-        (status = 409, description = "nothing_to_lift", body = ErrorSchema),
-        (status = 422, description = "invalid_target, message_not_found", body = ErrorSchema)))]
+        (status = 404, description = "case_not_found, message_not_found", body = ErrorSchema),
+        (status = 409, description = "nothing_to_lift, invalid_target", body = ErrorSchema)))]
 pub(crate) async fn take_action(
     State(control): State<Control>,
     caller: Caller,
@@ -234,7 +231,7 @@ pub(crate) async fn take_action(
     responses((status = 201, body = ProposalRecord),
         (status = 403, description = "forbidden, not_votable", body = ErrorSchema),
         (status = 404, description = "case_not_found", body = ErrorSchema),
-        (status = 422, description = "invalid_target", body = ErrorSchema)))]
+        (status = 409, description = "invalid_target", body = ErrorSchema)))]
 pub(crate) async fn propose(
     State(control): State<Control>,
     caller: Caller,
@@ -263,8 +260,7 @@ pub(crate) struct VoteBody {
     responses((status = 200, body = VoteOutcome),
         (status = 403, description = "forbidden", body = ErrorSchema),
         (status = 404, description = "case_not_found, proposal_not_found", body = ErrorSchema),
-        (status = 409, description = "proposal_closed", body = ErrorSchema),
-        (status = 422, description = "invalid_target", body = ErrorSchema)))]
+        (status = 409, description = "proposal_closed, invalid_target", body = ErrorSchema)))]
 pub(crate) async fn vote(
     State(control): State<Control>,
     caller: Caller,
