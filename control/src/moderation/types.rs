@@ -72,114 +72,71 @@ impl ActionKind {
 }
 
 /// An action as a request body gives it: `kind` says which fields it takes (a field another
-/// kind takes is unknown here, and refused). Its schema is written out in
+/// kind takes is unknown here, and refused). Its schema (the one the OpenAPI document shows) is
+/// written out in
 /// `http/openapi/schemas.rs` (`action_spec`): one object per kind, no other properties.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ActionSpec {
     /// See [`ActionKind::Warn`].
     Warn {
         #[serde(default)]
-        #[schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
-            max_length = 500
-        )]
         reason: Option<String>,
     },
     /// See [`ActionKind::DeleteMessage`].
     DeleteMessage {
         /// The message's id.
-        #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
         message_id: String,
         #[serde(default)]
-        #[schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
-            max_length = 500
-        )]
         reason: Option<String>,
     },
     /// See [`ActionKind::Mute`].
     Mute {
         /// 1-31536000 seconds; absent: until `unmute`.
         #[serde(default, deserialize_with = "crate::json_number::optional_integer")]
-        #[schema(minimum = 1, maximum = 31536000)]
         duration_secs: Option<u64>,
         #[serde(default)]
-        #[schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
-            max_length = 500
-        )]
         reason: Option<String>,
     },
     /// See [`ActionKind::Unmute`].
     Unmute {
         #[serde(default)]
-        #[schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
-            max_length = 500
-        )]
         reason: Option<String>,
     },
     /// See [`ActionKind::Kick`].
     Kick {
         #[serde(default)]
-        #[schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
-            max_length = 500
-        )]
         reason: Option<String>,
     },
     /// See [`ActionKind::Timeout`].
     Timeout {
         /// 1-31536000 seconds; absent: the policy's `default_timeout_secs`.
         #[serde(default, deserialize_with = "crate::json_number::optional_integer")]
-        #[schema(minimum = 1, maximum = 31536000)]
         duration_secs: Option<u64>,
         #[serde(default)]
-        #[schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
-            max_length = 500
-        )]
         reason: Option<String>,
     },
     /// See [`ActionKind::EndTimeout`].
     EndTimeout {
         #[serde(default)]
-        #[schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
-            max_length = 500
-        )]
         reason: Option<String>,
     },
     /// See [`ActionKind::Ban`].
     Ban {
         /// 1-31536000 seconds; absent: until `unban`.
         #[serde(default, deserialize_with = "crate::json_number::optional_integer")]
-        #[schema(minimum = 1, maximum = 31536000)]
         duration_secs: Option<u64>,
         #[serde(default)]
-        #[schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
-            max_length = 500
-        )]
         reason: Option<String>,
     },
     /// See [`ActionKind::Unban`].
     Unban {
         #[serde(default)]
-        #[schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
-            max_length = 500
-        )]
         reason: Option<String>,
     },
     /// See [`ActionKind::RemoveRole`].
     RemoveRole {
         #[serde(default)]
-        #[schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
-            max_length = 500
-        )]
         reason: Option<String>,
     },
 }
