@@ -73,8 +73,8 @@ impl ActionKind {
 
 /// An action as a request body gives it: `kind` says which fields it takes (a field another
 /// kind takes is unknown here, and refused). Its schema (the one the OpenAPI document shows) is
-/// written out in
-/// `http/openapi/schemas.rs` (`action_spec`): one object per kind, no other properties.
+/// written out in `http/openapi/schemas.rs` (`action_spec`): one object per kind, no other
+/// properties.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ActionSpec {
