@@ -193,28 +193,28 @@ pub async fn run(bin_dir: &Path, results: &Path, actions: u32, runs: u32) -> any
         }
         from_request.sort_by(f64::total_cmp);
         after_answer.sort_by(f64::total_cmp);
-        let p = |v: &[f64], q| percentile(v, q);
+        // p50, p90, p99, max from the request; p50, p99 after the answer.
+        let figures = [
+            percentile(&from_request, 50.0),
+            percentile(&from_request, 90.0),
+            percentile(&from_request, 99.0),
+            percentile(&from_request, 100.0),
+            percentile(&after_answer, 50.0),
+            percentile(&after_answer, 99.0),
+        ];
+        let [r50, r90, r99, rmax, a50, a99] = figures;
         println!(
-            "run {run}: {actions} mutes; request -> last forwarded packet p50 {:.1} ms, p90 {:.1}, \
-             p99 {:.1}, max {:.1}; after the API's answer p50 {:.1} ms, p99 {:.1}",
-            p(&from_request, 50.0),
-            p(&from_request, 90.0),
-            p(&from_request, 99.0),
-            p(&from_request, 100.0),
-            p(&after_answer, 50.0),
-            p(&after_answer, 99.0),
+            "run {run}: {actions} mutes; request -> last forwarded packet p50 {r50:.1} ms, p90 \
+             {r90:.1}, p99 {r99:.1}, max {rmax:.1}; after the API's answer p50 {a50:.1} ms, p99 \
+             {a99:.1}"
         );
+        let unix_time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let cells: Vec<String> = figures.iter().map(|f| format!("{f:.1}")).collect();
         rows.push_str(&format!(
-            "{},{run},{actions},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1}\n",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            p(&from_request, 50.0),
-            p(&from_request, 90.0),
-            p(&from_request, 99.0),
-            p(&from_request, 100.0),
-            p(&after_answer, 50.0),
-            p(&after_answer, 99.0),
+            "{unix_time},{run},{actions},{}\n",
+            cells.join(",")
         ));
         drop(server);
     }

@@ -56,22 +56,18 @@ impl Call {
 
     fn build(seed: u64, rtp_mode: bool, down: memnet::Link, config: SfuConfig) -> Call {
         let mut world = World::new(config, seed);
-        let publisher = world.join_client(ClientSpec {
-            camera: true,
-            simulcast: RIDS.to_vec(),
-            ..ClientSpec::new("cam", "room", RoomKind::Video)
-        });
-        let sub = world.join_client(ClientSpec {
-            rtp_mode,
-            down,
-            ..ClientSpec::new("sub", "room", RoomKind::Video)
-        });
-        let ok = world.run_until(Duration::from_secs(10), |w| {
-            w.clients.iter().all(|c| c.connected)
-                && w.clients[sub].saw(|e| matches!(e, PeerEvent::TrackPublished { .. }))
-        });
-        assert!(ok, "both connect and the subscriber sees the camera");
-        world.run_for(Duration::from_millis(300));
+        let (publisher, sub) = world.camera_and_subscriber(
+            ClientSpec {
+                camera: true,
+                simulcast: RIDS.to_vec(),
+                ..ClientSpec::new("cam", "room", RoomKind::Video)
+            },
+            ClientSpec {
+                rtp_mode,
+                down,
+                ..ClientSpec::new("sub", "room", RoomKind::Video)
+            },
+        );
         Call {
             world,
             publisher,

@@ -12,7 +12,7 @@ mod memnet;
 use std::time::Duration;
 
 use memnet::{CameraRtp, ClientSpec, Link, World};
-use sfu::{PeerEvent, RoomKind, SfuConfig};
+use sfu::{RoomKind, SfuConfig};
 use str0m::RtcConfig;
 use str0m::format::Codec;
 
@@ -118,22 +118,18 @@ impl Camera {
             Codec::Vp8 => config.enable_vp8(true),
             _ => config.enable_vp9(true),
         };
-        let publisher = world.join_client(ClientSpec {
-            camera: true,
-            config,
-            ..ClientSpec::new("cam", "room", RoomKind::Video)
-        });
-        let sub = world.join_client(ClientSpec {
-            rtp_mode: true,
-            down,
-            ..ClientSpec::new("sub", "room", RoomKind::Video)
-        });
-        let ok = world.run_until(Duration::from_secs(10), |w| {
-            w.clients.iter().all(|c| c.connected)
-                && w.clients[sub].saw(|e| matches!(e, PeerEvent::TrackPublished { .. }))
-        });
-        assert!(ok, "both connect and the subscriber sees the camera");
-        world.run_for(Duration::from_millis(300));
+        let (publisher, sub) = world.camera_and_subscriber(
+            ClientSpec {
+                camera: true,
+                config,
+                ..ClientSpec::new("cam", "room", RoomKind::Video)
+            },
+            ClientSpec {
+                rtp_mode: true,
+                down,
+                ..ClientSpec::new("sub", "room", RoomKind::Video)
+            },
+        );
         Camera {
             codec,
             world,

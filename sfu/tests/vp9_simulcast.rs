@@ -58,22 +58,18 @@ fn ids_continue_across_vp9_layer_switches() {
         .clear_codecs()
         .enable_opus(true, false)
         .enable_vp9(true);
-    let publisher = world.join_client(ClientSpec {
-        camera: true,
-        simulcast: RIDS.to_vec(),
-        config: vp9_only,
-        ..ClientSpec::new("cam", "room", RoomKind::Video)
-    });
-    let sub = world.join_client(ClientSpec {
-        rtp_mode: true,
-        ..ClientSpec::new("sub", "room", RoomKind::Video)
-    });
-    let ok = world.run_until(Duration::from_secs(10), |w| {
-        w.clients.iter().all(|c| c.connected)
-            && w.clients[sub].saw(|e| matches!(e, PeerEvent::TrackPublished { .. }))
-    });
-    assert!(ok, "both connect and the subscriber sees the camera");
-    world.run_for(Duration::from_millis(300));
+    let (publisher, sub) = world.camera_and_subscriber(
+        ClientSpec {
+            camera: true,
+            simulcast: RIDS.to_vec(),
+            config: vp9_only,
+            ..ClientSpec::new("cam", "room", RoomKind::Video)
+        },
+        ClientSpec {
+            rtp_mode: true,
+            ..ClientSpec::new("sub", "room", RoomKind::Video)
+        },
+    );
     let track_id = world.clients[sub]
         .events
         .iter()

@@ -128,8 +128,13 @@ impl Engine {
             (_, Some(d)) => vp9_temporal(d),
             _ => None,
         };
+        // From the descriptors already parsed (the codecs' own checks would parse them again).
         let keyframe = (simulcast || temporal.is_some())
-            && codecs::starts_keyframe(codec.spec().codec, &packet.payload);
+            && match (&vp8, &vp9) {
+                (Some(d), _) => d.starts_keyframe(&packet.payload),
+                (_, Some(d)) => d.starts_keyframe(),
+                _ => codecs::starts_keyframe(codec.spec().codec, &packet.payload),
+            };
         if keyframe && let Some(size) = vp8_keyframe_size(&packet.payload) {
             track.layer_sizes[usize::from(layer)] = Some(size);
         }

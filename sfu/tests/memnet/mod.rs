@@ -497,6 +497,20 @@ impl World {
         self.drain_client(i);
     }
 
+    /// Joins `camera` (a publisher) and `sub` (a subscriber), runs until both are connected and
+    /// the subscriber was told of the camera, then 300 ms more; returns their indexes.
+    pub fn camera_and_subscriber(&mut self, camera: ClientSpec, sub: ClientSpec) -> (usize, usize) {
+        let publisher = self.join_client(camera);
+        let sub = self.join_client(sub);
+        let ok = self.run_until(Duration::from_secs(10), |w| {
+            w.clients.iter().all(|c| c.connected)
+                && w.clients[sub].saw(|e| matches!(e, PeerEvent::TrackPublished { .. }))
+        });
+        assert!(ok, "both connect and the subscriber sees the camera");
+        self.run_for(Duration::from_millis(300));
+        (publisher, sub)
+    }
+
     /// Has client `i` send one RTP packet on its camera track (simulcast layer `rid`) as it is,
     /// in `codec`: the test writes the payload descriptor itself (str0m's packetizers write no
     /// VP8 picture ids and no temporal layers). `seq` is the client's own extended sequence
